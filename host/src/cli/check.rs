@@ -1,0 +1,39 @@
+//! `weft check`: validate a configuration and load every plugin, without serving.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::runtime::PluginEngine;
+use crate::service::load_plugin;
+
+/// Prints what is wrong, or a summary of what would run. Exit code 1 on any problem.
+pub fn check(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(config.as_deref())?;
+    let engine =
+        PluginEngine::new().map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
+    let mut failures = 0;
+    for processor in &config.config.processors {
+        match load_plugin(&engine, &config, processor) {
+            Ok(plugin) => println!(
+                "ok      processor {:?} ({}, sha256 {})",
+                processor.name,
+                processor.plugin,
+                &plugin.sha256()[..12]
+            ),
+            Err(error) => {
+                failures += 1;
+                println!("FAILED  {error}");
+            }
+        }
+    }
+    for name in config.config.exporters.keys() {
+        println!("ok      exporter {name:?}");
+    }
+    if failures > 0 {
+        println!("{}: {failures} processor(s) failed to load", config.origin);
+        Ok(ExitCode::FAILURE)
+    } else {
+        println!("{}: configuration is valid", config.origin);
+        Ok(ExitCode::SUCCESS)
+    }
+}

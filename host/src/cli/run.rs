@@ -1,0 +1,50 @@
+//! `weft run`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::service::RunningService;
+
+/// Runs the pipeline until SIGINT or SIGTERM, then shuts down gracefully. A second signal
+/// exits at once.
+pub fn run(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("weft-io")
+        .build()?;
+    runtime.block_on(async {
+        let service = RunningService::start(config).await?;
+        let signal = wait_for_signal().await;
+        tracing::info!(
+            signal,
+            "Shutting down: stopping receivers, draining the pipeline, flushing exporters."
+        );
+        tokio::select! {
+            _ = service.shutdown() => {}
+            signal = wait_for_signal() => {
+                tracing::warn!(signal, "Second signal: exiting without finishing the flush.");
+                return Ok(ExitCode::from(130));
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "ctrl-c"
+    }
+}

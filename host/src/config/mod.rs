@@ -1,0 +1,69 @@
+//! The `weft.toml` configuration: types, defaults, loading and validation.
+//!
+//! Loading reports every problem at once, each with its path in the file
+//! (`processors[1].on_error: unknown variant ...`), before anything starts.
+
+mod types;
+mod validate;
+
+pub use types::*;
+pub use validate::{ConfigError, ConfigErrors, plugin_path};
+
+use std::path::{Path, PathBuf};
+
+/// The configuration `weft run` uses when no `--config` is given.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// A parsed and validated configuration, with the directory relative paths resolve against.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The configuration.
+    pub config: Config,
+    /// Where relative paths (plugins, output files) are resolved from.
+    pub base_dir: PathBuf,
+    /// Where the configuration came from, for messages.
+    pub origin: String,
+}
+
+impl LoadedConfig {
+    /// Reads and validates the file at `path`.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::single(ConfigError::new(
+                "",
+                format!("cannot read {}: {e}", path.display()),
+            ))
+        })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_str(&text, base_dir, path.display().to_string())
+    }
+
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Self {
+        Self::from_str(
+            DEFAULT_CONFIG,
+            PathBuf::from("."),
+            "embedded defaults".into(),
+        )
+        .expect("the embedded default configuration is valid")
+    }
+
+    /// Parses and validates `text`.
+    pub fn from_str(text: &str, base_dir: PathBuf, origin: String) -> Result<Self, ConfigErrors> {
+        let config = validate::parse(text, &base_dir)?;
+        Ok(LoadedConfig {
+            config,
+            base_dir,
+            origin,
+        })
+    }
+
+    /// Resolves a path from the config against its directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}

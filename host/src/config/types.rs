@@ -1,0 +1,328 @@
+//! Configuration types. Every table rejects unknown keys.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole `weft.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where spans come in.
+    #[serde(default)]
+    pub receivers: ReceiversConfig,
+    /// Queueing and workers between receivers and exporters.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    /// The processor chain, applied in order.
+    #[serde(default)]
+    pub processors: Vec<ProcessorConfig>,
+    /// Where spans go, by name. Every exporter gets every span.
+    #[serde(default)]
+    pub exporters: BTreeMap<String, ExporterConfig>,
+}
+
+/// `[receivers]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiversConfig {
+    /// `[receivers.otlp]`.
+    #[serde(default)]
+    pub otlp: OtlpReceiverConfig,
+}
+
+/// `[receivers.otlp]`: OTLP over gRPC and HTTP. A protocol without its table is off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpReceiverConfig {
+    /// `[receivers.otlp.grpc]`.
+    pub grpc: Option<ListenerConfig>,
+    /// `[receivers.otlp.http]`.
+    pub http: Option<ListenerConfig>,
+}
+
+/// One listening endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// `host:port` to bind; port 0 picks a free port.
+    pub endpoint: String,
+    /// Largest accepted request, in bytes, after decompression.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+}
+
+fn default_max_request_bytes() -> usize {
+    4 << 20
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Worker threads running the processor chain (default: one per core).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// Requests waiting for a worker before receivers push back.
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
+    /// How long a receiver waits for room in a full queue before refusing with a retryable status.
+    #[serde(default = "default_enqueue_timeout_ms")]
+    pub enqueue_timeout_ms: u64,
+    /// Directory that relative plugin paths resolve against (default: the config file's directory).
+    pub plugin_dir: Option<PathBuf>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            workers: default_workers(),
+            queue_capacity: default_queue_capacity(),
+            enqueue_timeout_ms: default_enqueue_timeout_ms(),
+            plugin_dir: None,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// [`Self::enqueue_timeout_ms`] as a duration.
+    pub fn enqueue_timeout(&self) -> Duration {
+        Duration::from_millis(self.enqueue_timeout_ms)
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+fn default_queue_capacity() -> usize {
+    256
+}
+
+fn default_enqueue_timeout_ms() -> u64 {
+    5_000
+}
+
+/// One `[[processors]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorConfig {
+    /// Unique name, used in logs and metrics.
+    pub name: String,
+    /// `builtin:NAME` for a reference plugin shipped in the binary, or a path to a `.wasm`
+    /// component (relative to `pipeline.plugin_dir`, else to the config file).
+    pub plugin: String,
+    /// What happens to a batch the processor fails on.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// CPU deadline for one batch, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Memory cap per instance, in MiB.
+    #[serde(default = "default_memory_limit_mb")]
+    pub memory_limit_mb: u64,
+    /// The plugin's own settings, passed to its `init` as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+fn default_timeout_ms() -> u64 {
+    1_000
+}
+
+fn default_memory_limit_mb() -> u64 {
+    64
+}
+
+/// What happens to a batch when its processor fails (traps, times out, returns an error or
+/// an invalid edit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Pass the batch on unchanged to the next processor.
+    #[default]
+    Pass,
+    /// Drop the batch (fail closed), counting its spans.
+    Drop,
+}
+
+/// One `[exporters.NAME]` table, chosen by `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ExporterConfig {
+    /// OTLP over gRPC.
+    Otlp(OtlpExporterConfig),
+    /// OTLP over HTTP (protobuf).
+    Otlphttp(OtlpExporterConfig),
+    /// OTLP JSON lines appended to a file.
+    File(FileExporterConfig),
+    /// OTLP JSON lines on standard output.
+    Stdout(StdoutExporterConfig),
+}
+
+impl ExporterConfig {
+    /// The batching settings of any exporter.
+    pub fn batch(&self) -> &BatchConfig {
+        match self {
+            ExporterConfig::Otlp(c) | ExporterConfig::Otlphttp(c) => &c.batch,
+            ExporterConfig::File(c) => &c.batch,
+            ExporterConfig::Stdout(c) => &c.batch,
+        }
+    }
+
+    /// The retry settings of any exporter.
+    pub fn retry(&self) -> &RetryConfig {
+        match self {
+            ExporterConfig::Otlp(c) | ExporterConfig::Otlphttp(c) => &c.retry,
+            ExporterConfig::File(c) => &c.retry,
+            ExporterConfig::Stdout(c) => &c.retry,
+        }
+    }
+}
+
+/// `type = "otlp"` or `type = "otlphttp"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpExporterConfig {
+    /// `http://host:port` (gRPC) or `http://host:port` / full URL (HTTP; `/v1/traces` is
+    /// appended when the URL has no path).
+    pub endpoint: String,
+    /// `none` or `gzip`.
+    #[serde(default)]
+    pub compression: Compression,
+    /// Timeout for one export request, in milliseconds.
+    #[serde(default = "default_export_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Extra request headers (e.g. authentication).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Batching.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// Retries.
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+fn default_export_timeout_ms() -> u64 {
+    10_000
+}
+
+/// `type = "file"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileExporterConfig {
+    /// File to append to (created if missing).
+    pub path: PathBuf,
+    /// Batching.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// Retries.
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+/// `type = "stdout"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutExporterConfig {
+    /// Batching.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// Retries.
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+/// Export compression.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// No compression.
+    #[default]
+    None,
+    /// gzip.
+    Gzip,
+}
+
+/// `[exporters.NAME.batch]`: how spans are grouped into export requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Send once this many spans are waiting.
+    #[serde(default = "default_max_spans")]
+    pub max_spans: usize,
+    /// Send what is waiting after this long, in milliseconds.
+    #[serde(default = "default_batch_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Export requests in flight at once.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Processed batches waiting for this exporter before workers wait.
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_spans: default_max_spans(),
+            timeout_ms: default_batch_timeout_ms(),
+            max_in_flight: default_max_in_flight(),
+            queue_capacity: default_queue_capacity(),
+        }
+    }
+}
+
+fn default_max_spans() -> usize {
+    8192
+}
+
+fn default_batch_timeout_ms() -> u64 {
+    200
+}
+
+fn default_max_in_flight() -> usize {
+    4
+}
+
+/// `[exporters.NAME.retry]`: exponential backoff on retryable failures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// First wait, in milliseconds.
+    #[serde(default = "default_initial_backoff_ms")]
+    pub initial_backoff_ms: u64,
+    /// Longest wait, in milliseconds.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+    /// Give up on a request after this long, in milliseconds.
+    #[serde(default = "default_max_elapsed_ms")]
+    pub max_elapsed_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            initial_backoff_ms: default_initial_backoff_ms(),
+            max_backoff_ms: default_max_backoff_ms(),
+            max_elapsed_ms: default_max_elapsed_ms(),
+        }
+    }
+}
+
+fn default_initial_backoff_ms() -> u64 {
+    100
+}
+
+fn default_max_backoff_ms() -> u64 {
+    5_000
+}
+
+fn default_max_elapsed_ms() -> u64 {
+    60_000
+}

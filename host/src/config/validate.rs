@@ -1,0 +1,367 @@
+//! Parsing and checking a configuration, collecting every error with its path.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use super::types::*;
+
+/// One problem in a configuration, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted path of the offending key (`processors[1].on_error`), empty for the whole file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A new error at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// A list of one.
+    pub fn single(error: ConfigError) -> Self {
+        ConfigErrors(vec![error])
+    }
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "{n} configuration error{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for error in &self.0 {
+            writeln!(f, "  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses `text`, deserialising each section on its own so one mistake does not hide the next.
+pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigErrors::single(ConfigError::new("", format!("invalid TOML: {e}")))
+    })?;
+    let mut errors = Vec::new();
+    let mut config = Config::default();
+    for (key, value) in table {
+        match key.as_str() {
+            "receivers" => {
+                if let Some(v) = section(&mut errors, "receivers", value) {
+                    config.receivers = v;
+                }
+            }
+            "pipeline" => {
+                if let Some(v) = section(&mut errors, "pipeline", value) {
+                    config.pipeline = v;
+                }
+            }
+            "processors" => match value {
+                toml::Value::Array(items) => {
+                    for (i, item) in items.into_iter().enumerate() {
+                        let path = match item.get("name").and_then(|n| n.as_str()) {
+                            Some(name) => format!("processors[{i}] ({name:?})"),
+                            None => format!("processors[{i}]"),
+                        };
+                        if let Some(p) = section(&mut errors, &path, item) {
+                            config.processors.push(p);
+                        }
+                    }
+                }
+                _ => errors.push(ConfigError::new("processors", "expected an array of tables ([[processors]])")),
+            },
+            "exporters" => match value {
+                toml::Value::Table(exporters) => {
+                    for (name, item) in exporters {
+                        if let Some(e) = section(&mut errors, &format!("exporters.{name}"), item) {
+                            config.exporters.insert(name, e);
+                        }
+                    }
+                }
+                _ => errors.push(ConfigError::new("exporters", "expected a table of exporters ([exporters.NAME])")),
+            },
+            other => errors.push(ConfigError::new(
+                other,
+                "unknown section, expected one of `receivers`, `pipeline`, `processors`, `exporters`",
+            )),
+        }
+    }
+    check(&config, base_dir, &mut errors);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn section<T: DeserializeOwned>(
+    errors: &mut Vec<ConfigError>,
+    path: &str,
+    value: toml::Value,
+) -> Option<T> {
+    match value.try_into::<T>() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(ConfigError::new(path, e.message().trim().to_owned()));
+            None
+        }
+    }
+}
+
+/// Checks what types alone cannot: addresses, names, files, limits.
+fn check(config: &Config, base_dir: &Path, errors: &mut Vec<ConfigError>) {
+    let otlp = &config.receivers.otlp;
+    for (name, listener) in [("grpc", &otlp.grpc), ("http", &otlp.http)] {
+        if let Some(listener) = listener {
+            let path = format!("receivers.otlp.{name}");
+            if listener.endpoint.parse::<SocketAddr>().is_err() {
+                errors.push(ConfigError::new(
+                    format!("{path}.endpoint"),
+                    format!(
+                        "{:?} is not an IP:port address (e.g. \"127.0.0.1:4317\")",
+                        listener.endpoint
+                    ),
+                ));
+            }
+            if listener.max_request_bytes == 0 {
+                errors.push(ConfigError::new(
+                    format!("{path}.max_request_bytes"),
+                    "must be greater than 0",
+                ));
+            }
+        }
+    }
+    if otlp.grpc.is_none() && otlp.http.is_none() {
+        errors.push(ConfigError::new(
+            "receivers.otlp",
+            "no receiver is enabled: add [receivers.otlp.grpc] or [receivers.otlp.http]",
+        ));
+    }
+    let pipeline = &config.pipeline;
+    if pipeline.workers == 0 {
+        errors.push(ConfigError::new("pipeline.workers", "must be at least 1"));
+    }
+    if pipeline.queue_capacity == 0 {
+        errors.push(ConfigError::new(
+            "pipeline.queue_capacity",
+            "must be at least 1",
+        ));
+    }
+    let mut names = HashSet::new();
+    for (i, processor) in config.processors.iter().enumerate() {
+        let path = format!("processors[{i}] ({:?})", processor.name);
+        if processor.name.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{path}.name"),
+                "must not be empty",
+            ));
+        }
+        if !names.insert(processor.name.as_str()) {
+            errors.push(ConfigError::new(
+                format!("{path}.name"),
+                "is used by another processor; names must be unique",
+            ));
+        }
+        match processor.plugin.strip_prefix("builtin:") {
+            Some(builtin) => {
+                if crate::builtin::plugin(builtin).is_none() {
+                    errors.push(ConfigError::new(
+                        format!("{path}.plugin"),
+                        format!(
+                            "no built-in plugin {builtin:?}; built-ins are {}",
+                            crate::builtin::names().join(", ")
+                        ),
+                    ));
+                }
+            }
+            None => {
+                let file = plugin_path(config, base_dir, &processor.plugin);
+                if !file.is_file() {
+                    errors.push(ConfigError::new(
+                        format!("{path}.plugin"),
+                        format!("file {} does not exist", file.display()),
+                    ));
+                }
+            }
+        }
+        if processor.timeout_ms == 0 {
+            errors.push(ConfigError::new(
+                format!("{path}.timeout_ms"),
+                "must be greater than 0",
+            ));
+        }
+        if processor.memory_limit_mb == 0 || processor.memory_limit_mb > 4096 {
+            errors.push(ConfigError::new(
+                format!("{path}.memory_limit_mb"),
+                "must be between 1 and 4096",
+            ));
+        }
+    }
+    if config.exporters.is_empty() {
+        errors.push(ConfigError::new(
+            "exporters",
+            "no exporter is configured: add at least one [exporters.NAME]",
+        ));
+    }
+    for (name, exporter) in &config.exporters {
+        let path = format!("exporters.{name}");
+        if let ExporterConfig::Otlp(c) | ExporterConfig::Otlphttp(c) = exporter {
+            match c.endpoint.parse::<http::Uri>() {
+                Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {}
+                Ok(uri) if uri.scheme_str() == Some("https") => errors.push(ConfigError::new(
+                    format!("{path}.endpoint"),
+                    "https is not supported yet; use http:// (or a local TLS-terminating proxy)",
+                )),
+                _ => errors.push(ConfigError::new(
+                    format!("{path}.endpoint"),
+                    format!("{:?} is not an http://host:port URL", c.endpoint),
+                )),
+            }
+            for key in c.headers.keys() {
+                if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+                    errors.push(ConfigError::new(
+                        format!("{path}.headers"),
+                        format!("{key:?} is not a valid header name"),
+                    ));
+                }
+            }
+        }
+        let batch = exporter.batch();
+        if batch.max_spans == 0 || batch.max_in_flight == 0 || batch.queue_capacity == 0 {
+            errors.push(ConfigError::new(
+                format!("{path}.batch"),
+                "max_spans, max_in_flight and queue_capacity must be at least 1",
+            ));
+        }
+    }
+}
+
+/// Where a processor's plugin file is, given the config's directory.
+pub fn plugin_path(config: &Config, base_dir: &Path, plugin: &str) -> std::path::PathBuf {
+    let file = Path::new(plugin);
+    if file.is_absolute() {
+        return file.to_path_buf();
+    }
+    match &config.pipeline.plugin_dir {
+        Some(dir) if dir.is_absolute() => dir.join(file),
+        Some(dir) => base_dir.join(dir).join(file),
+        None => base_dir.join(file),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text, Path::new(".")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        assert_eq!(errors(super::super::DEFAULT_CONFIG), Vec::<String>::new());
+    }
+
+    #[test]
+    fn reports_every_error_with_its_path() {
+        let found = errors(
+            r#"
+            colour = "blue"
+            [receivers.otlp.grpc]
+            endpoint = "localhost"
+            [[processors]]
+            name = "a"
+            plugin = "builtin:nope"
+            [[processors]]
+            name = "b"
+            plugin = "builtin:enrich"
+            on_error = "explode"
+            [exporters.out]
+            type = "otlp"
+            endpoint = "ftp://x"
+            "#,
+        );
+        let joined = found.join("\n");
+        assert_eq!(found.len(), 5, "{joined}");
+        assert!(joined.contains("colour: unknown section"), "{joined}");
+        assert!(joined.contains("receivers.otlp.grpc.endpoint"), "{joined}");
+        assert!(
+            joined.contains("processors[0] (\"a\").plugin: no built-in plugin \"nope\""),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("processors[1] (\"b\"): unknown variant `explode`"),
+            "{joined}"
+        );
+        assert!(joined.contains("exporters.out.endpoint"), "{joined}");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_in_nested_tables() {
+        let found = errors(
+            r#"
+            [receivers.otlp.http]
+            endpoint = "127.0.0.1:0"
+            max_body = 10
+            [exporters.s]
+            type = "stdout"
+            flush = true
+            "#,
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("unknown field `max_body`"), "{found:?}");
+        assert!(
+            found[1].starts_with("exporters.s") && found[1].contains("flush"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_processor_names_are_refused() {
+        let found = errors(
+            r#"
+            [receivers.otlp.grpc]
+            endpoint = "127.0.0.1:0"
+            [[processors]]
+            name = "x"
+            plugin = "builtin:enrich"
+            [[processors]]
+            name = "x"
+            plugin = "builtin:enrich"
+            [exporters.s]
+            type = "stdout"
+            "#,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("unique"), "{found:?}");
+    }
+}

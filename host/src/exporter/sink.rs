@@ -1,0 +1,90 @@
+//! The destinations an exporter sends batches to.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+
+use crate::config::{Compression, ExporterConfig};
+
+use super::file::LineWriter;
+use super::otlp_grpc::GrpcSink;
+use super::otlp_http::HttpSink;
+use super::retry::ExportError;
+
+/// Where an exporter sends its batches.
+pub enum Sink {
+    /// OTLP/gRPC.
+    Grpc(GrpcSink),
+    /// OTLP/HTTP protobuf.
+    Http(HttpSink),
+    /// OTLP JSON lines to a file or standard output.
+    Lines(LineWriter),
+}
+
+/// A batch encoded once, sent as many times as retries need.
+pub enum Payload {
+    /// Protobuf `ExportTraceServiceRequest` bytes (possibly gzip-compressed for HTTP).
+    Protobuf(Bytes),
+    /// OTLP JSON, one request per line.
+    JsonLines(Bytes),
+}
+
+impl Sink {
+    /// Builds the sink an exporter config describes.
+    pub fn from_config(config: &ExporterConfig, base_dir: &Path) -> anyhow::Result<Self> {
+        Ok(match config {
+            ExporterConfig::Otlp(c) => Sink::Grpc(GrpcSink::new(c)?),
+            ExporterConfig::Otlphttp(c) => Sink::Http(HttpSink::new(c)?),
+            ExporterConfig::File(c) => {
+                let path = if c.path.is_absolute() {
+                    c.path.clone()
+                } else {
+                    base_dir.join(&c.path)
+                };
+                Sink::Lines(LineWriter::file(&path)?)
+            }
+            ExporterConfig::Stdout(_) => Sink::Lines(LineWriter::stdout()),
+        })
+    }
+
+    /// Encodes `batch` for this sink. Several requests encode as one by concatenation, which
+    /// protobuf defines as merging their repeated `resource_spans`.
+    pub fn encode(&self, batch: &[Arc<ExportTraceServiceRequest>]) -> Result<Payload, ExportError> {
+        match self {
+            Sink::Grpc(_) | Sink::Http(_) => {
+                let mut buffer = Vec::with_capacity(batch.iter().map(|r| r.encoded_len()).sum());
+                for request in batch {
+                    request.encode(&mut buffer).expect("a Vec grows as needed");
+                }
+                match self {
+                    Sink::Http(http) if http.compression() == Compression::Gzip => {
+                        Ok(Payload::Protobuf(crate::codec::gzip(&buffer).into()))
+                    }
+                    _ => Ok(Payload::Protobuf(buffer.into())),
+                }
+            }
+            Sink::Lines(_) => {
+                let mut buffer = Vec::new();
+                for request in batch {
+                    serde_json::to_writer(&mut buffer, request.as_ref())
+                        .map_err(|e| ExportError::permanent(format!("encoding OTLP JSON: {e}")))?;
+                    buffer.push(b'\n');
+                }
+                Ok(Payload::JsonLines(buffer.into()))
+            }
+        }
+    }
+
+    /// Sends an encoded batch once.
+    pub async fn send(&self, payload: &Payload) -> Result<(), ExportError> {
+        match (self, payload) {
+            (Sink::Grpc(sink), Payload::Protobuf(bytes)) => sink.send(bytes.clone()).await,
+            (Sink::Http(sink), Payload::Protobuf(bytes)) => sink.send(bytes.clone()).await,
+            (Sink::Lines(sink), Payload::JsonLines(bytes)) => sink.write(bytes).await,
+            _ => Err(ExportError::permanent("payload encoded for another sink")),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The `weft` binary.
+
+fn main() -> std::process::ExitCode {
+    weft::cli::main()
+}

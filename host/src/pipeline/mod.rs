@@ -1,0 +1,10 @@
+//! The pipeline between receivers and exporters: a bounded queue, worker threads, and the
+//! processor chain each worker runs.
+
+mod chain;
+mod queue;
+mod workers;
+
+pub use chain::{Chain, ChainSpec, StageSpec};
+pub use queue::{Refusal, Submitter, span_count};
+pub use workers::{WorkerPool, start_workers};

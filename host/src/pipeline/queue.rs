@@ -1,0 +1,83 @@
+//! The bounded queue receivers submit requests into.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use crate::telemetry::PipelineStats;
+
+/// Why a receiver could not hand a request to the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The queue stayed full for the whole enqueue timeout: the client should retry later.
+    #[error("the pipeline is at capacity; retry later")]
+    Busy,
+    /// The pipeline is shutting down.
+    #[error("the pipeline is shutting down")]
+    ShuttingDown,
+}
+
+/// The number of spans in a request.
+pub fn span_count(request: &ExportTraceServiceRequest) -> usize {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum()
+}
+
+/// The receivers' handle on the pipeline queue. Cloning is cheap; the queue closes when the
+/// last clone is dropped, and workers then drain what is left and stop.
+#[derive(Clone)]
+pub struct Submitter {
+    sender: async_channel::Sender<ExportTraceServiceRequest>,
+    enqueue_timeout: Duration,
+    stats: Arc<PipelineStats>,
+}
+
+impl Submitter {
+    pub(super) fn new(
+        sender: async_channel::Sender<ExportTraceServiceRequest>,
+        enqueue_timeout: Duration,
+        stats: Arc<PipelineStats>,
+    ) -> Self {
+        Submitter {
+            sender,
+            enqueue_timeout,
+            stats,
+        }
+    }
+
+    /// Queues `request`, waiting up to the enqueue timeout for room. Once this returns `Ok`
+    /// the pipeline owns the spans: they are exported or counted as dropped, even on shutdown.
+    pub async fn submit(&self, request: ExportTraceServiceRequest) -> Result<(), Refusal> {
+        let spans = span_count(&request) as u64;
+        let result = match self.sender.try_send(request) {
+            Ok(()) => Ok(()),
+            Err(async_channel::TrySendError::Closed(_)) => Err(Refusal::ShuttingDown),
+            Err(async_channel::TrySendError::Full(request)) => {
+                match tokio::time::timeout(self.enqueue_timeout, self.sender.send(request)).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(_)) => Err(Refusal::ShuttingDown),
+                    Err(_) => Err(Refusal::Busy),
+                }
+            }
+        };
+        match result {
+            Ok(()) => PipelineStats::add(&self.stats.spans_received, spans),
+            Err(_) => {
+                PipelineStats::add(&self.stats.spans_refused, spans);
+                PipelineStats::add(&self.stats.requests_refused, 1);
+            }
+        }
+        result
+    }
+
+    /// Counts a request refused before it reached the queue (malformed, too large).
+    pub fn count_refused(&self, spans: usize) {
+        PipelineStats::add(&self.stats.spans_refused, spans as u64);
+        PipelineStats::add(&self.stats.requests_refused, 1);
+    }
+}

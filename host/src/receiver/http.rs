@@ -1,0 +1,285 @@
+//! OTLP/HTTP receiver: `POST /v1/traces` with protobuf or JSON bodies, optionally gzip.
+
+use std::future::Future;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http_body_util::{BodyExt, Limited};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tokio::net::TcpListener;
+
+use crate::codec::{GunzipError, gunzip};
+use crate::pipeline::{Refusal, Submitter, span_count};
+
+use super::validate::validate_request;
+
+#[derive(Clone)]
+struct HttpReceiver {
+    submitter: Submitter,
+    max_request_bytes: usize,
+}
+
+/// The two OTLP/HTTP encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// `google.rpc.Status`, the body of an OTLP/HTTP error response.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// gRPC status codes used in error bodies.
+const INVALID_ARGUMENT: i32 = 3;
+const RESOURCE_EXHAUSTED: i32 = 8;
+const UNAVAILABLE: i32 = 14;
+
+/// Serves OTLP/HTTP on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve_http(
+    listener: TcpListener,
+    submitter: Submitter,
+    max_request_bytes: usize,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = HttpReceiver {
+        submitter,
+        max_request_bytes,
+    };
+    let app = Router::new()
+        .route("/v1/traces", post(export_traces))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn export_traces(
+    State(receiver): State<HttpReceiver>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&receiver, &headers, body).await {
+        Ok(encoding) => success(encoding),
+        Err(failure) => {
+            if !failure.counted {
+                receiver.submitter.count_refused(failure.spans);
+            }
+            tracing::debug!(status = %failure.status, message = %failure.message, "Refused an OTLP/HTTP request.");
+            failure.into_response()
+        }
+    }
+}
+
+struct Failure {
+    status: StatusCode,
+    code: i32,
+    message: String,
+    encoding: Encoding,
+    spans: usize,
+    counted: bool,
+    retry_after: Option<u64>,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: i32, message: impl Into<String>, encoding: Encoding) -> Self {
+        Failure {
+            status,
+            code,
+            message: message.into(),
+            encoding,
+            spans: 0,
+            counted: false,
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = RpcStatus {
+            code: self.code,
+            message: self.message,
+        };
+        let body = match self.encoding {
+            Encoding::Protobuf => status.encode_to_vec(),
+            Encoding::Json => serde_json::json!({ "code": status.code, "message": status.message })
+                .to_string()
+                .into_bytes(),
+        };
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.encoding.content_type()),
+        );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+fn success(encoding: Encoding) -> Response {
+    let response = ExportTraceServiceResponse {
+        partial_success: None,
+    };
+    let body = match encoding {
+        Encoding::Protobuf => response.encode_to_vec(),
+        Encoding::Json => b"{}".to_vec(),
+    };
+    ([(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+}
+
+async fn handle(
+    receiver: &HttpReceiver,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Encoding, Failure> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let encoding = match media_type.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
+        "application/json" => Encoding::Json,
+        _ => {
+            return Err(Failure::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                INVALID_ARGUMENT,
+                format!(
+                    "unsupported content type {content_type:?}; use application/x-protobuf or application/json"
+                ),
+                Encoding::Json,
+            ));
+        }
+    };
+    let content_encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let gzipped = match content_encoding.as_str() {
+        "gzip" => true,
+        "identity" | "" => false,
+        other => {
+            return Err(Failure::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                INVALID_ARGUMENT,
+                format!("unsupported content encoding {other:?}; use gzip or none"),
+                encoding,
+            ));
+        }
+    };
+    let limit = receiver.max_request_bytes;
+    let too_large = || {
+        Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            INVALID_ARGUMENT,
+            format!("request body exceeds the {limit}-byte limit"),
+            encoding,
+        )
+    };
+    let raw = Limited::new(body, limit).collect().await.map_err(|e| {
+        if e.downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some()
+        {
+            too_large()
+        } else {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                INVALID_ARGUMENT,
+                format!("reading the request body: {e}"),
+                encoding,
+            )
+        }
+    })?;
+    let raw = raw.to_bytes();
+    let bytes = if gzipped {
+        match gunzip(&raw, limit) {
+            Ok(bytes) => bytes.into(),
+            Err(GunzipError::TooLarge { .. }) => return Err(too_large()),
+            Err(e @ GunzipError::Invalid(_)) => {
+                return Err(Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    INVALID_ARGUMENT,
+                    e.to_string(),
+                    encoding,
+                ));
+            }
+        }
+    } else {
+        raw
+    };
+    let request = match encoding {
+        Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes).map_err(|e| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                INVALID_ARGUMENT,
+                format!("invalid OTLP protobuf: {e}"),
+                encoding,
+            )
+        })?,
+        Encoding::Json => {
+            serde_json::from_slice::<ExportTraceServiceRequest>(&bytes).map_err(|e| {
+                Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    INVALID_ARGUMENT,
+                    format!("invalid OTLP JSON: {e}"),
+                    encoding,
+                )
+            })?
+        }
+    };
+    if let Err(reason) = validate_request(&request) {
+        let mut failure = Failure::new(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, reason, encoding);
+        failure.spans = span_count(&request);
+        return Err(failure);
+    }
+    receiver
+        .submitter
+        .submit(request)
+        .await
+        .map_err(|refusal| {
+            let (status, code) = match refusal {
+                Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, RESOURCE_EXHAUSTED),
+                Refusal::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+            };
+            // The submitter already counted the refused spans.
+            let mut failure = Failure::new(status, code, refusal.to_string(), encoding);
+            failure.retry_after = Some(1);
+            failure.counted = true;
+            failure
+        })?;
+    Ok(encoding)
+}

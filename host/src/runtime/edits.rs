@@ -1,0 +1,402 @@
+//! Applying a plugin's edits to the host's OTLP batch.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, KeyValue, KeyValueList, any_value,
+};
+use opentelemetry_proto::tonic::trace::v1 as otlp;
+
+use super::bindings::{Edit, SpanKind, Status, StatusCode, Target, Value, ValueNode};
+
+/// What the edits did, for counting.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EditSummary {
+    /// Edits applied.
+    pub applied: usize,
+    /// Spans dropped.
+    pub dropped_spans: usize,
+}
+
+/// Where the `i`-th span of the view lives in the request.
+#[derive(Debug, Clone, Copy)]
+struct SpanAt {
+    resource: u32,
+    scope_in_resource: u32,
+    span_in_scope: u32,
+}
+
+/// Indexes of the batch as the view numbered it.
+struct Layout {
+    spans: Vec<SpanAt>,
+    /// For each flat scope index: (resource index, scope index within the resource).
+    scopes: Vec<(u32, u32)>,
+    resources: usize,
+}
+
+impl Layout {
+    fn of(request: &ExportTraceServiceRequest) -> Self {
+        let mut spans = Vec::new();
+        let mut scopes = Vec::new();
+        for (r, rs) in request.resource_spans.iter().enumerate() {
+            for (s, ss) in rs.scope_spans.iter().enumerate() {
+                scopes.push((r as u32, s as u32));
+                spans.extend((0..ss.spans.len()).map(|p| SpanAt {
+                    resource: r as u32,
+                    scope_in_resource: s as u32,
+                    span_in_scope: p as u32,
+                }));
+            }
+        }
+        Layout {
+            spans,
+            scopes,
+            resources: request.resource_spans.len(),
+        }
+    }
+}
+
+/// Applies `edits` to `request`. Every edit is checked before any is applied, so an invalid
+/// edit leaves the request untouched and returns a description of the problem.
+pub fn apply_edits(
+    request: &mut ExportTraceServiceRequest,
+    edits: Vec<Edit>,
+) -> Result<EditSummary, String> {
+    if edits.is_empty() {
+        return Ok(EditSummary::default());
+    }
+    let layout = Layout::of(request);
+    for (n, edit) in edits.iter().enumerate() {
+        check(request, &layout, edit).map_err(|e| format!("edit #{n}: {e}"))?;
+    }
+    let mut summary = EditSummary {
+        applied: edits.len(),
+        dropped_spans: 0,
+    };
+    let mut dropped = Vec::new();
+    for edit in edits {
+        match edit {
+            Edit::SetAttribute((target, attribute)) => {
+                let value = to_any_value(attribute.value).expect("checked");
+                set_attribute(
+                    attributes_mut(request, &layout, &target),
+                    attribute.key,
+                    value,
+                );
+            }
+            Edit::RemoveAttribute((target, key)) => {
+                attributes_mut(request, &layout, &target).retain(|kv| kv.key != key);
+            }
+            Edit::RenameAttribute((target, from, to)) => {
+                let attributes = attributes_mut(request, &layout, &target);
+                if let Some(position) = attributes.iter().position(|kv| kv.key == from) {
+                    let mut kv = attributes.remove(position);
+                    attributes.retain(|other| other.key != to);
+                    kv.key = to;
+                    attributes.push(kv);
+                }
+            }
+            Edit::SetName((span, name)) => span_mut(request, &layout, span).name = name,
+            Edit::SetStatus((span, status)) => {
+                span_mut(request, &layout, span).status = Some(to_status(status))
+            }
+            Edit::SetTraceState((span, state)) => {
+                span_mut(request, &layout, span).trace_state = state
+            }
+            Edit::SetKind((span, kind)) => span_mut(request, &layout, span).kind = kind_code(kind),
+            Edit::DropEvent((span, event)) => {
+                let span = span_mut(request, &layout, span);
+                span.events.remove(event as usize);
+                span.dropped_events_count = span.dropped_events_count.saturating_add(1);
+            }
+            Edit::DropSpan(span) => dropped.push(span),
+        }
+    }
+    if !dropped.is_empty() {
+        dropped.sort_unstable();
+        dropped.dedup();
+        summary.dropped_spans = dropped.len();
+        drop_spans(request, &layout, &dropped);
+    }
+    Ok(summary)
+}
+
+fn check(request: &ExportTraceServiceRequest, layout: &Layout, edit: &Edit) -> Result<(), String> {
+    let span_exists = |i: u32| {
+        if (i as usize) < layout.spans.len() {
+            Ok(())
+        } else {
+            Err(format!(
+                "span index {i} is out of range (batch has {} spans)",
+                layout.spans.len()
+            ))
+        }
+    };
+    match edit {
+        Edit::SetAttribute((target, attribute)) => {
+            check_target(request, layout, target)?;
+            if attribute.key.is_empty() {
+                return Err("attribute key is empty".into());
+            }
+            check_value(&attribute.value)
+        }
+        Edit::RemoveAttribute((target, _)) => check_target(request, layout, target),
+        Edit::RenameAttribute((target, _, to)) => {
+            check_target(request, layout, target)?;
+            if to.is_empty() {
+                Err("new attribute key is empty".into())
+            } else {
+                Ok(())
+            }
+        }
+        Edit::SetName((span, _))
+        | Edit::SetStatus((span, _))
+        | Edit::SetTraceState((span, _))
+        | Edit::SetKind((span, _)) => span_exists(*span),
+        Edit::DropEvent((span, event)) => {
+            span_exists(*span)?;
+            // Checked against the original count: two drops of the same event fail here.
+            let events = span_ref(request, layout.spans[*span as usize]).events.len();
+            if (*event as usize) < events {
+                Ok(())
+            } else {
+                Err(format!(
+                    "event index {event} is out of range for span {span}"
+                ))
+            }
+        }
+        Edit::DropSpan(span) => span_exists(*span),
+    }
+}
+
+fn check_target(
+    request: &ExportTraceServiceRequest,
+    layout: &Layout,
+    target: &Target,
+) -> Result<(), String> {
+    let span = |i: u32| {
+        layout.spans.get(i as usize).copied().ok_or_else(|| {
+            format!(
+                "span index {i} is out of range (batch has {} spans)",
+                layout.spans.len()
+            )
+        })
+    };
+    match target {
+        Target::Span(i) => span(*i).map(|_| ()),
+        Target::Resource(i) if (*i as usize) < layout.resources => Ok(()),
+        Target::Resource(i) => Err(format!("resource index {i} is out of range")),
+        Target::Scope(i) if (*i as usize) < layout.scopes.len() => Ok(()),
+        Target::Scope(i) => Err(format!("scope index {i} is out of range")),
+        Target::Event((s, e)) => {
+            let at = span(*s)?;
+            if (*e as usize) < span_ref(request, at).events.len() {
+                Ok(())
+            } else {
+                Err(format!("event index {e} is out of range for span {s}"))
+            }
+        }
+        Target::Link((s, l)) => {
+            let at = span(*s)?;
+            if (*l as usize) < span_ref(request, at).links.len() {
+                Ok(())
+            } else {
+                Err(format!("link index {l} is out of range for span {s}"))
+            }
+        }
+    }
+}
+
+fn span_ref(request: &ExportTraceServiceRequest, at: SpanAt) -> &otlp::Span {
+    &request.resource_spans[at.resource as usize].scope_spans[at.scope_in_resource as usize].spans
+        [at.span_in_scope as usize]
+}
+
+fn span_mut<'a>(
+    request: &'a mut ExportTraceServiceRequest,
+    layout: &Layout,
+    span: u32,
+) -> &'a mut otlp::Span {
+    let at = layout.spans[span as usize];
+    &mut request.resource_spans[at.resource as usize].scope_spans[at.scope_in_resource as usize]
+        .spans[at.span_in_scope as usize]
+}
+
+fn attributes_mut<'a>(
+    request: &'a mut ExportTraceServiceRequest,
+    layout: &Layout,
+    target: &Target,
+) -> &'a mut Vec<KeyValue> {
+    match *target {
+        Target::Span(s) => &mut span_mut(request, layout, s).attributes,
+        Target::Resource(r) => {
+            &mut request.resource_spans[r as usize]
+                .resource
+                .get_or_insert_with(Default::default)
+                .attributes
+        }
+        Target::Scope(s) => {
+            let (r, s) = layout.scopes[s as usize];
+            &mut request.resource_spans[r as usize].scope_spans[s as usize]
+                .scope
+                .get_or_insert_with(Default::default)
+                .attributes
+        }
+        Target::Event((s, e)) => &mut span_mut(request, layout, s).events[e as usize].attributes,
+        Target::Link((s, l)) => &mut span_mut(request, layout, s).links[l as usize].attributes,
+    }
+}
+
+fn set_attribute(attributes: &mut Vec<KeyValue>, key: String, value: AnyValue) {
+    match attributes.iter_mut().find(|kv| kv.key == key) {
+        Some(kv) => kv.value = Some(value),
+        None => attributes.push(KeyValue {
+            key,
+            value: Some(value),
+            ..Default::default()
+        }),
+    }
+}
+
+fn drop_spans(request: &mut ExportTraceServiceRequest, layout: &Layout, dropped: &[u32]) {
+    let mut doomed = vec![false; layout.spans.len()];
+    for &i in dropped {
+        doomed[i as usize] = true;
+    }
+    let mut flat = 0usize;
+    for rs in &mut request.resource_spans {
+        for ss in &mut rs.scope_spans {
+            ss.spans.retain(|_| {
+                let keep = !doomed[flat];
+                flat += 1;
+                keep
+            });
+        }
+        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+    }
+    request
+        .resource_spans
+        .retain(|rs| !rs.scope_spans.is_empty());
+}
+
+/// Converts a contract value back to OTLP. Nested values must only point forward (a child's
+/// index is greater than its parent's), which rules out cycles.
+pub fn to_any_value(value: Value) -> Result<AnyValue, String> {
+    let value = match value {
+        Value::Empty => None,
+        Value::Str(s) => Some(any_value::Value::StringValue(s)),
+        Value::Boolean(b) => Some(any_value::Value::BoolValue(b)),
+        Value::Int(i) => Some(any_value::Value::IntValue(i)),
+        Value::Double(d) => Some(any_value::Value::DoubleValue(d)),
+        Value::Bytes(b) => Some(any_value::Value::BytesValue(b)),
+        Value::Nested(nodes) => {
+            if nodes.is_empty() {
+                return Err("nested value has no root node".into());
+            }
+            unflatten(&nodes, 0, 0)?
+        }
+    };
+    Ok(AnyValue { value })
+}
+
+const MAX_NESTING: usize = 64;
+
+/// Checks a nested value is a tree: every child index points to a later node, and no node
+/// has two parents (which would let a small value expand exponentially).
+fn check_value(value: &Value) -> Result<(), String> {
+    let Value::Nested(nodes) = value else {
+        return Ok(());
+    };
+    if nodes.is_empty() {
+        return Err("nested value has no root node".into());
+    }
+    let mut has_parent = vec![false; nodes.len()];
+    for (index, node) in nodes.iter().enumerate() {
+        let children: Vec<u32> = match node {
+            ValueNode::Array(children) => children.clone(),
+            ValueNode::Kvlist(entries) => entries.iter().map(|(_, c)| *c).collect(),
+            _ => continue,
+        };
+        for c in children {
+            let c = c as usize;
+            if c <= index || c >= nodes.len() {
+                return Err(format!(
+                    "nested value node {index} points to node {c}, which is not a later node"
+                ));
+            }
+            if std::mem::replace(&mut has_parent[c], true) {
+                return Err(format!("nested value node {c} has more than one parent"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unflatten(
+    nodes: &[ValueNode],
+    index: usize,
+    depth: usize,
+) -> Result<Option<any_value::Value>, String> {
+    if depth > MAX_NESTING {
+        return Err(format!("nested value is deeper than {MAX_NESTING} levels"));
+    }
+    let child = |c: u32| -> Result<AnyValue, String> {
+        let c = c as usize;
+        if c <= index || c >= nodes.len() {
+            return Err(format!(
+                "nested value node {index} points to node {c}, which is not a later node"
+            ));
+        }
+        Ok(AnyValue {
+            value: unflatten(nodes, c, depth + 1)?,
+        })
+    };
+    Ok(match &nodes[index] {
+        ValueNode::Empty => None,
+        ValueNode::Str(s) => Some(any_value::Value::StringValue(s.clone())),
+        ValueNode::Boolean(b) => Some(any_value::Value::BoolValue(*b)),
+        ValueNode::Int(i) => Some(any_value::Value::IntValue(*i)),
+        ValueNode::Double(d) => Some(any_value::Value::DoubleValue(*d)),
+        ValueNode::Bytes(b) => Some(any_value::Value::BytesValue(b.clone())),
+        ValueNode::Array(children) => Some(any_value::Value::ArrayValue(ArrayValue {
+            values: children
+                .iter()
+                .map(|&c| child(c))
+                .collect::<Result<_, _>>()?,
+        })),
+        ValueNode::Kvlist(entries) => Some(any_value::Value::KvlistValue(KeyValueList {
+            values: entries
+                .iter()
+                .map(|(key, c)| {
+                    Ok(KeyValue {
+                        key: key.clone(),
+                        value: Some(child(*c)?),
+                        ..Default::default()
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+        })),
+    })
+}
+
+fn to_status(status: Status) -> otlp::Status {
+    let code = match status.code {
+        StatusCode::Unset => 0,
+        StatusCode::Ok => 1,
+        StatusCode::Error => 2,
+    };
+    otlp::Status {
+        code,
+        message: status.message,
+    }
+}
+
+fn kind_code(kind: SpanKind) -> i32 {
+    match kind {
+        SpanKind::Unspecified => 0,
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
+    }
+}

@@ -1,0 +1,15 @@
+//! The plugin runtime: the wasmtime engine, compiled plugins, their instances, and the
+//! translation between the host's OTLP batches and the contract's views and edits.
+
+// Generated from the WIT, whose own doc comments document it.
+#[allow(missing_docs)]
+pub mod bindings;
+mod edits;
+mod engine;
+mod plugin;
+mod view;
+
+pub use edits::{EditSummary, apply_edits, to_any_value};
+pub use engine::{EPOCH_TICK, PluginEngine};
+pub use plugin::{FailureKind, Limits, LoadedPlugin, PluginError, PluginInstance};
+pub use view::{build_view, no_interest, span_id, to_value, trace_id};

@@ -1,0 +1,319 @@
+//! Compiled plugins and their running instances.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{Batch, Edit, Interest, Level, Processor, ProcessorPre};
+use super::engine::{EPOCH_TICK, PluginEngine};
+
+/// Resource limits applied to every instance of a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory cap per instance, in bytes.
+    pub memory_bytes: usize,
+    /// CPU deadline for one `init` or `process` call.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            timeout: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a plugin could not be loaded or could not handle a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The bytes are not a valid component.
+    #[error("plugin {plugin:?} is not a valid WebAssembly component: {reason}")]
+    Compile {
+        /// Processor name.
+        plugin: String,
+        /// What the compiler said.
+        reason: String,
+    },
+    /// The component does not target the `weft:plugin/processor` world, or imports more.
+    #[error("plugin {plugin:?} does not implement the weft:plugin@0.1.0 processor world: {reason}")]
+    WrongWorld {
+        /// Processor name.
+        plugin: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// `init` returned an error.
+    #[error("plugin {plugin:?} refused its config: {reason}")]
+    Init {
+        /// Processor name.
+        plugin: String,
+        /// The plugin's message.
+        reason: String,
+    },
+    /// The guest trapped, ran out of time or memory.
+    #[error("plugin {plugin:?} {kind}: {reason}")]
+    Trap {
+        /// Processor name.
+        plugin: String,
+        /// What kind of failure.
+        kind: FailureKind,
+        /// Details.
+        reason: String,
+    },
+    /// `process` returned an error.
+    #[error("plugin {plugin:?} failed the batch: {reason}")]
+    Guest {
+        /// Processor name.
+        plugin: String,
+        /// The plugin's message.
+        reason: String,
+    },
+    /// The plugin returned edits that do not fit the batch.
+    #[error("plugin {plugin:?} returned an invalid edit: {reason}")]
+    InvalidEdit {
+        /// Processor name.
+        plugin: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Classes of guest failure, used in logs and metrics labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Exceeded its CPU deadline.
+    Timeout,
+    /// Tried to grow memory past its cap.
+    Memory,
+    /// Any other trap (`unreachable`, a panic, out-of-bounds access, ...).
+    Trap,
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailureKind::Timeout => "exceeded its CPU deadline",
+            FailureKind::Memory => "exceeded its memory limit",
+            FailureKind::Trap => "trapped",
+        })
+    }
+}
+
+/// Per-instance host state: an empty WASI context (no files, sockets, env or stdio) and limits.
+pub struct PluginState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    plugin: Arc<str>,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl super::bindings::weft::plugin::common::Host for PluginState {}
+
+impl super::bindings::weft::plugin::host::Host for PluginState {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let plugin = &*self.plugin;
+        match level {
+            Level::Trace => tracing::trace!(plugin, "{message}"),
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => tracing::error!(plugin, "{message}"),
+        }
+        Ok(())
+    }
+
+    fn counter_add(&mut self, name: String, delta: u64) -> wasmtime::Result<()> {
+        tracing::trace!(plugin = &*self.plugin, counter = %name, delta, "Plugin counter.");
+        Ok(())
+    }
+}
+
+impl super::bindings::weft::plugin::traces::Host for PluginState {}
+
+/// A compiled, linked and verified plugin, shared by every worker.
+pub struct LoadedPlugin {
+    name: Arc<str>,
+    pre: ProcessorPre<PluginState>,
+    config_json: String,
+    interest: Interest,
+    limits: Limits,
+    engine: PluginEngine,
+    sha256: String,
+}
+
+impl LoadedPlugin {
+    /// Compiles `bytes`, checks it targets the processor world, and runs `init` once with
+    /// `config_json` to learn its interest and surface config errors before serving.
+    pub fn load(
+        engine: &PluginEngine,
+        name: &str,
+        bytes: &[u8],
+        config_json: String,
+        limits: Limits,
+    ) -> Result<Self, PluginError> {
+        let component =
+            Component::new(engine.engine(), bytes).map_err(|e| PluginError::Compile {
+                plugin: name.to_owned(),
+                reason: format!("{e:#}"),
+            })?;
+        let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
+            plugin: name.to_owned(),
+            reason: format!("{e:#}"),
+        };
+        let mut linker = Linker::new(engine.engine());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wrong_world)?;
+        Processor::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(wrong_world)?;
+        let pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let pre = ProcessorPre::new(pre).map_err(wrong_world)?;
+        let mut plugin = LoadedPlugin {
+            name: name.into(),
+            pre,
+            config_json,
+            interest: crate::runtime::view::no_interest(),
+            limits,
+            engine: engine.clone(),
+            sha256: hex_sha256(bytes),
+        };
+        let probe = plugin.instantiate_with_interest()?;
+        plugin.interest = probe.1;
+        Ok(plugin)
+    }
+
+    /// The processor's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the plugin reads, as it answered `init`.
+    pub fn interest(&self) -> &Interest {
+        &self.interest
+    }
+
+    /// The SHA-256 of the component bytes, hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// A fresh, initialised instance.
+    pub fn instantiate(self: &Arc<Self>) -> Result<PluginInstance, PluginError> {
+        let (mut instance, _) = self.instantiate_with_interest()?;
+        instance.plugin = Some(self.clone());
+        Ok(instance)
+    }
+
+    fn instantiate_with_interest(&self) -> Result<(PluginInstance, Interest), PluginError> {
+        let state = PluginState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory_bytes)
+                .trap_on_grow_failure(true)
+                .instances(4)
+                .tables(20)
+                .memories(4)
+                .build(),
+            plugin: self.name.clone(),
+        };
+        let mut store = Store::new(self.engine.engine(), state);
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| classify(&self.name, e))?;
+        store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
+        let interest = bindings
+            .weft_plugin_span_processor()
+            .call_init(&mut store, &self.config_json)
+            .map_err(|e| classify(&self.name, e))?
+            .map_err(|reason| PluginError::Init {
+                plugin: self.name.to_string(),
+                reason,
+            })?;
+        Ok((
+            PluginInstance {
+                store,
+                bindings,
+                plugin: None,
+            },
+            interest,
+        ))
+    }
+}
+
+/// One live instance of a plugin, owned by one worker.
+pub struct PluginInstance {
+    store: Store<PluginState>,
+    bindings: Processor,
+    plugin: Option<Arc<LoadedPlugin>>,
+}
+
+impl PluginInstance {
+    /// Calls `process` on `batch` within the plugin's deadline.
+    ///
+    /// After a `Trap` error the instance must be discarded: wasmtime refuses to enter it again.
+    pub fn process(&mut self, batch: &Batch) -> Result<Vec<Edit>, PluginError> {
+        let name = self.store.data().plugin.clone();
+        let timeout = self
+            .plugin
+            .as_ref()
+            .map(|p| p.limits.timeout)
+            .unwrap_or_default();
+        self.store.set_epoch_deadline(deadline_ticks(timeout));
+        self.bindings
+            .weft_plugin_span_processor()
+            .call_process(&mut self.store, batch)
+            .map_err(|e| classify(&name, e))?
+            .map_err(|e| PluginError::Guest {
+                plugin: name.to_string(),
+                reason: e.message,
+            })
+    }
+}
+
+fn deadline_ticks(timeout: std::time::Duration) -> u64 {
+    (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// Turns a wasmtime error from a guest call into a [`PluginError::Trap`].
+fn classify(plugin: &str, error: wasmtime::Error) -> PluginError {
+    let kind = match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => FailureKind::Timeout,
+        _ if format!("{error:#}").contains("memory") && is_limit_error(&error) => {
+            FailureKind::Memory
+        }
+        _ => FailureKind::Trap,
+    };
+    PluginError::Trap {
+        plugin: plugin.to_owned(),
+        kind,
+        reason: format!("{error:#}"),
+    }
+}
+
+fn is_limit_error(error: &wasmtime::Error) -> bool {
+    let text = format!("{error:?}");
+    text.contains("limit") || text.contains("grow")
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

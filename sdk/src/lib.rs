@@ -1,0 +1,74 @@
+//! Write [Weft](https://github.com/weft-otel/weft) span processors in Rust.
+//!
+//! A processor is a type that implements [`Processor`]. It says once, in [`Processor::interest`],
+//! which parts of a span it reads, and for every batch it records [`Edits`]: set or remove
+//! attributes, rename spans, drop spans. The host applies the edits to its own copy of the batch,
+//! so everything the processor does not touch passes through byte for byte.
+//!
+//! ```
+//! use weft_sdk::{Batch, Edits, Interest, Processor, Value};
+//!
+//! /// Stamps every span with `team = "checkout"`.
+//! struct Stamp;
+//!
+//! impl Processor for Stamp {
+//!     fn init(_config: &str) -> Result<Self, String> {
+//!         Ok(Stamp)
+//!     }
+//!     fn interest(&self) -> Interest {
+//!         Interest::nothing()
+//!     }
+//!     fn process(&mut self, batch: &Batch, edits: &mut Edits) -> Result<(), String> {
+//!         for index in 0..batch.spans.len() {
+//!             edits.set_span_attribute(index, "team", Value::Str("checkout".into()));
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! // In the plugin crate (a `cdylib` built for `wasm32-wasip2`):
+//! // weft_sdk::export_processor!(Stamp);
+//! # let batch = weft_sdk::testing::BatchBuilder::new().span("GET /").build();
+//! # let edits = weft_sdk::testing::run(&mut Stamp, &batch).unwrap();
+//! # assert_eq!(edits.len(), 1);
+//! ```
+#![deny(missing_docs)]
+
+mod config;
+mod edits;
+mod export;
+mod interest;
+pub mod log;
+pub mod testing;
+mod value;
+
+/// The bindings generated from the `weft:plugin` WIT package.
+///
+/// Most processors never need these directly: the crate root re-exports the data types.
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "processor",
+        pub_export_macro: true,
+        export_macro_name: "export_bindings",
+        default_bindings_module: "weft_sdk::bindings",
+        generate_all,
+    });
+}
+
+pub use bindings::weft::plugin::common::{Attribute, AttributeSelection, Level, Value, ValueNode};
+pub use bindings::weft::plugin::traces::{
+    Batch, Edit, Event, Interest, Link, ProcessorError, Resource, Scope, Span, SpanFields,
+    SpanKind, Status, StatusCode, Target, TraceId,
+};
+pub use config::parse_config;
+pub use edits::Edits;
+pub use export::Processor;
+pub use value::AttributesExt;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::export::{init_guest, process_guest};
+    pub use wit_bindgen;
+}
