@@ -72,14 +72,14 @@ macro_rules! export_processor {
                 fn process(
                     batch: $crate::Batch,
                 ) -> ::std::result::Result<::std::vec::Vec<$crate::Edit>, $crate::ProcessorError>
-        {
+                {
                     STATE.with(|state| {
                         $crate::__private::process_guest::<$ty>(&mut state.borrow_mut(), &batch)
                     })
                 }
             }
 
-            $crate::bindings::export_bindings!(WeftGuest with_types_in $crate::bindings);
+    $crate::bindings::export_bindings!(WeftGuest with_types_in $crate::bindings);
         };
     };
 }

@@ -54,6 +54,7 @@ pub mod bindings {
         export_macro_name: "export_bindings",
         default_bindings_module: "weft_sdk::bindings",
         generate_all,
+        additional_derives: [PartialEq],
     });
 }
 

@@ -1,1 +1,51 @@
-//! tests
+//! Helpers for Weft's end-to-end tests: an OTLP sink, span generators, OTLP clients, and a
+//! way to start `weft` on 127.0.0.1 with ephemeral ports.
+
+pub mod client;
+pub mod sink;
+pub mod spans;
+
+use weft::config::LoadedConfig;
+use weft::service::RunningService;
+
+/// Path of a fixture plugin built from `tests/fixtures/NAME` by the build script.
+pub fn fixture(name: &str) -> &'static str {
+    match name {
+        "passthrough" => env!("WEFT_FIXTURE_PASSTHROUGH"),
+        "faulty" => env!("WEFT_FIXTURE_FAULTY"),
+        other => panic!("no fixture {other:?}"),
+    }
+}
+
+/// Receivers on ephemeral ports and an OTLP/gRPC exporter to `sink`, with `processors`
+/// (TOML `[[processors]]` entries) in between.
+pub fn config_with(processors: &str, sink: std::net::SocketAddr) -> String {
+    format!(
+        r#"
+[receivers.otlp.grpc]
+endpoint = "127.0.0.1:0"
+[receivers.otlp.http]
+endpoint = "127.0.0.1:0"
+max_request_bytes = 1048576
+
+{processors}
+
+[exporters.sink]
+type = "otlp"
+endpoint = "http://{sink}"
+[exporters.sink.batch]
+timeout_ms = 20
+[exporters.sink.retry]
+initial_backoff_ms = 10
+max_backoff_ms = 100
+"#
+    )
+}
+
+/// Starts `weft` from a TOML configuration text.
+pub async fn start_weft(config: &str) -> RunningService {
+    let loaded =
+        LoadedConfig::from_str(config, std::path::PathBuf::from("."), "test config".into())
+            .unwrap_or_else(|e| panic!("test config is invalid: {e}\n{config}"));
+    RunningService::start(loaded).await.expect("weft starts")
+}

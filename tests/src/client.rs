@@ -1,0 +1,53 @@
+//! OTLP clients: the tonic client generated in `opentelemetry-proto`, and plain HTTP.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use tonic::transport::Channel;
+
+/// A connected OTLP/gRPC client.
+pub async fn grpc_client(addr: SocketAddr) -> TraceServiceClient<Channel> {
+    TraceServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connecting to weft over gRPC")
+}
+
+/// A response from the OTLP/HTTP receiver.
+#[derive(Debug)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: http::StatusCode,
+    /// The response headers.
+    pub headers: http::HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// POSTs `body` to `http://addr/v1/traces` with the given headers.
+pub async fn post_traces(
+    addr: SocketAddr,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> HttpResponse {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = http::Request::post(format!("http://{addr}/v1/traces"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client
+        .request(request.body(Full::new(body.into())).unwrap())
+        .await
+        .expect("POST /v1/traces");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}

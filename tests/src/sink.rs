@@ -1,0 +1,98 @@
+//! An OTLP/gRPC server that records what it receives.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+/// A recording OTLP sink on 127.0.0.1.
+#[derive(Clone)]
+pub struct OtlpSink {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+struct Recorder(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+
+#[tonic::async_trait]
+impl TraceService for Recorder {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.0.lock().unwrap().push(request.into_inner());
+        Ok(Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+impl OtlpSink {
+    /// Starts the sink on an ephemeral port. It runs until the test's runtime stops.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let service = TraceServiceServer::new(Recorder(received.clone()))
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(64 << 20);
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        OtlpSink { addr, received }
+    }
+
+    /// Where the sink listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<ExportTraceServiceRequest> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Every span received so far.
+    pub fn spans(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| ss.spans.iter().cloned())
+            .collect()
+    }
+
+    /// The number of spans received so far.
+    pub fn span_count(&self) -> usize {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(weft::pipeline::span_count)
+            .sum()
+    }
+
+    /// Waits until at least `count` spans have arrived, or `timeout` passes; returns the count.
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = self.span_count();
+            if now >= count || Instant::now() >= deadline {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! End to end: real OTLP clients → weft (one-plugin chain) → an OTLP sink, over every protocol.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use prost::Message;
+use weft_tests::client::{grpc_client, post_traces};
+use weft_tests::sink::OtlpSink;
+use weft_tests::spans::{request, span_number, string_attribute};
+use weft_tests::{config_with, start_weft};
+
+const STAMP: &str = r#"
+[[processors]]
+name = "stamp"
+plugin = "builtin:enrich"
+config = { set = { "weft.stamp" = "v1" } }
+"#;
+
+const TOTAL: u64 = 100_000;
+const PER_REQUEST: u64 = 500;
+const CONCURRENCY: u64 = 4;
+
+/// Asserts the sink holds spans numbered 0..total exactly once, each stamped by the plugin.
+fn assert_all_arrived_once_and_stamped(sink: &OtlpSink, total: u64) {
+    let spans = sink.spans();
+    assert_eq!(spans.len() as u64, total, "span count at the sink");
+    let mut seen = HashSet::new();
+    for span in &spans {
+        let n = span_number(span).expect("every span keeps its weft.test.n attribute");
+        assert!(seen.insert(n), "span {n} arrived twice");
+        assert_eq!(
+            string_attribute(span, "weft.stamp"),
+            Some("v1"),
+            "span {n} carries the plugin's edit"
+        );
+        assert_eq!(
+            string_attribute(span, "user.email"),
+            Some("ann.smith@example.com"),
+            "untouched attributes survive"
+        );
+    }
+    assert_eq!(seen.len() as u64, total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_100k_spans_with_concurrency_4_all_arrive_with_the_plugin_edit() {
+    let sink = OtlpSink::start().await;
+    let weft = start_weft(&config_with(STAMP, sink.addr())).await;
+    let addr = weft.grpc_addr().unwrap();
+    let per_task = TOTAL / CONCURRENCY;
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|task| {
+            tokio::spawn(async move {
+                let mut client = grpc_client(addr).await;
+                let mut first = task * per_task;
+                while first < (task + 1) * per_task {
+                    client
+                        .export(request(first, PER_REQUEST))
+                        .await
+                        .expect("export succeeds");
+                    first += PER_REQUEST;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        sink.wait_for(TOTAL as usize, Duration::from_secs(60)).await,
+        TOTAL as usize
+    );
+    weft.shutdown().await;
+    assert_all_arrived_once_and_stamped(&sink, TOTAL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_json_100k_spans_with_concurrency_4_all_arrive_with_the_plugin_edit() {
+    let sink = OtlpSink::start().await;
+    let weft = start_weft(&config_with(STAMP, sink.addr())).await;
+    let addr = weft.http_addr().unwrap();
+    let per_task = TOTAL / CONCURRENCY;
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|task| {
+            tokio::spawn(async move {
+                let mut first = task * per_task;
+                while first < (task + 1) * per_task {
+                    let body = serde_json::to_vec(&request(first, PER_REQUEST)).unwrap();
+                    let response =
+                        post_traces(addr, &[("content-type", "application/json")], body).await;
+                    assert_eq!(response.status, 200, "{:?}", response.body);
+                    assert_eq!(response.headers["content-type"], "application/json");
+                    first += PER_REQUEST;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        sink.wait_for(TOTAL as usize, Duration::from_secs(60)).await,
+        TOTAL as usize
+    );
+    weft.shutdown().await;
+    assert_all_arrived_once_and_stamped(&sink, TOTAL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_protobuf_plain_and_gzip_arrive_with_the_plugin_edit() {
+    let sink = OtlpSink::start().await;
+    let weft = start_weft(&config_with(STAMP, sink.addr())).await;
+    let addr = weft.http_addr().unwrap();
+    let plain = post_traces(
+        addr,
+        &[("content-type", "application/x-protobuf")],
+        request(0, 100).encode_to_vec(),
+    )
+    .await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.headers["content-type"], "application/x-protobuf");
+    let gzipped = weft::codec::gzip(&request(100, 100).encode_to_vec());
+    let compressed = post_traces(
+        addr,
+        &[
+            ("content-type", "application/x-protobuf"),
+            ("content-encoding", "gzip"),
+        ],
+        gzipped,
+    )
+    .await;
+    assert_eq!(compressed.status, 200);
+    let json_gzipped = weft::codec::gzip(&serde_json::to_vec(&request(200, 100)).unwrap());
+    let json = post_traces(
+        addr,
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
+        json_gzipped,
+    )
+    .await;
+    assert_eq!(json.status, 200);
+    assert_eq!(sink.wait_for(300, Duration::from_secs(20)).await, 300);
+    weft.shutdown().await;
+    assert_all_arrived_once_and_stamped(&sink, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_gzip_requests_are_accepted() {
+    let sink = OtlpSink::start().await;
+    let weft = start_weft(&config_with(STAMP, sink.addr())).await;
+    let mut client = grpc_client(weft.grpc_addr().unwrap())
+        .await
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    client
+        .export(request(0, 250))
+        .await
+        .expect("gzip export succeeds");
+    assert_eq!(sink.wait_for(250, Duration::from_secs(20)).await, 250);
+    weft.shutdown().await;
+    assert_all_arrived_once_and_stamped(&sink, 250);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_flushes_every_accepted_span() {
+    let sink = OtlpSink::start().await;
+    // A long batch timeout: without a flush on shutdown, these spans would sit in the batcher.
+    let config = config_with(STAMP, sink.addr()).replace("timeout_ms = 20", "timeout_ms = 600000");
+    let weft = start_weft(&config).await;
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+    for i in 0..10 {
+        client.export(request(i * 100, 100)).await.unwrap();
+    }
+    weft.shutdown().await;
+    assert_all_arrived_once_and_stamped(&sink, 1000);
+}
