@@ -17,13 +17,14 @@ pub fn fixture(name: &str) -> &'static str {
     }
 }
 
-/// Receivers on ephemeral ports and an OTLP/gRPC exporter to `sink`, with `processors`
+/// Receivers on ephemeral ports (1 MiB request limit) and an OTLP/gRPC exporter to `sink`, with `processors`
 /// (TOML `[[processors]]` entries) in between.
 pub fn config_with(processors: &str, sink: std::net::SocketAddr) -> String {
     format!(
         r#"
 [receivers.otlp.grpc]
 endpoint = "127.0.0.1:0"
+max_request_bytes = 1048576
 [receivers.otlp.http]
 endpoint = "127.0.0.1:0"
 max_request_bytes = 1048576

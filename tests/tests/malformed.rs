@@ -1,0 +1,276 @@
+//! Malformed input gets a clear OTLP error, and the next request is served as usual.
+
+use std::time::Duration;
+
+use prost::Message;
+use weft_tests::client::{grpc_client, post_traces};
+use weft_tests::sink::OtlpSink;
+use weft_tests::spans::request;
+use weft_tests::{config_with, start_weft};
+
+/// `google.rpc.Status`, as OTLP/HTTP error bodies carry it.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+const PROTOBUF: (&str, &str) = ("content-type", "application/x-protobuf");
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_malformed_http_request_gets_a_clear_4xx_and_serving_continues() {
+    let sink = OtlpSink::start().await;
+    let weft = start_weft(&config_with("", sink.addr())).await;
+    let addr = weft.http_addr().unwrap();
+    let valid = request(0, 10).encode_to_vec();
+    let mut bad_ids = request(0, 1);
+    bad_ids.resource_spans[0].scope_spans[0].spans[0].trace_id = vec![1, 2, 3];
+    let oversize = request(0, 5_000).encode_to_vec();
+    assert!(
+        oversize.len() > 1 << 20,
+        "the oversize body must exceed the 1 MiB limit"
+    );
+    let bomb = weft::codec::gzip(&vec![0u8; 8 << 20]);
+
+    // (what, headers, body, expected status, words the message must contain)
+    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+        (
+            "truncated protobuf",
+            vec![PROTOBUF],
+            valid[..valid.len() / 2].to_vec(),
+            400,
+            "invalid OTLP protobuf",
+        ),
+        (
+            "invalid JSON",
+            vec![JSON],
+            b"{\"resourceSpans\": [".to_vec(),
+            400,
+            "invalid OTLP JSON",
+        ),
+        (
+            "JSON of the wrong shape",
+            vec![JSON],
+            b"{\"resourceSpans\": 7}".to_vec(),
+            400,
+            "invalid OTLP JSON",
+        ),
+        (
+            "wrong content type",
+            vec![("content-type", "text/plain")],
+            valid.clone(),
+            415,
+            "unsupported content type",
+        ),
+        (
+            "no content type",
+            vec![],
+            valid.clone(),
+            415,
+            "unsupported content type",
+        ),
+        (
+            "oversize body",
+            vec![PROTOBUF],
+            oversize,
+            413,
+            "exceeds the 1048576-byte limit",
+        ),
+        (
+            "bad gzip",
+            vec![PROTOBUF, ("content-encoding", "gzip")],
+            b"definitely not gzip".to_vec(),
+            400,
+            "invalid gzip",
+        ),
+        (
+            "gzip bomb",
+            vec![PROTOBUF, ("content-encoding", "gzip")],
+            bomb,
+            413,
+            "exceeds the 1048576-byte limit",
+        ),
+        (
+            "unknown encoding",
+            vec![PROTOBUF, ("content-encoding", "br")],
+            valid.clone(),
+            415,
+            "unsupported content encoding",
+        ),
+        (
+            "invalid trace id length",
+            vec![PROTOBUF],
+            bad_ids.encode_to_vec(),
+            400,
+            "spans[0].trace_id: expected 16 bytes, got 3",
+        ),
+    ];
+    for (n, (what, headers, body, status, words)) in cases.into_iter().enumerate() {
+        let response = post_traces(addr, &headers, body).await;
+        assert_eq!(
+            response.status.as_u16(),
+            status,
+            "{what}: {:?}",
+            response.body
+        );
+        let message = match response.headers["content-type"].to_str().unwrap() {
+            "application/x-protobuf" => {
+                RpcStatus::decode(response.body.clone())
+                    .expect("a google.rpc.Status body")
+                    .message
+            }
+            _ => serde_json::from_slice::<serde_json::Value>(&response.body).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        };
+        assert!(
+            message.contains(words),
+            "{what}: message {message:?} should mention {words:?}"
+        );
+        // The host keeps serving: a valid request right after is accepted.
+        let next = post_traces(
+            addr,
+            &[PROTOBUF],
+            request(1000 + n as u64 * 10, 10).encode_to_vec(),
+        )
+        .await;
+        assert_eq!(next.status, 200, "valid request after {what}");
+    }
+    assert_eq!(sink.wait_for(100, Duration::from_secs(20)).await, 100);
+    let stats = weft.stats().snapshot();
+    assert_eq!(stats.requests_refused, 10);
+    weft.shutdown().await;
+    assert_eq!(
+        sink.span_count(),
+        100,
+        "only the valid requests were exported"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_grpc_requests_get_a_clear_status_and_serving_continues() {
+    let sink = OtlpSink::start().await;
+    let weft = start_weft(&config_with("", sink.addr())).await;
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+
+    let mut bad_span_id = request(0, 3);
+    bad_span_id.resource_spans[0].scope_spans[0].spans[2].span_id = vec![9; 4];
+    let status = client.export(bad_span_id).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .contains("spans[2].span_id: expected 8 bytes, got 4"),
+        "{}",
+        status.message()
+    );
+
+    let mut bad_parent = request(0, 1);
+    bad_parent.resource_spans[0].scope_spans[0].spans[0].parent_span_id = vec![1; 3];
+    let status = client.export(bad_parent).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .contains("parent_span_id: expected 0 or 8 bytes"),
+        "{}",
+        status.message()
+    );
+
+    // 1 MiB limit: a 5,000-span request is over it.
+    let status = client.export(request(0, 5_000)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+
+    client
+        .export(request(100, 10))
+        .await
+        .expect("a valid request is served after the bad ones");
+    assert_eq!(sink.wait_for(10, Duration::from_secs(20)).await, 10);
+    weft.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_grpc_protobuf_is_refused_and_serving_continues() {
+    let sink = OtlpSink::start().await;
+    let weft = start_weft(&config_with("", sink.addr())).await;
+    let addr = weft.grpc_addr().unwrap();
+    // Frame a truncated message by hand: gRPC prefix (uncompressed, length) + half the bytes.
+    let valid = request(0, 10).encode_to_vec();
+    let half = &valid[..valid.len() / 2];
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(half.len() as u32).to_be_bytes());
+    frame.extend_from_slice(half);
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+    let result: Result<tonic::Response<()>, tonic::Status> = grpc
+        .unary(
+            tonic::Request::new(bytes::Bytes::from(frame[5..].to_vec())),
+            path,
+            RawCodec,
+        )
+        .await;
+    let status = result.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
+    assert!(status.message().contains("decode"), "{}", status.message());
+    let mut client = grpc_client(addr).await;
+    client
+        .export(request(100, 10))
+        .await
+        .expect("served after the truncated request");
+    assert_eq!(sink.wait_for(10, Duration::from_secs(20)).await, 10);
+    weft.shutdown().await;
+}
+
+/// Sends raw bytes as the request message; ignores the response body.
+#[derive(Clone, Copy)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = bytes::Bytes;
+    type Decode = ();
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = bytes::Bytes;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: bytes::Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put(dst, item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = ();
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<()>, tonic::Status> {
+        bytes::Buf::advance(src, bytes::Buf::remaining(src));
+        Ok(Some(()))
+    }
+}
