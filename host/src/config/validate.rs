@@ -70,11 +70,16 @@ pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors>
     })?;
     let mut errors = Vec::new();
     let mut config = Config::default();
+    // Sections that failed to parse: checks that would only repeat their error are skipped.
+    let mut broken = HashSet::new();
     for (key, value) in table {
         match key.as_str() {
             "receivers" => {
-                if let Some(v) = section(&mut errors, "receivers", value) {
-                    config.receivers = v;
+                match section(&mut errors, "receivers", value) {
+                    Some(v) => config.receivers = v,
+                    None => {
+                        broken.insert("receivers");
+                    }
                 }
             }
             "pipeline" => {
@@ -99,8 +104,13 @@ pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors>
             "exporters" => match value {
                 toml::Value::Table(exporters) => {
                     for (name, item) in exporters {
-                        if let Some(e) = section(&mut errors, &format!("exporters.{name}"), item) {
-                            config.exporters.insert(name, e);
+                        match section(&mut errors, &format!("exporters.{name}"), item) {
+                            Some(e) => {
+                                config.exporters.insert(name, e);
+                            }
+                            None => {
+                                broken.insert("exporters");
+                            }
                         }
                     }
                 }
@@ -112,7 +122,7 @@ pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors>
             )),
         }
     }
-    check(&config, base_dir, &mut errors);
+    check(&config, base_dir, &broken, &mut errors);
     if errors.is_empty() {
         Ok(config)
     } else {
@@ -125,17 +135,26 @@ fn section<T: DeserializeOwned>(
     path: &str,
     value: toml::Value,
 ) -> Option<T> {
-    match value.try_into::<T>() {
+    match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Some(v),
         Err(e) => {
-            errors.push(ConfigError::new(path, e.message().trim().to_owned()));
+            let inner = e.path().to_string();
+            let full = if inner.is_empty() || inner == "." {
+                path.to_owned()
+            } else {
+                format!("{path}.{inner}")
+            };
+            errors.push(ConfigError::new(
+                full,
+                e.into_inner().message().trim().to_owned(),
+            ));
             None
         }
     }
 }
 
 /// Checks what types alone cannot: addresses, names, files, limits.
-fn check(config: &Config, base_dir: &Path, errors: &mut Vec<ConfigError>) {
+fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut Vec<ConfigError>) {
     let otlp = &config.receivers.otlp;
     for (name, listener) in [("grpc", &otlp.grpc), ("http", &otlp.http)] {
         if let Some(listener) = listener {
@@ -157,7 +176,7 @@ fn check(config: &Config, base_dir: &Path, errors: &mut Vec<ConfigError>) {
             }
         }
     }
-    if otlp.grpc.is_none() && otlp.http.is_none() {
+    if otlp.grpc.is_none() && otlp.http.is_none() && !broken.contains("receivers") {
         errors.push(ConfigError::new(
             "receivers.otlp",
             "no receiver is enabled: add [receivers.otlp.grpc] or [receivers.otlp.http]",
@@ -223,7 +242,7 @@ fn check(config: &Config, base_dir: &Path, errors: &mut Vec<ConfigError>) {
             ));
         }
     }
-    if config.exporters.is_empty() {
+    if config.exporters.is_empty() && !broken.contains("exporters") {
         errors.push(ConfigError::new(
             "exporters",
             "no exporter is configured: add at least one [exporters.NAME]",
@@ -319,7 +338,7 @@ mod tests {
             "{joined}"
         );
         assert!(
-            joined.contains("processors[1] (\"b\"): unknown variant `explode`"),
+            joined.contains("processors[1] (\"b\").on_error: unknown variant `explode`"),
             "{joined}"
         );
         assert!(joined.contains("exporters.out.endpoint"), "{joined}");
@@ -338,9 +357,11 @@ mod tests {
             "#,
         );
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found[0].contains("unknown field `max_body`"), "{found:?}");
+        assert!(found.contains(&"receivers.otlp.http.max_body: unknown field `max_body`, expected `endpoint` or `max_request_bytes`".to_owned()), "{found:?}");
         assert!(
-            found[1].starts_with("exporters.s") && found[1].contains("flush"),
+            found
+                .iter()
+                .any(|e| e.starts_with("exporters.s: unknown field `flush`")),
             "{found:?}"
         );
     }

@@ -400,3 +400,211 @@ fn kind_code(kind: SpanKind) -> i32 {
         SpanKind::Consumer => 5,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::{Attribute, Value};
+    use crate::runtime::view::to_value;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+
+    fn string(s: &str) -> AnyValue {
+        AnyValue {
+            value: Some(any_value::Value::StringValue(s.into())),
+        }
+    }
+
+    fn request(spans: usize) -> ExportTraceServiceRequest {
+        let span = |n: usize| otlp::Span {
+            name: format!("span-{n}"),
+            attributes: vec![KeyValue {
+                key: "a".into(),
+                value: Some(string("1")),
+                ..Default::default()
+            }],
+            events: vec![otlp::span::Event {
+                name: "e".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![
+                    ScopeSpans {
+                        spans: (0..spans / 2).map(span).collect(),
+                        ..Default::default()
+                    },
+                    ScopeSpans {
+                        spans: (spans / 2..spans).map(span).collect(),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn names(request: &ExportTraceServiceRequest) -> Vec<String> {
+        request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn nested_values_round_trip_through_the_contract() {
+        let nested = AnyValue {
+            value: Some(any_value::Value::KvlistValue(KeyValueList {
+                values: vec![
+                    KeyValue {
+                        key: "list".into(),
+                        value: Some(AnyValue {
+                            value: Some(any_value::Value::ArrayValue(ArrayValue {
+                                values: vec![
+                                    string("x"),
+                                    AnyValue { value: None },
+                                    AnyValue {
+                                        value: Some(any_value::Value::ArrayValue(ArrayValue {
+                                            values: vec![string("deep")],
+                                        })),
+                                    },
+                                ],
+                            })),
+                        }),
+                        ..Default::default()
+                    },
+                    KeyValue {
+                        key: "bytes".into(),
+                        value: Some(AnyValue {
+                            value: Some(any_value::Value::BytesValue(vec![0, 1, 255])),
+                        }),
+                        ..Default::default()
+                    },
+                ],
+            })),
+        };
+        assert_eq!(to_any_value(to_value(Some(&nested))).unwrap(), nested);
+    }
+
+    #[test]
+    fn edits_apply_in_order_and_drops_apply_last() {
+        let mut request = request(4);
+        let edits = vec![
+            Edit::SetAttribute((
+                Target::Span(3),
+                Attribute {
+                    key: "a".into(),
+                    value: Value::Str("2".into()),
+                },
+            )),
+            Edit::SetAttribute((
+                Target::Span(3),
+                Attribute {
+                    key: "b".into(),
+                    value: Value::Int(7),
+                },
+            )),
+            Edit::RenameAttribute((Target::Span(0), "a".into(), "renamed".into())),
+            Edit::RemoveAttribute((Target::Span(1), "a".into())),
+            Edit::DropSpan(2),
+            Edit::SetName((2, "still-indexed-by-the-original-batch".into())),
+            Edit::DropEvent((3, 0)),
+        ];
+        let summary = apply_edits(&mut request, edits).unwrap();
+        assert_eq!(
+            summary,
+            EditSummary {
+                applied: 7,
+                dropped_spans: 1
+            }
+        );
+        assert_eq!(names(&request), ["span-0", "span-1", "span-3"]);
+        let spans: Vec<_> = request.resource_spans[0]
+            .scope_spans
+            .iter()
+            .flat_map(|s| &s.spans)
+            .collect();
+        assert_eq!(spans[0].attributes[0].key, "renamed");
+        assert!(spans[1].attributes.is_empty());
+        assert_eq!(spans[2].attributes.len(), 2);
+        assert_eq!(spans[2].attributes[0].value, Some(string("2")));
+        assert!(spans[2].events.is_empty());
+        assert_eq!(spans[2].dropped_events_count, 1);
+    }
+
+    #[test]
+    fn dropping_every_span_of_a_scope_removes_the_empty_containers() {
+        let mut request = request(4);
+        apply_edits(&mut request, vec![Edit::DropSpan(0), Edit::DropSpan(1)]).unwrap();
+        assert_eq!(request.resource_spans[0].scope_spans.len(), 1);
+        apply_edits(&mut request, vec![Edit::DropSpan(0), Edit::DropSpan(1)]).unwrap();
+        assert!(request.resource_spans.is_empty());
+    }
+
+    #[test]
+    fn an_invalid_edit_leaves_the_batch_untouched() {
+        let original = request(2);
+        for (edit, words) in [
+            (Edit::DropSpan(2), "span index 2 is out of range"),
+            (Edit::SetName((9, "x".into())), "span index 9"),
+            (
+                Edit::RemoveAttribute((Target::Resource(1), "a".into())),
+                "resource index 1",
+            ),
+            (Edit::DropEvent((0, 3)), "event index 3"),
+            (
+                Edit::SetAttribute((
+                    Target::Link((0, 0)),
+                    Attribute {
+                        key: "k".into(),
+                        value: Value::Int(1),
+                    },
+                )),
+                "link index 0",
+            ),
+            (
+                Edit::SetAttribute((
+                    Target::Span(0),
+                    Attribute {
+                        key: String::new(),
+                        value: Value::Int(1),
+                    },
+                )),
+                "key is empty",
+            ),
+            (
+                Edit::SetAttribute((
+                    Target::Span(0),
+                    Attribute {
+                        key: "k".into(),
+                        value: Value::Nested(vec![ValueNode::Array(vec![0])]),
+                    },
+                )),
+                "not a later node",
+            ),
+            (
+                Edit::SetAttribute((
+                    Target::Span(0),
+                    Attribute {
+                        key: "k".into(),
+                        value: Value::Nested(vec![ValueNode::Array(vec![1, 1]), ValueNode::Int(1)]),
+                    },
+                )),
+                "more than one parent",
+            ),
+        ] {
+            let mut request = original.clone();
+            let edits = vec![Edit::SetName((0, "changed".into())), edit];
+            let error = apply_edits(&mut request, edits).unwrap_err();
+            assert!(
+                error.contains("edit #1") && error.contains(words),
+                "{error}"
+            );
+            assert_eq!(request, original);
+        }
+    }
+}

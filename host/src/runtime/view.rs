@@ -287,3 +287,75 @@ fn status_code(code: i32) -> StatusCode {
         _ => StatusCode::Unset,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+
+    fn kv(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..Default::default()
+        }
+    }
+
+    fn request() -> ExportTraceServiceRequest {
+        let span = otlp::Span {
+            trace_id: (1..=16).collect(),
+            span_id: vec![0, 0, 0, 0, 0, 0, 1, 2],
+            name: "GET /".into(),
+            kind: 2,
+            attributes: vec![
+                kv("s", any_value::Value::StringValue("x".into())),
+                kv("i", any_value::Value::IntValue(3)),
+                kv("t", any_value::Value::StringValue("y".into())),
+            ],
+            ..Default::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![span],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn the_view_carries_only_what_the_interest_asks_for() {
+        let mut interest = no_interest();
+        let view = build_view(&request(), &interest);
+        assert_eq!(view.spans.len(), 1);
+        assert!(
+            view.spans[0].name.is_empty()
+                && view.spans[0].attributes.is_empty()
+                && view.spans[0].span_id == 0
+        );
+
+        interest.span_fields = SpanFields::NAME | SpanFields::IDS | SpanFields::KIND;
+        interest.span_attributes = AttributeSelection::Strings;
+        let view = build_view(&request(), &interest);
+        let span = &view.spans[0];
+        assert_eq!(span.name, "GET /");
+        assert_eq!(span.kind, SpanKind::Server);
+        assert_eq!(span.span_id, 0x0102);
+        assert_eq!(span.trace_id.high, 0x0102030405060708);
+        assert_eq!(span.trace_id.low, 0x090a0b0c0d0e0f10);
+        assert_eq!(
+            span.attributes
+                .iter()
+                .map(|a| a.key.as_str())
+                .collect::<Vec<_>>(),
+            ["s", "t"]
+        );
+
+        interest.span_attributes = AttributeSelection::Keys(vec!["i".into()]);
+        let view = build_view(&request(), &interest);
+        assert_eq!(view.spans[0].attributes.len(), 1);
+        assert!(matches!(view.spans[0].attributes[0].value, Value::Int(3)));
+    }
+}
