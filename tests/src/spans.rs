@@ -35,7 +35,7 @@ pub fn span(n: u64, name: &str) -> Span {
     Span {
         trace_id: trace_id.to_vec(),
         span_id: (n + 1).to_be_bytes().to_vec(),
-        parent_span_id: if n % 8 == 0 {
+        parent_span_id: if n.is_multiple_of(8) {
             Vec::new()
         } else {
             (n - n % 8 + 1).to_be_bytes().to_vec()

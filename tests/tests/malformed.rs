@@ -17,6 +17,9 @@ struct RpcStatus {
     message: String,
 }
 
+/// (what, headers, body, expected status, words the message must contain)
+type Case = (&'static str, Vec<(&'static str, &'static str)>, Vec<u8>, u16, &'static str);
+
 const PROTOBUF: (&str, &str) = ("content-type", "application/x-protobuf");
 const JSON: (&str, &str) = ("content-type", "application/json");
 
@@ -35,8 +38,7 @@ async fn every_malformed_http_request_gets_a_clear_4xx_and_serving_continues() {
     );
     let bomb = weft::codec::gzip(&vec![0u8; 8 << 20]);
 
-    // (what, headers, body, expected status, words the message must contain)
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "truncated protobuf",
             vec![PROTOBUF],

@@ -19,7 +19,7 @@ pub enum Sink {
     /// OTLP/gRPC.
     Grpc(GrpcSink),
     /// OTLP/HTTP protobuf.
-    Http(HttpSink),
+    Http(Box<HttpSink>),
     /// OTLP JSON lines to a file or standard output.
     Lines(LineWriter),
 }
@@ -37,7 +37,7 @@ impl Sink {
     pub fn from_config(config: &ExporterConfig, base_dir: &Path) -> anyhow::Result<Self> {
         Ok(match config {
             ExporterConfig::Otlp(c) => Sink::Grpc(GrpcSink::new(c)?),
-            ExporterConfig::Otlphttp(c) => Sink::Http(HttpSink::new(c)?),
+            ExporterConfig::Otlphttp(c) => Sink::Http(Box::new(HttpSink::new(c)?)),
             ExporterConfig::File(c) => {
                 let path = if c.path.is_absolute() {
                     c.path.clone()

@@ -181,7 +181,7 @@ fn select(attributes: &[KeyValue], selection: &AttributeSelection) -> Vec<Attrib
             kv.value.as_ref().and_then(|v| v.value.as_ref()),
             Some(any_value::Value::StringValue(_))
         ),
-        AttributeSelection::Keys(keys) => keys.iter().any(|k| *k == kv.key),
+        AttributeSelection::Keys(keys) => keys.contains(&kv.key),
     };
     if matches!(selection, AttributeSelection::None) {
         return Vec::new();

@@ -37,6 +37,7 @@ pub fn build_components(workspace_root: &Path, packages: &[(&str, &Path)]) -> Ve
     for (_, dir) in packages {
         println!("cargo:rerun-if-changed={}", dir.display());
     }
+    ensure_wasm_target();
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root.join("target"))
@@ -89,4 +90,21 @@ pub fn build_components(workspace_root: &Path, packages: &[(&str, &Path)]) -> Ve
                 .join(format!("{}.wasm", package.replace('-', "_"))),
         })
         .collect()
+}
+
+/// Installs the `wasm32-wasip2` standard library with rustup when the toolchain lacks it, so
+/// `cargo run` works on a fresh machine. Without rustup, the build fails later with a hint.
+fn ensure_wasm_target() {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(rustc).args(["--print", "sysroot"]).output();
+    let Ok(sysroot) = sysroot else { return };
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
+        return;
+    }
+    println!("cargo:warning=installing the wasm32-wasip2 target with rustup (needed to build plugins)");
+    let status = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
+    if !matches!(status, Ok(s) if s.success()) {
+        println!("cargo:warning=`rustup target add wasm32-wasip2` failed; install the target by hand");
+    }
 }
