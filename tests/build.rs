@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-const FIXTURES: &[&str] = &["passthrough", "faulty"];
+const FIXTURES: &[&str] = &["passthrough", "faulty", "contract-bench"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -26,7 +26,7 @@ fn main() {
     {
         println!(
             "cargo:rustc-env=WEFT_FIXTURE_{}={}",
-            fixture.to_uppercase(),
+            fixture.to_uppercase().replace('-', "_"),
             built.path.display()
         );
     }

@@ -13,6 +13,7 @@ pub fn fixture(name: &str) -> &'static str {
     match name {
         "passthrough" => env!("WEFT_FIXTURE_PASSTHROUGH"),
         "faulty" => env!("WEFT_FIXTURE_FAULTY"),
+        "contract-bench" => env!("WEFT_FIXTURE_CONTRACT_BENCH"),
         other => panic!("no fixture {other:?}"),
     }
 }
