@@ -1,6 +1,6 @@
 //! Recording what a processor changes.
 
-use crate::{Attribute, Edit, SpanKind, Status, Target, Value};
+use crate::{Edit, SpanKind, Status, Target, Value};
 
 /// The edits a processor makes to one batch, applied by the host in order.
 ///
@@ -38,11 +38,7 @@ impl Edits {
         key: impl Into<String>,
         value: impl Into<Value>,
     ) {
-        let attribute = Attribute {
-            key: key.into(),
-            value: value.into(),
-        };
-        self.edits.push(Edit::SetAttribute((target, attribute)));
+        self.edits.push(Edit::SetAttribute((target, key.into(), value.into())));
     }
 
     /// Removes attribute `key` from any target.

@@ -79,7 +79,10 @@ macro_rules! export_processor {
                 }
             }
 
-    $crate::bindings::export_bindings!(WeftGuest with_types_in $crate::bindings);
+            // Only a wasm build exports the component's functions; native builds (unit tests
+            // of the processor logic) link as ordinary libraries.
+            #[cfg(target_arch = "wasm32")]
+            $crate::bindings::export_bindings!(WeftGuest with_types_in $crate::bindings);
         };
     };
 }

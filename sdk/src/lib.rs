@@ -5,8 +5,13 @@
 //! attributes, rename spans, drop spans. The host applies the edits to its own copy of the batch,
 //! so everything the processor does not touch passes through byte for byte.
 //!
+//! In the view a processor receives, attribute keys index the batch's key table and string
+//! values are slices of one byte arena (that is what makes a batch cheap to hand over).
+//! [`Batch::attributes`] and [`Batch::attribute`] turn them back into `&str` keys and
+//! [`ValueRef`] values.
+//!
 //! ```
-//! use weft_sdk::{Batch, Edits, Interest, Processor, Value};
+//! use weft_sdk::{Batch, Edits, Interest, Processor};
 //!
 //! /// Stamps every span with `team = "checkout"`.
 //! struct Stamp;
@@ -20,7 +25,7 @@
 //!     }
 //!     fn process(&mut self, batch: &Batch, edits: &mut Edits) -> Result<(), String> {
 //!         for index in 0..batch.spans.len() {
-//!             edits.set_span_attribute(index, "team", Value::Str("checkout".into()));
+//!             edits.set_span_attribute(index, "team", "checkout");
 //!         }
 //!         Ok(())
 //!     }
@@ -58,7 +63,9 @@ pub mod bindings {
     });
 }
 
-pub use bindings::weft::plugin::common::{Attribute, AttributeSelection, Level, Value, ValueNode};
+pub use bindings::weft::plugin::common::{
+    AttributeSelection, AttributeView, Level, NodeView, Slice, Value, ValueNode, ValueView,
+};
 pub use bindings::weft::plugin::traces::{
     Batch, Edit, Event, Interest, Link, ProcessorError, Resource, Scope, Span, SpanFields,
     SpanKind, Status, StatusCode, Target, TraceId,
@@ -66,7 +73,7 @@ pub use bindings::weft::plugin::traces::{
 pub use config::parse_config;
 pub use edits::Edits;
 pub use export::Processor;
-pub use value::AttributesExt;
+pub use value::{Attr, ValueRef};
 
 #[doc(hidden)]
 pub mod __private {

@@ -1,8 +1,8 @@
 //! Native test helpers: build batches and run a processor on them with plain `cargo test`.
 
 use crate::{
-    Attribute, AttributeSelection, Batch, Edit, Edits, Processor, Resource, Scope, Span, SpanKind,
-    Status, StatusCode, TraceId, Value,
+    AttributeSelection, AttributeView, Batch, Edit, Edits, NodeView, Processor, Resource, Scope,
+    Slice, Span, SpanKind, Status, StatusCode, TraceId, Value, ValueNode, ValueView,
 };
 
 /// Runs `processor` on `batch` the way the host would and returns its edits.
@@ -29,6 +29,8 @@ impl BatchBuilder {
     pub fn new() -> Self {
         BatchBuilder {
             batch: Batch {
+                keys: Vec::new(),
+                arena: Vec::new(),
                 resources: vec![Resource {
                     attributes: Vec::new(),
                     dropped_attributes_count: 0,
@@ -49,10 +51,8 @@ impl BatchBuilder {
 
     /// Adds a resource attribute.
     pub fn resource_attribute(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.batch.resources[0].attributes.push(Attribute {
-            key: key.to_owned(),
-            value: value.into(),
-        });
+        let attribute = self.attribute_view(key, value.into());
+        self.batch.resources[0].attributes.push(attribute);
         self
     }
 
@@ -79,16 +79,53 @@ impl BatchBuilder {
     /// # Panics
     /// If no span was added yet.
     pub fn attribute(mut self, key: &str, value: impl Into<Value>) -> Self {
-        let span = self
-            .batch
-            .spans
-            .last_mut()
-            .expect("add a span before its attributes");
-        span.attributes.push(Attribute {
-            key: key.to_owned(),
-            value: value.into(),
-        });
+        let attribute = self.attribute_view(key, value.into());
+        let span = self.batch.spans.last_mut().expect("add a span before its attributes");
+        span.attributes.push(attribute);
         self
+    }
+
+    /// Encodes an attribute the way the host does: key in the key table, strings in the arena.
+    fn attribute_view(&mut self, key: &str, value: Value) -> AttributeView {
+        let key = match self.batch.keys.iter().position(|k| k == key) {
+            Some(index) => index as u32,
+            None => {
+                self.batch.keys.push(key.to_owned());
+                self.batch.keys.len() as u32 - 1
+            }
+        };
+        let value = match value {
+            Value::Empty => ValueView::Empty,
+            Value::Str(s) => ValueView::Str(self.slice(s.as_bytes())),
+            Value::Boolean(b) => ValueView::Boolean(b),
+            Value::Int(i) => ValueView::Int(i),
+            Value::Double(d) => ValueView::Double(d),
+            Value::Bytes(b) => ValueView::Bytes(self.slice(&b)),
+            Value::Nested(nodes) => ValueView::Nested(
+                nodes
+                    .into_iter()
+                    .map(|node| match node {
+                        ValueNode::Empty => NodeView::Empty,
+                        ValueNode::Str(s) => NodeView::Str(self.slice(s.as_bytes())),
+                        ValueNode::Boolean(b) => NodeView::Boolean(b),
+                        ValueNode::Int(i) => NodeView::Int(i),
+                        ValueNode::Double(d) => NodeView::Double(d),
+                        ValueNode::Bytes(b) => NodeView::Bytes(self.slice(&b)),
+                        ValueNode::Array(children) => NodeView::Array(children),
+                        ValueNode::Kvlist(entries) => NodeView::Kvlist(
+                            entries.into_iter().map(|(k, c)| (self.slice(k.as_bytes()), c)).collect(),
+                        ),
+                    })
+                    .collect(),
+            ),
+        };
+        AttributeView { key, value }
+    }
+
+    fn slice(&mut self, bytes: &[u8]) -> Slice {
+        let offset = self.batch.arena.len() as u32;
+        self.batch.arena.extend_from_slice(bytes);
+        Slice { offset, len: bytes.len() as u32 }
     }
 
     /// The finished batch.

@@ -82,4 +82,36 @@ fn main() {
     println!("whole records in + out (full view, every attribute re-set): {whole_in_out:.0} spans/s");
     println!("redact, narrow view + edits vs whole records in + out: {:.1}x", redact_narrow / whole_in_out);
     println!("batch clone alone (host floor): {:.0} spans/s", measure_clone(&input));
+    for (mode, view) in [("passthrough", "narrow"), ("redact", "narrow"), ("sample", "narrow"), ("redact", "full")] {
+        breakdown(&engine, mode, view, &input);
+    }
+}
+
+/// Where the time of one stage goes, per span: building the view, the guest call (lowering,
+/// guest work, lifting the edits), applying the edits.
+pub fn breakdown(engine: &PluginEngine, mode: &str, view: &str, input: &ExportTraceServiceRequest) {
+    let config = format!(r#"{{"mode": "{mode}", "view": "{view}"}}"#);
+    let bytes = std::fs::read(fixture("contract-bench")).unwrap();
+    let plugin = Arc::new(LoadedPlugin::load(engine, "bench", &bytes, config, Limits::default()).unwrap());
+    let mut instance = plugin.instantiate().unwrap();
+    let rounds = 400u32;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(build_view(input, plugin.interest()));
+    }
+    let view_ns = started.elapsed().as_nanos() as f64 / (rounds as f64 * BATCH as f64);
+    let batch_view = build_view(input, plugin.interest());
+    let started = Instant::now();
+    let mut edits = Vec::new();
+    for _ in 0..rounds {
+        edits = instance.process(&batch_view).unwrap();
+    }
+    let call_ns = started.elapsed().as_nanos() as f64 / (rounds as f64 * BATCH as f64);
+    let mut copies: Vec<_> = (0..rounds).map(|_| input.clone()).collect();
+    let started = Instant::now();
+    for copy in &mut copies {
+        apply_edits(copy, edits.clone()).unwrap();
+    }
+    let apply_ns = started.elapsed().as_nanos() as f64 / (rounds as f64 * BATCH as f64);
+    println!("{mode}/{view} per span: view {view_ns:.0} ns, guest call {call_ns:.0} ns, apply {apply_ns:.0} ns ({} edits/batch)", edits.len());
 }

@@ -6,7 +6,9 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
 });
 
-pub use weft::plugin::common::{Attribute, AttributeSelection, Level, Value, ValueNode};
+pub use weft::plugin::common::{
+    AttributeSelection, AttributeView, Level, NodeView, Slice, Value, ValueNode, ValueView,
+};
 pub use weft::plugin::traces::{
     Batch, Edit, Event, Interest, Link, Resource, Scope, Span, SpanFields, SpanKind, Status,
     StatusCode, Target, TraceId,

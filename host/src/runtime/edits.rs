@@ -75,13 +75,9 @@ pub fn apply_edits(
     let mut dropped = Vec::new();
     for edit in edits {
         match edit {
-            Edit::SetAttribute((target, attribute)) => {
-                let value = to_any_value(attribute.value).expect("checked");
-                set_attribute(
-                    attributes_mut(request, &layout, &target),
-                    attribute.key,
-                    value,
-                );
+            Edit::SetAttribute((target, key, value)) => {
+                let value = to_any_value(value).expect("checked");
+                set_attribute(attributes_mut(request, &layout, &target), key, value);
             }
             Edit::RemoveAttribute((target, key)) => {
                 attributes_mut(request, &layout, &target).retain(|kv| kv.key != key);
@@ -132,12 +128,12 @@ fn check(request: &ExportTraceServiceRequest, layout: &Layout, edit: &Edit) -> R
         }
     };
     match edit {
-        Edit::SetAttribute((target, attribute)) => {
+        Edit::SetAttribute((target, key, value)) => {
             check_target(request, layout, target)?;
-            if attribute.key.is_empty() {
+            if key.is_empty() {
                 return Err("attribute key is empty".into());
             }
-            check_value(&attribute.value)
+            check_value(value)
         }
         Edit::RemoveAttribute((target, _)) => check_target(request, layout, target),
         Edit::RenameAttribute((target, _, to)) => {
@@ -404,8 +400,8 @@ fn kind_code(kind: SpanKind) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::{Attribute, Value};
-    use crate::runtime::view::to_value;
+    use crate::runtime::bindings::{Interest, NodeView, Slice, SpanFields, Value, ValueView};
+    use crate::runtime::view::{build_view, no_interest};
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
     fn string(s: &str) -> AnyValue {
@@ -487,7 +483,44 @@ mod tests {
                 ],
             })),
         };
-        assert_eq!(to_any_value(to_value(Some(&nested))).unwrap(), nested);
+        // Through a view (what a plugin reads) and back as an edit value (what it writes).
+        let mut request = request(1);
+        request.resource_spans[0].scope_spans[1].spans[0].attributes[0].value = Some(nested.clone());
+        let interest = Interest { span_attributes: crate::runtime::bindings::AttributeSelection::All, ..no_interest() };
+        let view = build_view(&request, &interest);
+        let seen = &view.spans[0].attributes[0];
+        assert_eq!(view.keys[seen.key as usize], "a");
+        assert_eq!(to_any_value(resolve(&seen.value, &view.arena)).unwrap(), nested);
+        let _ = SpanFields::empty();
+    }
+
+    /// What a plugin does to turn a value it read into one it writes back.
+    fn resolve(value: &ValueView, arena: &[u8]) -> Value {
+        let text = |s: &Slice| String::from_utf8(arena[s.offset as usize..(s.offset + s.len) as usize].to_vec()).unwrap();
+        let bytes = |s: &Slice| arena[s.offset as usize..(s.offset + s.len) as usize].to_vec();
+        match value {
+            ValueView::Empty => Value::Empty,
+            ValueView::Str(s) => Value::Str(text(s)),
+            ValueView::Boolean(b) => Value::Boolean(*b),
+            ValueView::Int(i) => Value::Int(*i),
+            ValueView::Double(d) => Value::Double(*d),
+            ValueView::Bytes(s) => Value::Bytes(bytes(s)),
+            ValueView::Nested(nodes) => Value::Nested(
+                nodes
+                    .iter()
+                    .map(|n| match n {
+                        NodeView::Empty => ValueNode::Empty,
+                        NodeView::Str(s) => ValueNode::Str(text(s)),
+                        NodeView::Boolean(b) => ValueNode::Boolean(*b),
+                        NodeView::Int(i) => ValueNode::Int(*i),
+                        NodeView::Double(d) => ValueNode::Double(*d),
+                        NodeView::Bytes(s) => ValueNode::Bytes(bytes(s)),
+                        NodeView::Array(c) => ValueNode::Array(c.clone()),
+                        NodeView::Kvlist(kv) => ValueNode::Kvlist(kv.iter().map(|(k, c)| (text(k), *c)).collect()),
+                    })
+                    .collect(),
+            ),
+        }
     }
 
     #[test]
@@ -496,17 +529,11 @@ mod tests {
         let edits = vec![
             Edit::SetAttribute((
                 Target::Span(3),
-                Attribute {
-                    key: "a".into(),
-                    value: Value::Str("2".into()),
-                },
+                "a".into(), Value::Str("2".into()),
             )),
             Edit::SetAttribute((
                 Target::Span(3),
-                Attribute {
-                    key: "b".into(),
-                    value: Value::Int(7),
-                },
+                "b".into(), Value::Int(7),
             )),
             Edit::RenameAttribute((Target::Span(0), "a".into(), "renamed".into())),
             Edit::RemoveAttribute((Target::Span(1), "a".into())),
@@ -559,40 +586,28 @@ mod tests {
             (
                 Edit::SetAttribute((
                     Target::Link((0, 0)),
-                    Attribute {
-                        key: "k".into(),
-                        value: Value::Int(1),
-                    },
+                    "k".into(), Value::Int(1),
                 )),
                 "link index 0",
             ),
             (
                 Edit::SetAttribute((
                     Target::Span(0),
-                    Attribute {
-                        key: String::new(),
-                        value: Value::Int(1),
-                    },
+                    String::new(), Value::Int(1),
                 )),
                 "key is empty",
             ),
             (
                 Edit::SetAttribute((
                     Target::Span(0),
-                    Attribute {
-                        key: "k".into(),
-                        value: Value::Nested(vec![ValueNode::Array(vec![0])]),
-                    },
+                    "k".into(), Value::Nested(vec![ValueNode::Array(vec![0])]),
                 )),
                 "not a later node",
             ),
             (
                 Edit::SetAttribute((
                     Target::Span(0),
-                    Attribute {
-                        key: "k".into(),
-                        value: Value::Nested(vec![ValueNode::Array(vec![1, 1]), ValueNode::Int(1)]),
-                    },
+                    "k".into(), Value::Nested(vec![ValueNode::Array(vec![1, 1]), ValueNode::Int(1)]),
                 )),
                 "more than one parent",
             ),

@@ -12,4 +12,4 @@ mod view;
 pub use edits::{EditSummary, apply_edits, to_any_value};
 pub use engine::{EPOCH_TICK, PluginEngine};
 pub use plugin::{FailureKind, Limits, LoadedPlugin, PluginError, PluginInstance};
-pub use view::{build_view, no_interest, span_id, to_value, trace_id};
+pub use view::{build_view, no_interest, span_id, trace_id};
