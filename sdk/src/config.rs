@@ -8,16 +8,24 @@ use serde::de::DeserializeOwned;
 /// [`Processor::init`](crate::Processor::init):
 ///
 /// ```
-/// #[derive(serde::Deserialize)]
+/// #[derive(Debug, serde::Deserialize)]
 /// #[serde(deny_unknown_fields)]
 /// struct Config { ratio: f64 }
 ///
 /// let config: Config = weft_sdk::parse_config(r#"{"ratio": 0.25}"#).unwrap();
 /// assert_eq!(config.ratio, 0.25);
 /// let error = weft_sdk::parse_config::<Config>(r#"{"ratio": "high"}"#).unwrap_err();
-/// assert!(error.contains("ratio"), "{error}");
+/// assert!(error.starts_with("invalid config at `ratio`: invalid type"), "{error}");
 /// ```
 pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, String> {
     let json = if json.trim().is_empty() { "{}" } else { json };
-    serde_json::from_str(json).map_err(|error| format!("invalid config: {error}"))
+    let deserializer = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        if path.is_empty() || path == "." {
+            format!("invalid config: {}", error.inner())
+        } else {
+            format!("invalid config at `{path}`: {}", error.inner())
+        }
+    })
 }

@@ -1,6 +1,6 @@
 //! Recording what a processor changes.
 
-use crate::{Edit, SpanKind, Status, Target, Value};
+use crate::{Edit, SpanKind, StatusCode, Target, Value};
 
 /// The edits a processor makes to one batch, applied by the host in order.
 ///
@@ -38,7 +38,8 @@ impl Edits {
         key: impl Into<String>,
         value: impl Into<Value>,
     ) {
-        self.edits.push(Edit::SetAttribute((target, key.into(), value.into())));
+        self.edits
+            .push(Edit::SetAttribute((target, key.into(), value.into())));
     }
 
     /// Removes attribute `key` from any target.
@@ -63,8 +64,9 @@ impl Edits {
     }
 
     /// Replaces the status of span `span`.
-    pub fn set_status(&mut self, span: usize, status: Status) {
-        self.edits.push(Edit::SetStatus((span as u32, status)));
+    pub fn set_status(&mut self, span: usize, code: StatusCode, message: impl Into<String>) {
+        self.edits
+            .push(Edit::SetStatus((span as u32, code, message.into())));
     }
 
     /// Replaces the W3C trace-state of span `span`.

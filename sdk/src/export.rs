@@ -46,7 +46,17 @@ pub fn process_guest<P: Processor>(
 ///
 /// Use it once, at the root of a `cdylib` crate built for `wasm32-wasip2`:
 ///
-/// ```ignore
+/// ```
+/// use weft_sdk::{Batch, Edits, Interest, Processor};
+///
+/// struct MyProcessor;
+///
+/// impl Processor for MyProcessor {
+///     fn init(_config: &str) -> Result<Self, String> { Ok(MyProcessor) }
+///     fn interest(&self) -> Interest { Interest::nothing() }
+///     fn process(&mut self, _batch: &Batch, _edits: &mut Edits) -> Result<(), String> { Ok(()) }
+/// }
+///
 /// weft_sdk::export_processor!(MyProcessor);
 /// ```
 #[macro_export]
@@ -82,7 +92,7 @@ macro_rules! export_processor {
             // Only a wasm build exports the component's functions; native builds (unit tests
             // of the processor logic) link as ordinary libraries.
             #[cfg(target_arch = "wasm32")]
-            $crate::bindings::export_bindings!(WeftGuest with_types_in $crate::bindings);
+    $crate::bindings::export_bindings!(WeftGuest with_types_in $crate::bindings);
         };
     };
 }

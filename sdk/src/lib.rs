@@ -5,10 +5,10 @@
 //! attributes, rename spans, drop spans. The host applies the edits to its own copy of the batch,
 //! so everything the processor does not touch passes through byte for byte.
 //!
-//! In the view a processor receives, attribute keys index the batch's key table and string
-//! values are slices of one byte arena (that is what makes a batch cheap to hand over).
-//! [`Batch::attributes`] and [`Batch::attribute`] turn them back into `&str` keys and
-//! [`ValueRef`] values.
+//! The view a processor receives is flat, which is what makes a batch cheap to hand over:
+//! every string is a [`Slice`] of one byte arena (read it with [`Batch::text`]), attribute keys
+//! index a key table, and a span's attributes, events and links are [`Range`]s of batch-wide
+//! lists ([`Batch::attributes`], [`Batch::attribute`], [`Batch::events`], [`Batch::links`]).
 //!
 //! ```
 //! use weft_sdk::{Batch, Edits, Interest, Processor};
@@ -67,7 +67,7 @@ pub use bindings::weft::plugin::common::{
     AttributeSelection, AttributeView, Level, NodeView, Slice, Value, ValueNode, ValueView,
 };
 pub use bindings::weft::plugin::traces::{
-    Batch, Edit, Event, Interest, Link, ProcessorError, Resource, Scope, Span, SpanFields,
+    Batch, Edit, Event, Interest, Link, ProcessorError, Range, Resource, Scope, Span, SpanFields,
     SpanKind, Status, StatusCode, Target, TraceId,
 };
 pub use config::parse_config;

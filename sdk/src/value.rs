@@ -1,6 +1,8 @@
 //! Reading attribute keys and values out of a batch view, and writing values in edits.
 
-use crate::{AttributeView, Batch, NodeView, Slice, Value, ValueNode, ValueView};
+use crate::{
+    AttributeView, Batch, Event, Link, NodeView, Range, Slice, Span, Value, ValueNode, ValueView,
+};
 
 /// An attribute value borrowed from a batch view.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,7 +62,10 @@ impl<'a> ValueRef<'a> {
                         NodeView::Bytes(s) => ValueNode::Bytes(batch.bytes(*s).to_vec()),
                         NodeView::Array(children) => ValueNode::Array(children.clone()),
                         NodeView::Kvlist(entries) => ValueNode::Kvlist(
-                            entries.iter().map(|(k, c)| (batch.text(*k).to_owned(), *c)).collect(),
+                            entries
+                                .iter()
+                                .map(|(k, c)| (batch.text(*k).to_owned(), *c))
+                                .collect(),
                         ),
                     })
                     .collect(),
@@ -88,12 +93,17 @@ impl Batch {
     /// The bytes of an arena slice (empty if out of range).
     pub fn bytes(&self, slice: Slice) -> &[u8] {
         let start = slice.offset as usize;
-        self.arena.get(start..start + slice.len as usize).unwrap_or_default()
+        self.arena
+            .get(start..start + slice.len as usize)
+            .unwrap_or_default()
     }
 
     /// The key of an attribute.
     pub fn key(&self, attribute: &AttributeView) -> &str {
-        self.keys.get(attribute.key as usize).map(String::as_str).unwrap_or_default()
+        self.keys
+            .get(attribute.key as usize)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// The value of an attribute.
@@ -109,15 +119,46 @@ impl Batch {
         }
     }
 
-    /// Iterates over a list of attributes from this batch (a span's, resource's, event's, ...).
-    pub fn attributes<'a>(&'a self, list: &'a [AttributeView]) -> impl Iterator<Item = Attr<'a>> + 'a {
-        list.iter().map(move |a| Attr { key: self.key(a), value: self.value(&a.value) })
+    /// The attributes in `range` of `batch.attributes` (a span's, resource's, event's, ...).
+    pub fn attributes(&self, range: Range) -> impl Iterator<Item = Attr<'_>> + '_ {
+        self.attributes[items(range, self.attributes.len())]
+            .iter()
+            .map(move |a| Attr {
+                key: self.key(a),
+                value: self.value(&a.value),
+            })
     }
 
-    /// The value of attribute `key` in `list`, if present.
-    pub fn attribute<'a>(&'a self, list: &'a [AttributeView], key: &str) -> Option<ValueRef<'a>> {
-        self.attributes(list).find(|a| a.key == key).map(|a| a.value)
+    /// The value of attribute `key` among the attributes in `range`, if present.
+    pub fn attribute(&self, range: Range, key: &str) -> Option<ValueRef<'_>> {
+        self.attributes(range)
+            .find(|a| a.key == key)
+            .map(|a| a.value)
     }
+
+    /// The events in `range` of `batch.events` (a span's).
+    pub fn events(&self, range: Range) -> &[Event] {
+        &self.events[items(range, self.events.len())]
+    }
+
+    /// The links in `range` of `batch.links` (a span's).
+    pub fn links(&self, range: Range) -> &[Link] {
+        &self.links[items(range, self.links.len())]
+    }
+
+    /// The `service.name` resource attribute of `span`, if the view carries it.
+    pub fn service_name(&self, span: &Span) -> Option<&str> {
+        let scope = self.scopes.get(span.scope as usize)?;
+        let resource = self.resources.get(scope.resource as usize)?;
+        self.attribute(resource.attributes, "service.name")?
+            .as_str()
+    }
+}
+
+/// The index range of `range`, clamped to a list of `len` items.
+fn items(range: Range, len: usize) -> std::ops::Range<usize> {
+    let start = (range.start as usize).min(len);
+    start..(start + range.len as usize).min(len)
 }
 
 impl From<&str> for Value {

@@ -36,10 +36,16 @@ fn span_id(span: &Span) -> u64 {
 }
 
 /// Spans per second through one plugin stage (view, call, apply), best of 3 rounds.
-fn measure(engine: &PluginEngine, mode: &str, view: &str, input: &ExportTraceServiceRequest) -> f64 {
+fn measure(
+    engine: &PluginEngine,
+    mode: &str,
+    view: &str,
+    input: &ExportTraceServiceRequest,
+) -> f64 {
     let config = format!(r#"{{"mode": "{mode}", "view": "{view}"}}"#);
     let bytes = std::fs::read(fixture("contract-bench")).unwrap();
-    let plugin = Arc::new(LoadedPlugin::load(engine, "bench", &bytes, config, Limits::default()).unwrap());
+    let plugin =
+        Arc::new(LoadedPlugin::load(engine, "bench", &bytes, config, Limits::default()).unwrap());
     let mut instance = plugin.instantiate().unwrap();
     let mut best = 0f64;
     for _ in 0..3 {
@@ -47,7 +53,9 @@ fn measure(engine: &PluginEngine, mode: &str, view: &str, input: &ExportTraceSer
         let mut spans = 0u64;
         while started.elapsed() < Duration::from_millis(700) {
             let mut request = input.clone();
-            let edits = instance.process(&build_view(&request, plugin.interest())).unwrap();
+            let edits = instance
+                .process(&build_view(&request, plugin.interest()))
+                .unwrap();
             apply_edits(&mut request, edits).unwrap();
             spans += BATCH;
         }
@@ -71,18 +79,37 @@ fn main() {
     let engine = PluginEngine::new().unwrap();
     let input = batch();
     println!("contract shapes, Rust guest, {BATCH}-span batches, 10 string attributes per span");
-    println!("{:<12} {:>16} {:>16} {:>10}", "workload", "full view sp/s", "narrow sp/s", "narrow/full");
+    println!(
+        "{:<12} {:>16} {:>16} {:>10}",
+        "workload", "full view sp/s", "narrow sp/s", "narrow/full"
+    );
     for mode in ["passthrough", "redact", "sample"] {
         let full = measure(&engine, mode, "full", &input);
         let narrow = measure(&engine, mode, "narrow", &input);
-        println!("{mode:<12} {full:>16.0} {narrow:>16.0} {:>9.1}x", narrow / full);
+        println!(
+            "{mode:<12} {full:>16.0} {narrow:>16.0} {:>9.1}x",
+            narrow / full
+        );
     }
     let whole_in_out = measure(&engine, "rewrite", "full", &input);
     let redact_narrow = measure(&engine, "redact", "narrow", &input);
-    println!("whole records in + out (full view, every attribute re-set): {whole_in_out:.0} spans/s");
-    println!("redact, narrow view + edits vs whole records in + out: {:.1}x", redact_narrow / whole_in_out);
-    println!("batch clone alone (host floor): {:.0} spans/s", measure_clone(&input));
-    for (mode, view) in [("passthrough", "narrow"), ("redact", "narrow"), ("sample", "narrow"), ("redact", "full")] {
+    println!(
+        "whole records in + out (full view, every attribute re-set): {whole_in_out:.0} spans/s"
+    );
+    println!(
+        "redact, narrow view + edits vs whole records in + out: {:.1}x",
+        redact_narrow / whole_in_out
+    );
+    println!(
+        "batch clone alone (host floor): {:.0} spans/s",
+        measure_clone(&input)
+    );
+    for (mode, view) in [
+        ("passthrough", "narrow"),
+        ("redact", "narrow"),
+        ("sample", "narrow"),
+        ("redact", "full"),
+    ] {
         breakdown(&engine, mode, view, &input);
     }
 }
@@ -92,7 +119,8 @@ fn main() {
 pub fn breakdown(engine: &PluginEngine, mode: &str, view: &str, input: &ExportTraceServiceRequest) {
     let config = format!(r#"{{"mode": "{mode}", "view": "{view}"}}"#);
     let bytes = std::fs::read(fixture("contract-bench")).unwrap();
-    let plugin = Arc::new(LoadedPlugin::load(engine, "bench", &bytes, config, Limits::default()).unwrap());
+    let plugin =
+        Arc::new(LoadedPlugin::load(engine, "bench", &bytes, config, Limits::default()).unwrap());
     let mut instance = plugin.instantiate().unwrap();
     let rounds = 400u32;
     let started = Instant::now();
@@ -113,5 +141,8 @@ pub fn breakdown(engine: &PluginEngine, mode: &str, view: &str, input: &ExportTr
         apply_edits(copy, edits.clone()).unwrap();
     }
     let apply_ns = started.elapsed().as_nanos() as f64 / (rounds as f64 * BATCH as f64);
-    println!("{mode}/{view} per span: view {view_ns:.0} ns, guest call {call_ns:.0} ns, apply {apply_ns:.0} ns ({} edits/batch)", edits.len());
+    println!(
+        "{mode}/{view} per span: view {view_ns:.0} ns, guest call {call_ns:.0} ns, apply {apply_ns:.0} ns ({} edits/batch)",
+        edits.len()
+    );
 }

@@ -18,7 +18,13 @@ struct RpcStatus {
 }
 
 /// (what, headers, body, expected status, words the message must contain)
-type Case = (&'static str, Vec<(&'static str, &'static str)>, Vec<u8>, u16, &'static str);
+type Case = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
 
 const PROTOBUF: (&str, &str) = ("content-type", "application/x-protobuf");
 const JSON: (&str, &str) = ("content-type", "application/json");

@@ -4,12 +4,13 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "processor",
     imports: { default: trappable },
+    additional_derives: [PartialEq],
 });
 
-pub use weft::plugin::common::{
+pub use self::weft::plugin::common::{
     AttributeSelection, AttributeView, Level, NodeView, Slice, Value, ValueNode, ValueView,
 };
-pub use weft::plugin::traces::{
-    Batch, Edit, Event, Interest, Link, Resource, Scope, Span, SpanFields, SpanKind, Status,
+pub use self::weft::plugin::traces::{
+    Batch, Edit, Event, Interest, Link, Range, Resource, Scope, Span, SpanFields, SpanKind, Status,
     StatusCode, Target, TraceId,
 };

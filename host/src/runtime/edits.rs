@@ -6,7 +6,7 @@ use opentelemetry_proto::tonic::common::v1::{
 };
 use opentelemetry_proto::tonic::trace::v1 as otlp;
 
-use super::bindings::{Edit, SpanKind, Status, StatusCode, Target, Value, ValueNode};
+use super::bindings::{Edit, SpanKind, StatusCode, Target, Value, ValueNode};
 
 /// What the edits did, for counting.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +92,8 @@ pub fn apply_edits(
                 }
             }
             Edit::SetName((span, name)) => span_mut(request, &layout, span).name = name,
-            Edit::SetStatus((span, status)) => {
-                span_mut(request, &layout, span).status = Some(to_status(status))
+            Edit::SetStatus((span, code, message)) => {
+                span_mut(request, &layout, span).status = Some(to_status(code, message))
             }
             Edit::SetTraceState((span, state)) => {
                 span_mut(request, &layout, span).trace_state = state
@@ -145,7 +145,7 @@ fn check(request: &ExportTraceServiceRequest, layout: &Layout, edit: &Edit) -> R
             }
         }
         Edit::SetName((span, _))
-        | Edit::SetStatus((span, _))
+        | Edit::SetStatus((span, _, _))
         | Edit::SetTraceState((span, _))
         | Edit::SetKind((span, _)) => span_exists(*span),
         Edit::DropEvent((span, event)) => {
@@ -374,16 +374,13 @@ fn unflatten(
     })
 }
 
-fn to_status(status: Status) -> otlp::Status {
-    let code = match status.code {
+fn to_status(code: StatusCode, message: String) -> otlp::Status {
+    let code = match code {
         StatusCode::Unset => 0,
         StatusCode::Ok => 1,
         StatusCode::Error => 2,
     };
-    otlp::Status {
-        code,
-        message: status.message,
-    }
+    otlp::Status { code, message }
 }
 
 fn kind_code(kind: SpanKind) -> i32 {
@@ -485,18 +482,28 @@ mod tests {
         };
         // Through a view (what a plugin reads) and back as an edit value (what it writes).
         let mut request = request(1);
-        request.resource_spans[0].scope_spans[1].spans[0].attributes[0].value = Some(nested.clone());
-        let interest = Interest { span_attributes: crate::runtime::bindings::AttributeSelection::All, ..no_interest() };
+        request.resource_spans[0].scope_spans[1].spans[0].attributes[0].value =
+            Some(nested.clone());
+        let interest = Interest {
+            span_attributes: crate::runtime::bindings::AttributeSelection::All,
+            ..no_interest()
+        };
         let view = build_view(&request, &interest);
-        let seen = &view.spans[0].attributes[0];
+        let seen = &view.attributes[view.spans[0].attributes.start as usize];
         assert_eq!(view.keys[seen.key as usize], "a");
-        assert_eq!(to_any_value(resolve(&seen.value, &view.arena)).unwrap(), nested);
+        assert_eq!(
+            to_any_value(resolve(&seen.value, &view.arena)).unwrap(),
+            nested
+        );
         let _ = SpanFields::empty();
     }
 
     /// What a plugin does to turn a value it read into one it writes back.
     fn resolve(value: &ValueView, arena: &[u8]) -> Value {
-        let text = |s: &Slice| String::from_utf8(arena[s.offset as usize..(s.offset + s.len) as usize].to_vec()).unwrap();
+        let text = |s: &Slice| {
+            String::from_utf8(arena[s.offset as usize..(s.offset + s.len) as usize].to_vec())
+                .unwrap()
+        };
         let bytes = |s: &Slice| arena[s.offset as usize..(s.offset + s.len) as usize].to_vec();
         match value {
             ValueView::Empty => Value::Empty,
@@ -516,7 +523,9 @@ mod tests {
                         NodeView::Double(d) => ValueNode::Double(*d),
                         NodeView::Bytes(s) => ValueNode::Bytes(bytes(s)),
                         NodeView::Array(c) => ValueNode::Array(c.clone()),
-                        NodeView::Kvlist(kv) => ValueNode::Kvlist(kv.iter().map(|(k, c)| (text(k), *c)).collect()),
+                        NodeView::Kvlist(kv) => {
+                            ValueNode::Kvlist(kv.iter().map(|(k, c)| (text(k), *c)).collect())
+                        }
                     })
                     .collect(),
             ),
@@ -527,14 +536,8 @@ mod tests {
     fn edits_apply_in_order_and_drops_apply_last() {
         let mut request = request(4);
         let edits = vec![
-            Edit::SetAttribute((
-                Target::Span(3),
-                "a".into(), Value::Str("2".into()),
-            )),
-            Edit::SetAttribute((
-                Target::Span(3),
-                "b".into(), Value::Int(7),
-            )),
+            Edit::SetAttribute((Target::Span(3), "a".into(), Value::Str("2".into()))),
+            Edit::SetAttribute((Target::Span(3), "b".into(), Value::Int(7))),
             Edit::RenameAttribute((Target::Span(0), "a".into(), "renamed".into())),
             Edit::RemoveAttribute((Target::Span(1), "a".into())),
             Edit::DropSpan(2),
@@ -584,30 +587,26 @@ mod tests {
             ),
             (Edit::DropEvent((0, 3)), "event index 3"),
             (
-                Edit::SetAttribute((
-                    Target::Link((0, 0)),
-                    "k".into(), Value::Int(1),
-                )),
+                Edit::SetAttribute((Target::Link((0, 0)), "k".into(), Value::Int(1))),
                 "link index 0",
             ),
             (
-                Edit::SetAttribute((
-                    Target::Span(0),
-                    String::new(), Value::Int(1),
-                )),
+                Edit::SetAttribute((Target::Span(0), String::new(), Value::Int(1))),
                 "key is empty",
             ),
             (
                 Edit::SetAttribute((
                     Target::Span(0),
-                    "k".into(), Value::Nested(vec![ValueNode::Array(vec![0])]),
+                    "k".into(),
+                    Value::Nested(vec![ValueNode::Array(vec![0])]),
                 )),
                 "not a later node",
             ),
             (
                 Edit::SetAttribute((
                     Target::Span(0),
-                    "k".into(), Value::Nested(vec![ValueNode::Array(vec![1, 1]), ValueNode::Int(1)]),
+                    "k".into(),
+                    Value::Nested(vec![ValueNode::Array(vec![1, 1]), ValueNode::Int(1)]),
                 )),
                 "more than one parent",
             ),

@@ -7,8 +7,8 @@ use opentelemetry_proto::tonic::trace::v1 as otlp;
 use std::collections::HashMap;
 
 use super::bindings::{
-    AttributeSelection, AttributeView, Batch, Event, Interest, Link, NodeView, Resource, Scope, Slice, Span,
-    SpanFields, SpanKind, Status, StatusCode, TraceId, ValueView,
+    AttributeSelection, AttributeView, Batch, Event, Interest, Link, NodeView, Range, Resource,
+    Scope, Slice, Span, SpanFields, SpanKind, Status, StatusCode, TraceId, ValueView,
 };
 
 /// An interest that reads nothing.
@@ -25,48 +25,75 @@ pub fn no_interest() -> Interest {
 
 /// Builds the view of `request` that `interest` asks for.
 pub fn build_view(request: &ExportTraceServiceRequest, interest: &Interest) -> Batch {
-    let mut builder = ViewBuilder { interest, keys: HashMap::new(), key_table: Vec::new(), arena: Vec::new() };
-    let mut resources = Vec::with_capacity(request.resource_spans.len());
-    let mut scopes = Vec::new();
-    let mut spans = Vec::with_capacity(request.resource_spans.iter().flat_map(|rs| &rs.scope_spans).map(|ss| ss.spans.len()).sum());
+    let span_count = request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum();
+    let mut view = ViewBuilder {
+        interest,
+        keys: HashMap::new(),
+        previous_keys: Vec::new(),
+        batch: Batch {
+            keys: Vec::new(),
+            arena: Vec::new(),
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            resources: Vec::with_capacity(request.resource_spans.len()),
+            scopes: Vec::new(),
+            spans: Vec::with_capacity(span_count),
+        },
+    };
     for resource_spans in &request.resource_spans {
-        let resource_index = resources.len() as u32;
+        let resource_index = view.batch.resources.len() as u32;
         let resource = resource_spans.resource.as_ref();
-        resources.push(Resource {
-            attributes: resource
-                .map(|r| builder.select(&r.attributes, &interest.resource_attributes))
-                .unwrap_or_default(),
+        let resource = Resource {
+            attributes: view.select(
+                resource.map(|r| &r.attributes[..]).unwrap_or_default(),
+                &interest.resource_attributes,
+            ),
             dropped_attributes_count: resource.map(|r| r.dropped_attributes_count).unwrap_or(0),
-            schema_url: resource_spans.schema_url.clone(),
-        });
+            schema_url: view.slice(resource_spans.schema_url.as_bytes()),
+        };
+        view.batch.resources.push(resource);
         for scope_spans in &resource_spans.scope_spans {
-            let scope_index = scopes.len() as u32;
+            let scope_index = view.batch.scopes.len() as u32;
             let scope = scope_spans.scope.as_ref();
-            scopes.push(Scope {
+            let scope = Scope {
                 resource: resource_index,
-                name: scope.map(|s| s.name.clone()).unwrap_or_default(),
-                version: scope.map(|s| s.version.clone()).unwrap_or_default(),
-                attributes: scope
-                    .map(|s| builder.select(&s.attributes, &interest.scope_attributes))
-                    .unwrap_or_default(),
+                name: view.slice(scope.map(|s| s.name.as_bytes()).unwrap_or_default()),
+                version: view.slice(scope.map(|s| s.version.as_bytes()).unwrap_or_default()),
+                attributes: view.select(
+                    scope.map(|s| &s.attributes[..]).unwrap_or_default(),
+                    &interest.scope_attributes,
+                ),
                 dropped_attributes_count: scope.map(|s| s.dropped_attributes_count).unwrap_or(0),
-                schema_url: scope_spans.schema_url.clone(),
-            });
+                schema_url: view.slice(scope_spans.schema_url.as_bytes()),
+            };
+            view.batch.scopes.push(scope);
             for span in &scope_spans.spans {
-                spans.push(builder.span(span, scope_index));
+                let span = view.span(span, scope_index);
+                view.batch.spans.push(span);
             }
         }
     }
-    Batch { keys: builder.key_table, arena: builder.arena, resources, scopes, spans }
+    view.batch
 }
 
-/// Accumulates the key table and the arena while a view is built.
+/// Accumulates the flat lists, the key table and the arena while a view is built.
 struct ViewBuilder<'a> {
     interest: &'a Interest,
     keys: HashMap<&'a str, u32>,
-    key_table: Vec<String>,
-    arena: Vec<u8>,
+    /// The keys of the previous attribute list, by position: spans of a batch tend to carry
+    /// the same keys in the same order, so most look-ups end here without hashing.
+    previous_keys: Vec<(&'a str, u32)>,
+    batch: Batch,
 }
+
+const EMPTY_SLICE: Slice = Slice { offset: 0, len: 0 };
+const EMPTY_RANGE: Range = Range { start: 0, len: 0 };
 
 impl<'a> ViewBuilder<'a> {
     fn span(&mut self, span: &'a otlp::Span, scope: u32) -> Span {
@@ -78,92 +105,181 @@ impl<'a> ViewBuilder<'a> {
         let status = span.status.as_ref().filter(|_| has(SpanFields::STATUS));
         Span {
             scope,
-            trace_id: if ids { trace_id(&span.trace_id) } else { TraceId { high: 0, low: 0 } },
-            span_id: if ids { span_id(&span.span_id) } else { 0 },
-            parent_span_id: if ids { span_id(&span.parent_span_id) } else { 0 },
-            trace_state: if has(SpanFields::TRACE_STATE) { span.trace_state.clone() } else { String::new() },
-            name: if has(SpanFields::NAME) { span.name.clone() } else { String::new() },
-            kind: if has(SpanFields::KIND) { span_kind(span.kind) } else { SpanKind::Unspecified },
-            start_time_unix_nano: if has(SpanFields::TIMES) { span.start_time_unix_nano } else { 0 },
-            end_time_unix_nano: if has(SpanFields::TIMES) { span.end_time_unix_nano } else { 0 },
-            attributes: self.select(&span.attributes, &interest.span_attributes),
-            dropped_attributes_count: if counts { span.dropped_attributes_count } else { 0 },
-            events: if has(SpanFields::EVENTS) {
-                span.events.iter().map(|e| self.event(e, counts)).collect()
+            trace_id: if ids {
+                trace_id(&span.trace_id)
             } else {
-                Vec::new()
+                TraceId { high: 0, low: 0 }
+            },
+            span_id: if ids { span_id(&span.span_id) } else { 0 },
+            parent_span_id: if ids {
+                span_id(&span.parent_span_id)
+            } else {
+                0
+            },
+            trace_state: if has(SpanFields::TRACE_STATE) {
+                self.slice(span.trace_state.as_bytes())
+            } else {
+                EMPTY_SLICE
+            },
+            name: if has(SpanFields::NAME) {
+                self.slice(span.name.as_bytes())
+            } else {
+                EMPTY_SLICE
+            },
+            kind: if has(SpanFields::KIND) {
+                span_kind(span.kind)
+            } else {
+                SpanKind::Unspecified
+            },
+            start_time_unix_nano: if has(SpanFields::TIMES) {
+                span.start_time_unix_nano
+            } else {
+                0
+            },
+            end_time_unix_nano: if has(SpanFields::TIMES) {
+                span.end_time_unix_nano
+            } else {
+                0
+            },
+            attributes: self.select(&span.attributes, &interest.span_attributes),
+            dropped_attributes_count: if counts {
+                span.dropped_attributes_count
+            } else {
+                0
+            },
+            events: if has(SpanFields::EVENTS) {
+                self.events(&span.events, counts)
+            } else {
+                EMPTY_RANGE
             },
             dropped_events_count: if counts { span.dropped_events_count } else { 0 },
             links: if has(SpanFields::LINKS) {
-                span.links.iter().map(|l| self.link(l, counts)).collect()
+                self.links(&span.links, counts)
             } else {
-                Vec::new()
+                EMPTY_RANGE
             },
             dropped_links_count: if counts { span.dropped_links_count } else { 0 },
             status: Status {
-                code: status.map(|s| status_code(s.code)).unwrap_or(StatusCode::Unset),
-                message: status.map(|s| s.message.clone()).unwrap_or_default(),
+                code: status
+                    .map(|s| status_code(s.code))
+                    .unwrap_or(StatusCode::Unset),
+                message: status
+                    .map(|s| self.slice(s.message.as_bytes()))
+                    .unwrap_or(EMPTY_SLICE),
             },
-            flags: if has(SpanFields::FLAGS) { span.flags } else { 0 },
+            flags: if has(SpanFields::FLAGS) {
+                span.flags
+            } else {
+                0
+            },
         }
     }
 
-    fn event(&mut self, event: &'a otlp::span::Event, counts: bool) -> Event {
-        Event {
-            time_unix_nano: event.time_unix_nano,
-            name: event.name.clone(),
-            attributes: self.select(&event.attributes, &self.interest.event_attributes),
-            dropped_attributes_count: if counts { event.dropped_attributes_count } else { 0 },
+    fn events(&mut self, events: &'a [otlp::span::Event], counts: bool) -> Range {
+        let start = self.batch.events.len() as u32;
+        for event in events {
+            let event = Event {
+                time_unix_nano: event.time_unix_nano,
+                name: self.slice(event.name.as_bytes()),
+                attributes: self.select(&event.attributes, &self.interest.event_attributes),
+                dropped_attributes_count: if counts {
+                    event.dropped_attributes_count
+                } else {
+                    0
+                },
+            };
+            self.batch.events.push(event);
+        }
+        Range {
+            start,
+            len: events.len() as u32,
         }
     }
 
-    fn link(&mut self, link: &'a otlp::span::Link, counts: bool) -> Link {
-        Link {
-            trace_id: trace_id(&link.trace_id),
-            span_id: span_id(&link.span_id),
-            trace_state: link.trace_state.clone(),
-            attributes: self.select(&link.attributes, &self.interest.link_attributes),
-            dropped_attributes_count: if counts { link.dropped_attributes_count } else { 0 },
-            flags: link.flags,
+    fn links(&mut self, links: &'a [otlp::span::Link], counts: bool) -> Range {
+        let start = self.batch.links.len() as u32;
+        for link in links {
+            let link = Link {
+                trace_id: trace_id(&link.trace_id),
+                span_id: span_id(&link.span_id),
+                trace_state: self.slice(link.trace_state.as_bytes()),
+                attributes: self.select(&link.attributes, &self.interest.link_attributes),
+                dropped_attributes_count: if counts {
+                    link.dropped_attributes_count
+                } else {
+                    0
+                },
+                flags: link.flags,
+            };
+            self.batch.links.push(link);
+        }
+        Range {
+            start,
+            len: links.len() as u32,
         }
     }
 
-    /// The attributes that `selection` lets through, converted.
-    fn select(&mut self, attributes: &'a [KeyValue], selection: &AttributeSelection) -> Vec<AttributeView> {
-        let keep = |kv: &KeyValue| match selection {
-            AttributeSelection::None => false,
-            AttributeSelection::All => true,
-            AttributeSelection::Strings => {
-                matches!(kv.value.as_ref().and_then(|v| v.value.as_ref()), Some(any_value::Value::StringValue(_)))
-            }
-            AttributeSelection::Keys(keys) => keys.contains(&kv.key),
-        };
+    /// Appends the attributes that `selection` lets through to the batch's list.
+    fn select(&mut self, attributes: &'a [KeyValue], selection: &AttributeSelection) -> Range {
+        let start = self.batch.attributes.len() as u32;
         if matches!(selection, AttributeSelection::None) {
-            return Vec::new();
+            return Range { start, len: 0 };
         }
-        let mut out = Vec::with_capacity(attributes.len());
-        for kv in attributes.iter().filter(|kv| keep(kv)) {
-            let key = self.key(&kv.key);
-            let value = self.value(kv.value.as_ref().and_then(|v| v.value.as_ref()));
-            out.push(AttributeView { key, value });
+        for (position, kv) in attributes.iter().enumerate() {
+            let value = kv.value.as_ref().and_then(|v| v.value.as_ref());
+            let keep = match selection {
+                AttributeSelection::None => false,
+                AttributeSelection::All => true,
+                AttributeSelection::Strings => {
+                    matches!(value, Some(any_value::Value::StringValue(_)))
+                }
+                AttributeSelection::Keys(keys) => keys.contains(&kv.key),
+            };
+            if keep {
+                let key = self.key(position, &kv.key);
+                let value = self.value(value);
+                self.batch.attributes.push(AttributeView { key, value });
+            }
         }
-        out
+        Range {
+            start,
+            len: self.batch.attributes.len() as u32 - start,
+        }
     }
 
-    fn key(&mut self, key: &'a str) -> u32 {
-        if let Some(&index) = self.keys.get(key) {
-            return index;
+    fn key(&mut self, position: usize, key: &'a str) -> u32 {
+        if let Some((previous, index)) = self.previous_keys.get(position)
+            && *previous == key
+        {
+            return *index;
         }
-        let index = self.key_table.len() as u32;
-        self.key_table.push(key.to_owned());
-        self.keys.insert(key, index);
+        let index = match self.keys.get(key) {
+            Some(&index) => index,
+            None => {
+                let index = self.batch.keys.len() as u32;
+                self.batch.keys.push(key.to_owned());
+                self.keys.insert(key, index);
+                index
+            }
+        };
+        if position < self.previous_keys.len() {
+            self.previous_keys[position] = (key, index);
+        } else if position == self.previous_keys.len() {
+            self.previous_keys.push((key, index));
+        }
         index
     }
 
     fn slice(&mut self, bytes: &[u8]) -> Slice {
-        let offset = self.arena.len() as u32;
-        self.arena.extend_from_slice(bytes);
-        Slice { offset, len: bytes.len() as u32 }
+        if bytes.is_empty() {
+            return EMPTY_SLICE;
+        }
+        let offset = self.batch.arena.len() as u32;
+        self.batch.arena.extend_from_slice(bytes);
+        Slice {
+            offset,
+            len: bytes.len() as u32,
+        }
     }
 
     fn value(&mut self, value: Option<&any_value::Value>) -> ValueView {
@@ -195,14 +311,21 @@ impl<'a> ViewBuilder<'a> {
             Some(any_value::Value::DoubleValue(d)) => NodeView::Double(*d),
             Some(any_value::Value::BytesValue(b)) => NodeView::Bytes(self.slice(b)),
             Some(any_value::Value::ArrayValue(array)) => {
-                let children = array.values.iter().map(|v| self.flatten(v.value.as_ref(), nodes)).collect();
+                let children = array
+                    .values
+                    .iter()
+                    .map(|v| self.flatten(v.value.as_ref(), nodes))
+                    .collect();
                 NodeView::Array(children)
             }
             Some(any_value::Value::KvlistValue(list)) => {
                 let mut children = Vec::with_capacity(list.values.len());
                 for kv in &list.values {
                     let key = self.slice(kv.key.as_bytes());
-                    children.push((key, self.flatten(kv.value.as_ref().and_then(|v| v.value.as_ref()), nodes)));
+                    children.push((
+                        key,
+                        self.flatten(kv.value.as_ref().and_then(|v| v.value.as_ref()), nodes),
+                    ));
                 }
                 NodeView::Kvlist(children)
             }
@@ -287,41 +410,70 @@ mod tests {
         }
     }
 
+    fn text(view: &Batch, slice: Slice) -> &str {
+        std::str::from_utf8(&view.arena[slice.offset as usize..(slice.offset + slice.len) as usize])
+            .unwrap()
+    }
+
+    fn attributes(view: &Batch, range: Range) -> Vec<(&str, &ValueView)> {
+        view.attributes[range.start as usize..(range.start + range.len) as usize]
+            .iter()
+            .map(|a| (view.keys[a.key as usize].as_str(), &a.value))
+            .collect()
+    }
+
     #[test]
     fn the_view_carries_only_what_the_interest_asks_for() {
         let mut interest = no_interest();
         let view = build_view(&request(), &interest);
         assert_eq!(view.spans.len(), 1);
-        assert!(
-            view.spans[0].name.is_empty()
-                && view.spans[0].attributes.is_empty()
-                && view.spans[0].span_id == 0
-        );
+        let span = &view.spans[0];
+        assert!(span.name.len == 0 && span.attributes.len == 0 && span.span_id == 0);
+        assert!(view.arena.is_empty() && view.attributes.is_empty() && view.keys.is_empty());
 
         interest.span_fields = SpanFields::NAME | SpanFields::IDS | SpanFields::KIND;
         interest.span_attributes = AttributeSelection::Strings;
         let view = build_view(&request(), &interest);
         let span = &view.spans[0];
-        assert_eq!(span.name, "GET /");
+        assert_eq!(text(&view, span.name), "GET /");
         assert_eq!(span.kind, SpanKind::Server);
         assert_eq!(span.span_id, 0x0102);
         assert_eq!(span.trace_id.high, 0x0102030405060708);
         assert_eq!(span.trace_id.low, 0x090a0b0c0d0e0f10);
-        let keys: Vec<&str> = span.attributes.iter().map(|a| view.keys[a.key as usize].as_str()).collect();
-        assert_eq!(keys, ["s", "t"]);
-        let texts: Vec<&[u8]> = span
-            .attributes
-            .iter()
-            .map(|a| match a.value {
-                ValueView::Str(s) => &view.arena[s.offset as usize..(s.offset + s.len) as usize],
+        let found: Vec<(&str, &str)> = attributes(&view, span.attributes)
+            .into_iter()
+            .map(|(k, v)| match v {
+                ValueView::Str(s) => (k, text(&view, *s)),
                 _ => panic!("only strings were selected"),
             })
             .collect();
-        assert_eq!(texts, [b"x", b"y"]);
+        assert_eq!(found, [("s", "x"), ("t", "y")]);
 
         interest.span_attributes = AttributeSelection::Keys(vec!["i".into()]);
         let view = build_view(&request(), &interest);
-        assert_eq!(view.spans[0].attributes.len(), 1);
-        assert!(matches!(view.spans[0].attributes[0].value, ValueView::Int(3)));
+        assert_eq!(
+            attributes(&view, view.spans[0].attributes),
+            [("i", &ValueView::Int(3))]
+        );
+    }
+
+    #[test]
+    fn spans_of_a_batch_share_one_key_table_and_arena() {
+        let mut request = request();
+        let first = request.resource_spans[0].scope_spans[0].spans[0].clone();
+        let mut second = first.clone();
+        second.attributes.reverse();
+        request.resource_spans[0].scope_spans[0]
+            .spans
+            .extend([first, second]);
+        let interest = Interest {
+            span_attributes: AttributeSelection::All,
+            ..no_interest()
+        };
+        let view = build_view(&request, &interest);
+        assert_eq!(view.keys, ["s", "i", "t"]);
+        assert_eq!(view.attributes.len(), 9);
+        assert_eq!(attributes(&view, view.spans[2].attributes)[0].0, "t");
+        assert_eq!(view.spans[1].attributes, Range { start: 3, len: 3 });
     }
 }

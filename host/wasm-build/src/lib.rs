@@ -102,9 +102,15 @@ fn ensure_wasm_target() {
     if sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
         return;
     }
-    println!("cargo:warning=installing the wasm32-wasip2 target with rustup (needed to build plugins)");
-    let status = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
+    println!(
+        "cargo:warning=installing the wasm32-wasip2 target with rustup (needed to build plugins)"
+    );
+    let status = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .status();
     if !matches!(status, Ok(s) if s.success()) {
-        println!("cargo:warning=`rustup target add wasm32-wasip2` failed; install the target by hand");
+        println!(
+            "cargo:warning=`rustup target add wasm32-wasip2` failed; install the target by hand"
+        );
     }
 }

@@ -87,7 +87,11 @@ mod tests {
         let batch = BatchBuilder::new().span("a").span("b").build();
         let edits = run(&mut enrich, &batch).unwrap();
         assert_eq!(edits.len(), 4);
-        assert!(edits.contains(&Edit::SetAttribute((Target::Span(1), "tier".into(), Value::Int(2)))));
+        assert!(edits.contains(&Edit::SetAttribute((
+            Target::Span(1),
+            "tier".into(),
+            Value::Int(2)
+        ))));
     }
 
     #[test]
