@@ -85,7 +85,7 @@ endpoint = "127.0.0.1:0"
 [[processors]]
 name = "enrich"
 plugin = "builtin:enrich"
-config = { set = { "flushed" = true } }
+config = { actions = [{ action = "upsert", key = "flushed", value = true }] }
 [exporters.file]
 type = "file"
 path = "spans.jsonl"
@@ -179,4 +179,65 @@ max_spans = 1000000
         requests * 50,
         "every accepted span is in the file after SIGTERM"
     );
+}
+
+const GOLDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/plugin-test/enrich"
+);
+
+#[test]
+fn plugin_test_passes_when_the_output_matches_the_expected_file() {
+    let output = Command::new(WEFT)
+        .args(["plugin", "test", "builtin:enrich"])
+        .args(["--config", &format!("{GOLDEN}/config.toml")])
+        .args(["--input", &format!("{GOLDEN}/input.json")])
+        .args(["--expect", &format!("{GOLDEN}/expected.json")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ok: output matches"), "{stdout}");
+}
+
+#[test]
+fn plugin_test_prints_a_diff_and_exits_1_on_mismatch() {
+    // Expecting the input unchanged: the enrich plugin's edits show up as the diff.
+    let output = Command::new(WEFT)
+        .args(["plugin", "test", "builtin:enrich"])
+        .args(["--config", &format!("{GOLDEN}/config.toml")])
+        .args(["--input", &format!("{GOLDEN}/input.json")])
+        .args(["--expect", &format!("{GOLDEN}/input.json")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("+                   \"key\": \"deployment.environment\","),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-                   \"key\": \"enduser.id\","),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn plugin_test_without_expect_prints_the_processed_spans() {
+    let output = Command::new(WEFT)
+        .args(["plugin", "test", "builtin:enrich"])
+        .args(["--config", &format!("{GOLDEN}/config.toml")])
+        .args(["--input", &format!("{GOLDEN}/input.json")])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{GOLDEN}/expected.json")).unwrap())
+            .unwrap();
+    assert_eq!(printed, expected);
 }

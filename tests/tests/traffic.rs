@@ -13,7 +13,7 @@ const STAMP: &str = r#"
 [[processors]]
 name = "stamp"
 plugin = "builtin:enrich"
-config = { set = { "weft.stamp" = "v1" } }
+config = { actions = [{ action = "upsert", key = "weft.stamp", value = "v1" }] }
 "#;
 
 const TOTAL: u64 = 100_000;

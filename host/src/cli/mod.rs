@@ -1,6 +1,7 @@
 //! The `weft` command line.
 
 mod check;
+mod plugin_test;
 mod run;
 
 use std::path::PathBuf;
@@ -37,6 +38,29 @@ pub enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Work with plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `weft plugin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Run a plugin on sample spans (OTLP JSON); print the result, or compare it with an
+    /// expected file and print a diff (exit code 1 on mismatch).
+    Test {
+        /// The plugin: a `.wasm` component, or `builtin:NAME`.
+        plugin: String,
+        /// The processor's config table, as TOML (what goes under `[processors.config]`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Input spans: an OTLP JSON `ExportTraceServiceRequest`.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Expected output, OTLP JSON.
+        #[arg(long, short)]
+        expect: Option<PathBuf>,
+    },
 }
 
 /// How log lines are written (always to standard error).
@@ -55,6 +79,12 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Run { config: None }) {
         Command::Run { config } => run::run(config),
         Command::Check { config } => check::check(config),
+        Command::Plugin(PluginCommand::Test {
+            plugin,
+            config,
+            input,
+            expect,
+        }) => plugin_test::plugin_test(&plugin, config.as_deref(), &input, expect.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -1,102 +1,364 @@
 //! Weft reference processor: attribute enrichment.
 //!
-//! Sets static attributes on every span (upsert: an existing value is replaced).
+//! Adds, changes, copies, renames and deletes span attributes, with the insert / update /
+//! upsert semantics of the OpenTelemetry Collector's attributes processor, optionally only on
+//! spans that match conditions, and derives values: route templates from high-cardinality
+//! paths, and values extracted from other attributes by a pattern.
 //!
 //! ```toml
 //! [[processors]]
 //! name = "enrich"
 //! plugin = "builtin:enrich"
-//! config = { set = { "deployment.environment" = "prod" } }
+//! [processors.config]
+//! actions = [
+//!   { action = "upsert", key = "deployment.environment", value = "prod" },
+//!   { action = "insert", key = "team", value = "payments", when = { service = "checkout" } },
+//!   { action = "copy", key = "service.version", from_resource = "service.version" },
+//!   { action = "rename", key = "user.id", from_attribute = "enduser.id" },
+//!   { action = "normalize_route", key = "http.route", from_attribute = "url.path" },
+//!   { action = "extract", key = "tenant", from_attribute = "url.path", pattern = "^/t/(?P<value>[a-z0-9-]+)/" },
+//!   { action = "delete", key = "http.request.header.cookie" },
+//!   { action = "update", key = "db.statement", value = "[omitted]", when = { kind = "client", span_name = "SELECT*" } },
+//! ]
 //! ```
+//!
+//! Actions run in order on every span, and each sees the results of the ones before it (a
+//! `rename` followed by an `update` of the new key works). The processor reads only the
+//! attributes its actions and conditions name.
 
-use std::collections::BTreeMap;
+mod config;
+mod route;
 
-use serde::Deserialize;
-use weft_sdk::{Batch, Edits, Interest, Processor, Value};
+use regex::Regex;
+use weft_sdk::{
+    AttributeSelection, Batch, Edits, Interest, Processor, Span, SpanFields, SpanKind, Value,
+    ValueRef,
+};
 
-/// A scalar attribute value as written in config.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum ConfigValue {
-    Bool(bool),
-    Int(i64),
-    Double(f64),
-    Str(String),
+use config::{ActionConfig, ActionKind, Condition, Config};
+pub use route::normalize_route;
+
+/// A validated action.
+struct Action {
+    kind: ActionKind,
+    key: String,
+    value: Option<Value>,
+    source: Source,
+    pattern: Option<Regex>,
+    when: Condition,
+    kind_filter: Option<SpanKind>,
 }
 
-impl From<&ConfigValue> for Value {
-    fn from(value: &ConfigValue) -> Self {
-        match value {
-            ConfigValue::Bool(b) => Value::Boolean(*b),
-            ConfigValue::Int(i) => Value::Int(*i),
-            ConfigValue::Double(d) => Value::Double(*d),
-            ConfigValue::Str(s) => Value::Str(s.clone()),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    /// Attributes set on every span.
-    #[serde(default)]
-    set: BTreeMap<String, ConfigValue>,
+/// Where a derived action reads its input.
+enum Source {
+    None,
+    Span(String),
+    Resource(String),
 }
 
 /// The enrichment processor.
 pub struct Enrich {
-    set: Vec<(String, Value)>,
+    actions: Vec<Action>,
+    /// Changes made to the current span so far: later actions read these first.
+    overlay: Vec<(String, Option<Value>)>,
 }
 
 impl Processor for Enrich {
     fn init(config: &str) -> Result<Self, String> {
         let config: Config = weft_sdk::parse_config(config)?;
-        let set = config
-            .set
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(v)))
-            .collect();
-        Ok(Enrich { set })
+        let actions = config
+            .actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| validate(a).map_err(|e| format!("invalid config at `actions[{i}]`: {e}")))
+            .collect::<Result<_, _>>()?;
+        Ok(Enrich {
+            actions,
+            overlay: Vec::new(),
+        })
     }
 
     fn interest(&self) -> Interest {
-        Interest::nothing()
+        let mut interest = Interest::nothing();
+        let mut span_keys = Vec::new();
+        let mut resource_keys = Vec::new();
+        for action in &self.actions {
+            if matches!(action.kind, ActionKind::Insert | ActionKind::Update) {
+                span_keys.push(action.key.clone());
+            }
+            match &action.source {
+                Source::Span(key) => span_keys.push(key.clone()),
+                Source::Resource(key) => resource_keys.push(key.clone()),
+                Source::None => {}
+            }
+            if action.when.service.is_some() {
+                resource_keys.push("service.name".to_owned());
+            }
+            if let Some(attribute) = &action.when.attribute {
+                span_keys.push(attribute.key.clone());
+            }
+            if action.when.span_name.is_some() {
+                interest.span_fields = interest.span_fields | SpanFields::NAME;
+            }
+            if action.when.kind.is_some() {
+                interest.span_fields = interest.span_fields | SpanFields::KIND;
+            }
+        }
+        span_keys.sort();
+        span_keys.dedup();
+        resource_keys.sort();
+        resource_keys.dedup();
+        if !span_keys.is_empty() {
+            interest.span_attributes = AttributeSelection::Keys(span_keys);
+        }
+        if !resource_keys.is_empty() {
+            interest.resource_attributes = AttributeSelection::Keys(resource_keys);
+        }
+        interest
     }
 
     fn process(&mut self, batch: &Batch, edits: &mut Edits) -> Result<(), String> {
-        for index in 0..batch.spans.len() {
-            for (key, value) in &self.set {
-                edits.set_span_attribute(index, key.as_str(), value.clone());
+        for (index, span) in batch.spans.iter().enumerate() {
+            self.overlay.clear();
+            for action in &self.actions {
+                if !matches(action, batch, span, &self.overlay) {
+                    continue;
+                }
+                apply(action, batch, span, index, &mut self.overlay, edits);
             }
         }
         Ok(())
     }
 }
 
+fn validate(config: ActionConfig) -> Result<Action, String> {
+    let needs_value = matches!(
+        config.action,
+        ActionKind::Insert | ActionKind::Update | ActionKind::Upsert
+    );
+    if needs_value != config.value.is_some() {
+        return Err(if needs_value {
+            format!("`{:?}` needs a `value`", config.action).to_lowercase()
+        } else {
+            "`value` is only for insert, update and upsert".to_owned()
+        });
+    }
+    if config.key.is_empty() {
+        return Err("`key` must not be empty".into());
+    }
+    let source = match (config.action, config.from_attribute, config.from_resource) {
+        (ActionKind::Copy, Some(_), Some(_)) => {
+            return Err("give `from_attribute` or `from_resource`, not both".into());
+        }
+        (ActionKind::Copy, Some(key), None) => Source::Span(key),
+        (ActionKind::Copy, None, Some(key)) => Source::Resource(key),
+        (ActionKind::Copy, None, None) => {
+            return Err("`copy` needs `from_attribute` or `from_resource`".into());
+        }
+        (ActionKind::Rename | ActionKind::Extract, Some(key), None) => Source::Span(key),
+        (ActionKind::Rename | ActionKind::Extract, None, _) => {
+            return Err("this action needs `from_attribute`".into());
+        }
+        (ActionKind::NormalizeRoute, from, None) => {
+            Source::Span(from.unwrap_or_else(|| "url.path".to_owned()))
+        }
+        (_, None, None) => Source::None,
+        _ => return Err("`from_attribute` / `from_resource` do not apply to this action".into()),
+    };
+    let pattern = match (config.action, config.pattern) {
+        (ActionKind::Extract, Some(pattern)) => {
+            let regex = Regex::new(&pattern).map_err(|e| format!("invalid `pattern`: {e}"))?;
+            if regex.captures_len() < 2 {
+                return Err("`pattern` needs a capture group (or a group named `value`)".into());
+            }
+            Some(regex)
+        }
+        (ActionKind::Extract, None) => return Err("`extract` needs a `pattern`".into()),
+        (_, Some(_)) => return Err("`pattern` is only for extract".into()),
+        (_, None) => None,
+    };
+    let kind_filter = match config.when.kind.as_deref() {
+        None => None,
+        Some(kind) => Some(parse_kind(kind).ok_or_else(|| {
+            format!("unknown span kind {kind:?} in `when.kind`; use internal, server, client, producer, consumer or unspecified")
+        })?),
+    };
+    Ok(Action {
+        kind: config.action,
+        key: config.key,
+        value: config.value.as_ref().map(Value::from),
+        source,
+        pattern,
+        when: config.when,
+        kind_filter,
+    })
+}
+
+fn parse_kind(kind: &str) -> Option<SpanKind> {
+    Some(match kind {
+        "unspecified" => SpanKind::Unspecified,
+        "internal" => SpanKind::Internal,
+        "server" => SpanKind::Server,
+        "client" => SpanKind::Client,
+        "producer" => SpanKind::Producer,
+        "consumer" => SpanKind::Consumer,
+        _ => return None,
+    })
+}
+
+/// The current string value of span attribute `key`, overlay first.
+fn current<'a>(
+    batch: &'a Batch,
+    span: &Span,
+    overlay: &'a [(String, Option<Value>)],
+    key: &str,
+) -> Option<Current<'a>> {
+    if let Some((_, value)) = overlay.iter().rev().find(|(k, _)| k == key) {
+        return value.as_ref().map(Current::Written);
+    }
+    batch.attribute(span.attributes, key).map(Current::Read)
+}
+
+/// A value read from the batch, or written earlier in this span's actions.
+enum Current<'a> {
+    Read(ValueRef<'a>),
+    Written(&'a Value),
+}
+
+impl Current<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Current::Read(v) => v.as_str(),
+            Current::Written(Value::Str(s)) => Some(s),
+            Current::Written(_) => None,
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            Current::Read(v) => v.to_value(),
+            Current::Written(v) => (*v).clone(),
+        }
+    }
+}
+
+fn matches(
+    action: &Action,
+    batch: &Batch,
+    span: &Span,
+    overlay: &[(String, Option<Value>)],
+) -> bool {
+    let when = &action.when;
+    if let Some(service) = &when.service
+        && batch.service_name(span) != Some(service.as_str())
+    {
+        return false;
+    }
+    if let Some(kind) = action.kind_filter
+        && span.kind != kind
+    {
+        return false;
+    }
+    if let Some(pattern) = &when.span_name {
+        let name = batch.text(span.name);
+        let matched = match pattern.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == pattern,
+        };
+        if !matched {
+            return false;
+        }
+    }
+    if let Some(attribute) = &when.attribute {
+        let value = current(batch, span, overlay, &attribute.key);
+        let matched = match (&value, &attribute.value) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(v), Some(expected)) => v.as_str() == Some(expected.as_str()),
+        };
+        if !matched {
+            return false;
+        }
+    }
+    true
+}
+
+fn apply(
+    action: &Action,
+    batch: &Batch,
+    span: &Span,
+    index: usize,
+    overlay: &mut Vec<(String, Option<Value>)>,
+    edits: &mut Edits,
+) {
+    let present = || current(batch, span, overlay, &action.key).is_some();
+    let new_value = match action.kind {
+        ActionKind::Insert if present() => None,
+        ActionKind::Update if !present() => None,
+        ActionKind::Insert | ActionKind::Update | ActionKind::Upsert => action.value.clone(),
+        ActionKind::Delete => {
+            // Removing an absent key is a no-op for the host, so the processor need not read
+            // the key to delete it; skip only what an earlier action already removed.
+            let removed = overlay
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == action.key)
+                .is_some_and(|(_, v)| v.is_none());
+            if !removed {
+                edits.remove_span_attribute(index, action.key.as_str());
+                overlay.push((action.key.clone(), None));
+            }
+            None
+        }
+        ActionKind::Copy => match &action.source {
+            Source::Resource(key) => resource_value(batch, span, key),
+            Source::Span(key) => current(batch, span, overlay, key).map(|v| v.to_value()),
+            Source::None => None,
+        },
+        ActionKind::Rename => {
+            let Source::Span(from) = &action.source else {
+                return;
+            };
+            let value = current(batch, span, overlay, from).map(|v| v.to_value());
+            if value.is_some() && *from != action.key {
+                edits.remove_span_attribute(index, from.as_str());
+                overlay.push((from.clone(), None));
+            }
+            value
+        }
+        ActionKind::NormalizeRoute => {
+            let Source::Span(from) = &action.source else {
+                return;
+            };
+            current(batch, span, overlay, from)
+                .and_then(|v| v.as_str().map(|p| Value::Str(normalize_route(p))))
+        }
+        ActionKind::Extract => {
+            let (Source::Span(from), Some(pattern)) = (&action.source, &action.pattern) else {
+                return;
+            };
+            current(batch, span, overlay, from).and_then(|v| {
+                let captures = pattern.captures(v.as_str()?)?;
+                let group = captures.name("value").or_else(|| captures.get(1))?;
+                Some(Value::Str(group.as_str().to_owned()))
+            })
+        }
+    };
+    if let Some(value) = new_value {
+        edits.set_span_attribute(index, action.key.as_str(), value.clone());
+        overlay.push((action.key.clone(), Some(value)));
+    }
+}
+
+fn resource_value(batch: &Batch, span: &Span, key: &str) -> Option<Value> {
+    let scope = batch.scopes.get(span.scope as usize)?;
+    let resource = batch.resources.get(scope.resource as usize)?;
+    batch
+        .attribute(resource.attributes, key)
+        .map(|v| v.to_value())
+}
+
 weft_sdk::export_processor!(Enrich);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use weft_sdk::testing::{BatchBuilder, run};
-    use weft_sdk::{Edit, Target};
-
-    #[test]
-    fn sets_configured_attributes_on_every_span() {
-        let mut enrich = Enrich::init(r#"{"set": {"env": "prod", "tier": 2}}"#).unwrap();
-        let batch = BatchBuilder::new().span("a").span("b").build();
-        let edits = run(&mut enrich, &batch).unwrap();
-        assert_eq!(edits.len(), 4);
-        assert!(edits.contains(&Edit::SetAttribute((
-            Target::Span(1),
-            "tier".into(),
-            Value::Int(2)
-        ))));
-    }
-
-    #[test]
-    fn rejects_unknown_config_keys() {
-        let error = Enrich::init(r#"{"sett": {}}"#).err().unwrap();
-        assert!(error.contains("sett"), "{error}");
-    }
-}
+mod tests;

@@ -1,0 +1,162 @@
+//! `weft plugin test`: run one plugin on sample spans, print the result or a diff.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use crate::pipeline::span_count;
+use crate::runtime::{Limits, LoadedPlugin, PluginEngine, apply_edits, build_view};
+
+/// Runs `plugin` (a `.wasm` path or `builtin:NAME`) with the config table in `config` on the
+/// OTLP JSON in `input`. Without `expect`, prints the result as OTLP JSON; with it, compares and
+/// prints a line diff. Exit code: 0 success or match, 1 mismatch.
+pub fn plugin_test(
+    plugin: &str,
+    config: Option<&Path>,
+    input: &Path,
+    expect: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let bytes: Vec<u8> = match plugin.strip_prefix("builtin:") {
+        Some(name) => crate::builtin::plugin(name)
+            .with_context(|| {
+                format!(
+                    "no built-in plugin {name:?}; built-ins are {}",
+                    crate::builtin::names().join(", ")
+                )
+            })?
+            .to_vec(),
+        None => std::fs::read(plugin).with_context(|| format!("reading plugin {plugin}"))?,
+    };
+    let table: toml::Table = match config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            text.parse()
+                .with_context(|| format!("parsing config {}", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    let config_json = serde_json::to_string(&table)?;
+    let request = read_otlp_json(input)?;
+    let engine =
+        PluginEngine::new().map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
+    let name = Path::new(plugin)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(plugin)
+        .trim_start_matches("builtin:");
+    let loaded = Arc::new(LoadedPlugin::load(
+        &engine,
+        name,
+        &bytes,
+        config_json,
+        Limits::default(),
+    )?);
+    let mut instance = loaded.instantiate()?;
+    let mut output = request.clone();
+    let edits = instance.process(&build_view(&request, loaded.interest()))?;
+    let edit_count = edits.len();
+    apply_edits(&mut output, edits)
+        .map_err(|reason| anyhow::anyhow!("the plugin returned an invalid edit: {reason}"))?;
+    eprintln!(
+        "{} span(s) in, {} span(s) out, {edit_count} edit(s)",
+        span_count(&request),
+        span_count(&output)
+    );
+    let actual = serde_json::to_string_pretty(&output)?;
+    let Some(expect) = expect else {
+        println!("{actual}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let expected = serde_json::to_string_pretty(&read_otlp_json(expect)?)?;
+    if expected == actual {
+        println!("ok: output matches {}", expect.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "output differs from {} (- expected, + actual):",
+        expect.display()
+    );
+    print!("{}", line_diff(&expected, &actual));
+    Ok(ExitCode::FAILURE)
+}
+
+fn read_otlp_json(path: &Path) -> anyhow::Result<ExportTraceServiceRequest> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let request: ExportTraceServiceRequest = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not OTLP JSON (ExportTraceServiceRequest)",
+            path.display()
+        )
+    })?;
+    if let Err(reason) = crate::receiver::validate_request(&request) {
+        bail!("{}: {reason}", path.display());
+    }
+    Ok(request)
+}
+
+/// A unified-style diff of two texts, with two lines of context around each change.
+pub fn line_diff(expected: &str, actual: &str) -> String {
+    let a: Vec<&str> = expected.lines().collect();
+    let b: Vec<&str> = actual.lines().collect();
+    // Longest common subsequence table; sample files are small.
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut ops = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            ops.push((' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            ops.push(('+', b[j]));
+            j += 1;
+        } else {
+            ops.push(('-', a[i]));
+            i += 1;
+        }
+    }
+    let near_change = |k: usize| {
+        ops[k.saturating_sub(2)..(k + 3).min(ops.len())]
+            .iter()
+            .any(|(op, _)| *op != ' ')
+    };
+    let mut out = String::new();
+    let mut skipped = false;
+    for (k, (op, line)) in ops.iter().enumerate() {
+        if *op == ' ' && !near_change(k) {
+            skipped = true;
+            continue;
+        }
+        if skipped {
+            out.push_str("  ...\n");
+            skipped = false;
+        }
+        out.push_str(&format!("{op} {line}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_diff;
+
+    #[test]
+    fn diff_shows_changed_lines_with_context() {
+        let diff = line_diff("a\nb\nc\nd\ne\nf\ng\n", "a\nb\nc\nX\ne\nf\ng\n");
+        assert_eq!(diff, "  ...\n  b\n  c\n- d\n+ X\n  e\n  f\n  ...\n");
+    }
+}
