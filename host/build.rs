@@ -3,7 +3,11 @@
 use std::path::Path;
 
 /// Built-in plugins: (short name, cargo package, directory under the workspace root).
-const BUILTINS: &[(&str, &str, &str)] = &[("enrich", "weft-plugin-enrich", "plugins/enrich")];
+const BUILTINS: &[(&str, &str, &str)] = &[
+    ("enrich", "weft-plugin-enrich", "plugins/enrich"),
+    ("pii-redact", "weft-plugin-pii-redact", "plugins/pii-redact"),
+    ("sample", "weft-plugin-sample", "plugins/sample"),
+];
 
 fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();

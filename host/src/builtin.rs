@@ -1,10 +1,20 @@
 //! Reference plugins compiled into the binary (`plugin = "builtin:NAME"`).
 
 /// (name, component bytes) of every built-in plugin.
-const BUILTINS: &[(&str, &[u8])] = &[(
-    "enrich",
-    include_bytes!(concat!(env!("OUT_DIR"), "/enrich.wasm")),
-)];
+const BUILTINS: &[(&str, &[u8])] = &[
+    (
+        "enrich",
+        include_bytes!(concat!(env!("OUT_DIR"), "/enrich.wasm")),
+    ),
+    (
+        "pii-redact",
+        include_bytes!(concat!(env!("OUT_DIR"), "/pii-redact.wasm")),
+    ),
+    (
+        "sample",
+        include_bytes!(concat!(env!("OUT_DIR"), "/sample.wasm")),
+    ),
+];
 
 /// The component bytes of built-in plugin `name`.
 pub fn plugin(name: &str) -> Option<&'static [u8]> {

@@ -1,6 +1,7 @@
 //! Helpers for Weft's end-to-end tests: an OTLP sink, span generators, OTLP clients, and a
 //! way to start `weft` on 127.0.0.1 with ephemeral ports.
 
+pub mod app;
 pub mod client;
 pub mod sink;
 pub mod spans;

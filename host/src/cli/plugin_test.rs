@@ -121,12 +121,12 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
             ops.push((' ', a[i]));
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            ops.push(('+', b[j]));
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
             ops.push(('-', a[i]));
             i += 1;
+        } else {
+            ops.push(('+', b[j]));
+            j += 1;
         }
     }
     let near_change = |k: usize| {
@@ -146,6 +146,9 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
             skipped = false;
         }
         out.push_str(&format!("{op} {line}\n"));
+    }
+    if skipped {
+        out.push_str("  ...\n");
     }
     out
 }

@@ -1,0 +1,252 @@
+//! IPv4 and IPv6 addresses, confirmed by parsing them with `std::net`.
+//!
+//! Loopback and unspecified addresses (`127.0.0.1`, `0.0.0.0`, `::1`, `::`) identify no one and
+//! are left alone. A port stays visible: `10.1.2.3:8080` becomes `[REDACTED:ipv4]:8080`.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use regex::Regex;
+
+use super::{Buffers, Detector, Profile, free_after, free_before, is_word};
+
+/// Four dot-separated groups of 1 to 3 digits; [`Ipv4Addr`]'s parser then rejects octets over
+/// 255 and leading zeros.
+const IPV4: &str = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}";
+
+/// The longest textual IPv6 address, `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`.
+const IPV6_MAX_LEN: usize = 45;
+
+/// Finds IPv4 addresses.
+#[derive(Debug, Clone)]
+pub(crate) struct Ipv4 {
+    regex: Regex,
+}
+
+impl Ipv4 {
+    /// Compiles the detector.
+    pub(crate) fn new() -> Ipv4 {
+        Ipv4 {
+            regex: Regex::new(IPV4).expect("the IPv4 pattern is valid"),
+        }
+    }
+}
+
+impl Detector for Ipv4 {
+    fn may_match(&self, profile: &Profile) -> bool {
+        profile.dots >= 3 && profile.digits >= 4
+    }
+
+    fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {
+        let bytes = text.as_bytes();
+        for candidate in self.regex.find_iter(text) {
+            // `1.2.3.4.5` (an OID) and `v1.2.3.4` are not addresses.
+            if free_before(bytes, candidate.start())
+                && free_after(bytes, candidate.end())
+                && candidate
+                    .as_str()
+                    .parse::<Ipv4Addr>()
+                    .is_ok_and(|ip| !ip.is_loopback() && !ip.is_unspecified())
+            {
+                found(candidate.start(), candidate.end());
+            }
+        }
+    }
+}
+
+/// Finds IPv6 addresses.
+///
+/// A hand-written scanner rather than a regex: the textual forms of IPv6 (`::` compression,
+/// embedded IPv4) make a regex long and hard to read, while "a run of hex digits, colons and
+/// dots that `Ipv6Addr` parses" is short and exact.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ipv6;
+
+impl Detector for Ipv6 {
+    fn may_match(&self, profile: &Profile) -> bool {
+        profile.colons >= 2
+    }
+
+    fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if !is_ipv6_byte(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && is_ipv6_byte(bytes[i]) {
+                i += 1;
+            }
+            let end = trim_punctuation(bytes, start, i);
+            if is_ipv6(bytes, start, end) {
+                found(start, end);
+            }
+        }
+    }
+
+    /// The compressed lowercase form (RFC 5952), so `2001:DB8:0:0::1` and `2001:db8::1` hash
+    /// alike.
+    fn canonical(&self, matched: &str, sink: &mut dyn FnMut(&[u8])) {
+        match matched.parse::<Ipv6Addr>() {
+            Ok(ip) => {
+                let mut canonical = Canonical::new();
+                // Writing into a fixed buffer cannot fail: the longest form fits.
+                let _ = write!(canonical, "{ip}");
+                sink(canonical.as_bytes());
+            }
+            Err(_) => sink(matched.as_bytes()),
+        }
+    }
+}
+
+/// Whether `byte` can appear in a textual IPv6 address.
+fn is_ipv6_byte(byte: u8) -> bool {
+    byte.is_ascii_hexdigit() || byte == b':' || byte == b'.'
+}
+
+/// The end of `bytes[start..end]` without a sentence's final `.` or `:`
+/// (`from fe80::1.`, `fe80::1: refused`); `::` stays, since `fe80::` is an address.
+fn trim_punctuation(bytes: &[u8], start: usize, mut end: usize) -> usize {
+    while end > start && bytes[end - 1] == b'.' {
+        end -= 1;
+    }
+    if end >= start + 2 && bytes[end - 1] == b':' && bytes[end - 2] != b':' {
+        end -= 1;
+    }
+    end
+}
+
+/// Whether `bytes[start..end]` is a standalone, meaningful IPv6 address.
+fn is_ipv6(bytes: &[u8], start: usize, end: usize) -> bool {
+    let candidate = &bytes[start..end];
+    let colons = candidate.iter().filter(|&&b| b == b':').count();
+    // A digit rules out hex-looking words (`dead::beef`, `add::face`) and `::` alone.
+    let has_digit = candidate.iter().any(u8::is_ascii_digit);
+    colons >= 2
+        && has_digit
+        && candidate.len() <= IPV6_MAX_LEN
+        && !start.checked_sub(1).is_some_and(|i| is_word(bytes[i]))
+        && !bytes.get(end).is_some_and(|&b| is_word(b))
+        && std::str::from_utf8(candidate)
+            .ok()
+            .and_then(|text| text.parse::<Ipv6Addr>().ok())
+            .is_some_and(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
+/// A stack buffer holding an IPv6 address's text.
+struct Canonical {
+    bytes: [u8; IPV6_MAX_LEN],
+    len: usize,
+}
+
+impl Canonical {
+    fn new() -> Canonical {
+        Canonical {
+            bytes: [0; IPV6_MAX_LEN],
+            len: 0,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl std::fmt::Write for Canonical {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+
+    #[test]
+    fn finds_ipv4_addresses() {
+        let positives = [
+            ("10.1.2.3", "10.1.2.3"),
+            ("client 203.0.113.42 connected", "203.0.113.42"),
+            ("10.1.2.3:8080", "10.1.2.3"),
+            ("http://192.168.1.20/admin", "192.168.1.20"),
+            ("x-forwarded-for: 198.51.100.7, 127.0.0.1", "198.51.100.7"),
+            ("from 255.255.255.254.", "255.255.255.254"),
+        ];
+        let negatives = [
+            "127.0.0.1",
+            "0.0.0.0:4317",
+            "256.1.2.3",
+            "10.01.2.3",
+            "1.2.3",
+            "1.2.3.4.5",
+            "oid 1.3.6.1.4.1.2021",
+            "v1.2.3.4",
+            "build 10.4.1-beta",
+            "2024-01-15T10:30:00.123Z",
+            "ord-2024-000123",
+            "1700000000.123",
+            "localhost:8080",
+        ];
+        testing::check(&Ipv4::new(), &positives, &negatives);
+        assert_eq!(
+            testing::matches(&Ipv4::new(), "10.0.0.1 to 10.0.0.2"),
+            ["10.0.0.1", "10.0.0.2"]
+        );
+    }
+
+    #[test]
+    fn finds_ipv6_addresses() {
+        let positives = [
+            ("2001:db8::1", "2001:db8::1"),
+            (
+                "peer [2001:db8:85a3::8a2e:370:7334]:443",
+                "2001:db8:85a3::8a2e:370:7334",
+            ),
+            (
+                "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+                "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+            ),
+            ("fe80::1%eth0", "fe80::1"),
+            ("from fe80::1.", "fe80::1"),
+            ("fe80::1: connection refused", "fe80::1"),
+            ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+            ("FE80::ABCD:1", "FE80::ABCD:1"),
+        ];
+        let negatives = [
+            "::1",
+            "::",
+            "10:30:00",
+            "2024-01-15T10:30:00Z",
+            "00:1a:2b:3c:4d:5e",
+            "dead::beef",
+            "std::vec::Vec",
+            "a::b::c",
+            "1:2:3",
+            "localhost:8080",
+            "x2001:db8::1",
+            "2001:db8::1g",
+            "1:2:3:4:5:6:7:8:9",
+            "ord-2024-000123",
+            "v10.4.1-beta",
+        ];
+        testing::check(&Ipv6, &positives, &negatives);
+    }
+
+    #[test]
+    fn hashes_every_spelling_alike() {
+        assert_eq!(
+            testing::canonical(&Ipv6, "2001:DB8:0:0:0:0:0:1"),
+            "2001:db8::1"
+        );
+        assert_eq!(testing::canonical(&Ipv4::new(), "10.1.2.3"), "10.1.2.3");
+    }
+}

@@ -1,0 +1,134 @@
+//! Each reference plugin's throughput inside the host (view, guest call, edits applied) against
+//! the same plugin code compiled natively and run on an equivalent batch, in the same run.
+//!
+//! `cargo bench -p weft-tests --bench plugins`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use weft::runtime::{Limits, LoadedPlugin, PluginEngine, apply_edits, build_view};
+use weft_sdk::testing::BatchBuilder;
+use weft_sdk::{Processor, StatusCode, TraceId};
+use weft_tests::spans::request;
+
+const BATCH: u64 = 512;
+const ROUND: Duration = Duration::from_millis(700);
+
+/// Spans per second through the plugin inside the host, best of three rounds.
+fn in_host(
+    engine: &PluginEngine,
+    builtin: &str,
+    config: &str,
+    input: &ExportTraceServiceRequest,
+) -> f64 {
+    let bytes = weft::builtin::plugin(builtin).unwrap();
+    let plugin = Arc::new(
+        LoadedPlugin::load(engine, builtin, bytes, config.to_owned(), Limits::default()).unwrap(),
+    );
+    let mut instance = plugin.instantiate().unwrap();
+    best_of_three(|| {
+        let mut request = input.clone();
+        let edits = instance
+            .process(&build_view(&request, plugin.interest()))
+            .unwrap();
+        apply_edits(&mut request, edits).unwrap();
+    })
+}
+
+/// Spans per second for the same plugin code run natively on an equivalent batch.
+fn native<P: Processor>(config: &str, batch: &weft_sdk::Batch) -> f64 {
+    let mut processor = P::init(config).unwrap();
+    best_of_three(|| {
+        std::hint::black_box(weft_sdk::testing::run(&mut processor, batch).unwrap());
+    })
+}
+
+fn best_of_three(mut one_batch: impl FnMut()) -> f64 {
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let mut spans = 0u64;
+        while started.elapsed() < ROUND {
+            one_batch();
+            spans += BATCH;
+        }
+        best = best.max(spans as f64 / started.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// The SDK's view of the same spans, as the host would build it for a plugin reading everything.
+fn sdk_batch(request: &ExportTraceServiceRequest) -> weft_sdk::Batch {
+    let mut builder = BatchBuilder::new().resource_attribute("service.name", "checkout");
+    for span in request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+    {
+        builder = builder.span_with(&span.name, |s| {
+            s.trace_id = TraceId {
+                high: u64::from_be_bytes(span.trace_id[..8].try_into().unwrap()),
+                low: u64::from_be_bytes(span.trace_id[8..].try_into().unwrap()),
+            };
+            s.span_id = u64::from_be_bytes(span.span_id[..].try_into().unwrap());
+            s.start_time_unix_nano = span.start_time_unix_nano;
+            s.end_time_unix_nano = span.end_time_unix_nano;
+            s.status_code = StatusCode::Ok;
+        });
+        for kv in &span.attributes {
+            builder = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(s)) => builder.attribute(&kv.key, s.as_str()),
+                Some(any_value::Value::IntValue(i)) => builder.attribute(&kv.key, *i),
+                _ => builder,
+            };
+        }
+    }
+    builder.build()
+}
+
+fn main() {
+    let engine = PluginEngine::new().unwrap();
+    let input = request(0, BATCH);
+    let batch = sdk_batch(&input);
+    let enrich = r#"{"actions": [
+        {"action": "upsert", "key": "deployment.environment", "value": "prod"},
+        {"action": "insert", "key": "team", "value": "payments", "when": {"service": "checkout"}},
+        {"action": "normalize_route", "key": "http.route.normalized", "from_attribute": "url.path"}
+    ]}"#;
+    let sample =
+        r#"{"default_ratio": 0.1, "rules": [{"keep_errors": true}, {"slower_than_ms": 2000}]}"#;
+    let redact = "{}";
+    println!(
+        "reference plugins, {BATCH}-span batches of checkout spans (10 attributes, 3 with PII)"
+    );
+    println!(
+        "{:<12} {:>14} {:>14} {:>12}",
+        "plugin", "in weft sp/s", "native sp/s", "weft/native"
+    );
+    let rows = [
+        (
+            "pii-redact",
+            in_host(&engine, "pii-redact", redact, &input),
+            native::<weft_plugin_pii_redact::PiiRedact>(redact, &batch),
+        ),
+        (
+            "enrich",
+            in_host(&engine, "enrich", enrich, &input),
+            native::<weft_plugin_enrich::Enrich>(enrich, &batch),
+        ),
+        (
+            "sample",
+            in_host(&engine, "sample", sample, &input),
+            native::<weft_plugin_sample::Sample>(sample, &batch),
+        ),
+    ];
+    for (name, host, native) in rows {
+        println!(
+            "{name:<12} {host:>14.0} {native:>14.0} {:>11.2}x",
+            host / native
+        );
+    }
+}
