@@ -2,7 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-const FIXTURES: &[&str] = &["passthrough", "faulty", "contract-bench"];
+const FIXTURES: &[&str] = &[
+    "passthrough",
+    "faulty",
+    "contract-bench",
+    "stamp-v1",
+    "stamp-v2",
+    "wrong-world",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -20,6 +27,10 @@ fn main() {
         .iter()
         .map(|(p, d)| (p.as_str(), d.as_path()))
         .collect();
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("fixtures/stamp-v1/src").display()
+    );
     for (fixture, built) in FIXTURES
         .iter()
         .zip(weft_wasm_build::build_components(&root, &refs))

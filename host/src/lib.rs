@@ -4,13 +4,16 @@
 //! chain run by the plugin [`runtime`], and leave through [`exporter`]s. [`service`] assembles
 //! the pieces from a [`config`].
 
+pub mod admin;
 pub mod builtin;
 pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod exporter;
+pub mod loader;
 pub mod pipeline;
 pub mod receiver;
+pub mod reload;
 pub mod runtime;
 pub mod service;
 pub mod telemetry;

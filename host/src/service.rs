@@ -2,17 +2,19 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{LoadedConfig, ProcessorConfig};
+use crate::config::LoadedConfig;
 use crate::exporter::{ExportFanout, ExporterHandle, Sink, start_exporter};
-use crate::pipeline::{ChainSpec, StageSpec, WorkerPool, start_workers};
-use crate::runtime::{Limits, LoadedPlugin, PluginEngine, PluginError};
+use crate::loader::load_chain;
+use crate::pipeline::{WorkerPool, start_workers};
+use crate::reload::{ReloadHandle, Reloader, watch_files};
+use crate::runtime::PluginEngine;
 use crate::telemetry::PipelineStats;
 
 /// A running pipeline: receivers, workers and exporters.
@@ -24,73 +26,9 @@ pub struct RunningService {
     receivers: Vec<JoinHandle<()>>,
     workers: WorkerPool,
     exporters: Vec<ExporterHandle>,
-    _chain: watch::Sender<Arc<ChainSpec>>,
-    _engine: PluginEngine,
-}
-
-/// Loads every processor's plugin, in config order.
-pub fn load_chain(
-    engine: &PluginEngine,
-    config: &LoadedConfig,
-) -> Result<ChainSpec, Vec<PluginError>> {
-    let mut stages = Vec::new();
-    let mut errors = Vec::new();
-    for processor in &config.config.processors {
-        match load_plugin(engine, config, processor) {
-            Ok(plugin) => stages.push(StageSpec {
-                plugin: Arc::new(plugin),
-                on_error: processor.on_error,
-            }),
-            Err(error) => errors.push(error),
-        }
-    }
-    if errors.is_empty() {
-        Ok(ChainSpec { stages })
-    } else {
-        Err(errors)
-    }
-}
-
-/// Reads, compiles and initialises one processor's plugin.
-pub fn load_plugin(
-    engine: &PluginEngine,
-    config: &LoadedConfig,
-    processor: &ProcessorConfig,
-) -> Result<LoadedPlugin, PluginError> {
-    let started = Instant::now();
-    let bytes: std::borrow::Cow<'static, [u8]> = match processor.plugin.strip_prefix("builtin:") {
-        Some(name) => crate::builtin::plugin(name)
-            .ok_or_else(|| PluginError::Compile {
-                plugin: processor.name.clone(),
-                reason: format!("no built-in plugin {name:?}"),
-            })?
-            .into(),
-        None => {
-            let path =
-                crate::config::plugin_path(&config.config, &config.base_dir, &processor.plugin);
-            std::fs::read(&path)
-                .map_err(|e| PluginError::Compile {
-                    plugin: processor.name.clone(),
-                    reason: format!("reading {}: {e}", path.display()),
-                })?
-                .into()
-        }
-    };
-    let config_json = serde_json::to_string(&processor.config).expect("a TOML table is valid JSON");
-    let limits = Limits {
-        memory_bytes: (processor.memory_limit_mb as usize) << 20,
-        timeout: Duration::from_millis(processor.timeout_ms),
-    };
-    let plugin = LoadedPlugin::load(engine, &processor.name, &bytes, config_json, limits)?;
-    tracing::info!(
-        processor = %processor.name,
-        plugin = %processor.plugin,
-        sha256 = &plugin.sha256()[..12],
-        bytes = bytes.len(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "Loaded processor."
-    );
-    Ok(plugin)
+    reload: ReloadHandle,
+    admin_addr: Option<SocketAddr>,
+    _watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl RunningService {
@@ -99,8 +37,9 @@ impl RunningService {
     pub async fn start(config: LoadedConfig) -> anyhow::Result<Self> {
         let engine =
             PluginEngine::new().map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
-        let chain =
-            tokio::task::block_in_place(|| load_chain(&engine, &config)).map_err(|errors| {
+        let cache = config.config.pipeline.component_cache(&config.base_dir);
+        let chain = tokio::task::block_in_place(|| load_chain(&engine, &cache, &config, None))
+            .map_err(|errors| {
                 let list: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
                 anyhow::anyhow!(
                     "{} processor(s) failed to load:\n{}",
@@ -108,7 +47,7 @@ impl RunningService {
                     list.join("\n")
                 )
             })?;
-        let (chain_tx, chain_rx) = watch::channel(Arc::new(chain));
+        let (chain_tx, chain_rx) = watch::channel(Arc::new(chain.spec.share()));
         let stats = Arc::new(PipelineStats::default());
 
         let mut fanout = ExportFanout::default();
@@ -137,6 +76,27 @@ impl RunningService {
             stats.clone(),
         );
 
+        let watcher = match config.config.reload.watch {
+            true => Some(()),
+            false => None,
+        };
+        let (watch_list, plugin_dirs) = watched_paths(&config);
+        let reload = Reloader::new(
+            engine,
+            cache,
+            config.clone(),
+            chain,
+            chain_tx,
+            stats.clone(),
+        )
+        .spawn();
+        let watcher = match watcher {
+            Some(()) if !(watch_list.is_empty() && plugin_dirs.is_empty()) => Some(
+                watch_files(&watch_list, &plugin_dirs, reload.clone())
+                    .context("watching plugin and config files")?,
+            ),
+            _ => None,
+        };
         let mut service = RunningService {
             grpc_addr: None,
             http_addr: None,
@@ -145,9 +105,32 @@ impl RunningService {
             receivers: Vec::new(),
             workers,
             exporters,
-            _chain: chain_tx,
-            _engine: engine,
+            reload,
+            admin_addr: None,
+            _watcher: watcher,
         };
+        if config.config.admin.enabled {
+            let endpoint = &config.config.admin.endpoint;
+            let listener = TcpListener::bind(endpoint)
+                .await
+                .with_context(|| format!("binding the admin server on {endpoint}"))?;
+            service.admin_addr = Some(listener.local_addr()?);
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(crate::admin::serve_admin(
+                listener,
+                service.reload.clone(),
+                service.stats.clone(),
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            service.stop_receivers.push(stop);
+            service.receivers.push(tokio::spawn(async move {
+                if let Ok(Err(e)) = task.await {
+                    tracing::error!(error = %e, "Admin server failed.");
+                }
+            }));
+        }
         let otlp = &config.config.receivers.otlp;
         if let Some(grpc) = &otlp.grpc {
             let listener = TcpListener::bind(&grpc.endpoint)
@@ -195,6 +178,7 @@ impl RunningService {
         tracing::info!(
             grpc = ?service.grpc_addr,
             http = ?service.http_addr,
+            admin = ?service.admin_addr,
             processors = config.config.processors.len(),
             exporters = service.exporters.len(),
             workers = pipeline.workers,
@@ -217,6 +201,16 @@ impl RunningService {
     /// The pipeline's counters.
     pub fn stats(&self) -> &Arc<PipelineStats> {
         &self.stats
+    }
+
+    /// The bound admin address, if the admin server is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// The reload thread: trigger a reload, read the chain generation.
+    pub fn reload(&self) -> &ReloadHandle {
+        &self.reload
     }
 
     /// Stops in data-flow order: receivers stop accepting and finish in-flight requests, the
@@ -248,4 +242,22 @@ impl RunningService {
             "Shutdown complete."
         );
     }
+}
+
+/// The files to watch (file-based plugins and the config file) and the plugin directory.
+fn watched_paths(config: &LoadedConfig) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
+    let mut files: Vec<std::path::PathBuf> = config
+        .config
+        .processors
+        .iter()
+        .filter(|p| !p.plugin.starts_with("builtin:"))
+        .map(|p| crate::config::plugin_path(&config.config, &config.base_dir, &p.plugin))
+        .collect();
+    files.extend(config.path.clone());
+    let dirs = match &config.config.pipeline.plugin_dir {
+        Some(dir) if dir.is_absolute() => vec![dir.clone()],
+        Some(dir) => vec![config.base_dir.join(dir)],
+        None => Vec::new(),
+    };
+    (files, dirs)
 }

@@ -82,6 +82,8 @@ fn sigterm_flushes_every_accepted_span_and_exits_0() {
         r#"
 [receivers.otlp.http]
 endpoint = "127.0.0.1:0"
+[admin]
+endpoint = "127.0.0.1:0"
 [[processors]]
 name = "enrich"
 plugin = "builtin:enrich"

@@ -15,6 +15,9 @@ pub fn fixture(name: &str) -> &'static str {
         "passthrough" => env!("WEFT_FIXTURE_PASSTHROUGH"),
         "faulty" => env!("WEFT_FIXTURE_FAULTY"),
         "contract-bench" => env!("WEFT_FIXTURE_CONTRACT_BENCH"),
+        "stamp-v1" => env!("WEFT_FIXTURE_STAMP_V1"),
+        "stamp-v2" => env!("WEFT_FIXTURE_STAMP_V2"),
+        "wrong-world" => env!("WEFT_FIXTURE_WRONG_WORLD"),
         other => panic!("no fixture {other:?}"),
     }
 }
@@ -31,6 +34,11 @@ max_request_bytes = 1048576
 endpoint = "127.0.0.1:0"
 max_request_bytes = 1048576
 
+[pipeline]
+component_cache = false
+[admin]
+endpoint = "127.0.0.1:0"
+
 {processors}
 
 [exporters.sink]
@@ -43,6 +51,14 @@ initial_backoff_ms = 10
 max_backoff_ms = 100
 "#
     )
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("weft-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Starts `weft` from a TOML configuration text.

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::loader::{load_plugin, plugin_bytes};
 use crate::runtime::PluginEngine;
-use crate::service::load_plugin;
 
 /// Prints what is wrong, or a summary of what would run. Exit code 1 on any problem.
 pub fn check(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -13,7 +13,10 @@ pub fn check(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         PluginEngine::new().map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
     let mut failures = 0;
     for processor in &config.config.processors {
-        match load_plugin(&engine, &config, processor) {
+        let cache = config.config.pipeline.component_cache(&config.base_dir);
+        let loaded = plugin_bytes(&config, processor)
+            .and_then(|bytes| load_plugin(&engine, &cache, processor, &bytes));
+        match loaded {
             Ok(plugin) => println!(
                 "ok      processor {:?} ({}, sha256 {})",
                 processor.name,

@@ -15,14 +15,22 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let service = RunningService::start(config).await?;
-        let signal = wait_for_signal().await;
+        let signal = loop {
+            match wait_for_signal().await {
+                "SIGHUP" => {
+                    tracing::info!("SIGHUP: reloading the configuration and plugins.");
+                    service.reload().trigger(crate::reload::Trigger::Everything);
+                }
+                other => break other,
+            }
+        };
         tracing::info!(
             signal,
             "Shutting down: stopping receivers, draining the pipeline, flushing exporters."
         );
         tokio::select! {
             _ = service.shutdown() => {}
-            signal = wait_for_signal() => {
+            signal = wait_for_stop_signal() => {
                 tracing::warn!(signal, "Second signal: exiting without finishing the flush.");
                 return Ok(ExitCode::from(130));
             }
@@ -31,15 +39,26 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     })
 }
 
+async fn wait_for_stop_signal() -> &'static str {
+    loop {
+        let signal = wait_for_signal().await;
+        if signal != "SIGHUP" {
+            return signal;
+        }
+    }
+}
+
 async fn wait_for_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
         let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+        let mut hup = signal(SignalKind::hangup()).expect("installing the SIGHUP handler");
         tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
+            _ = hup.recv() => "SIGHUP",
         }
     }
     #[cfg(not(unix))]

@@ -23,6 +23,8 @@ pub struct LoadedConfig {
     pub base_dir: PathBuf,
     /// Where the configuration came from, for messages.
     pub origin: String,
+    /// The file it was read from, if any (watched for changes).
+    pub path: Option<PathBuf>,
 }
 
 impl LoadedConfig {
@@ -35,7 +37,9 @@ impl LoadedConfig {
             ))
         })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::from_str(&text, base_dir, path.display().to_string())
+        let mut loaded = Self::from_str(&text, base_dir, path.display().to_string())?;
+        loaded.path = Some(path.to_path_buf());
+        Ok(loaded)
     }
 
     /// The embedded default configuration.
@@ -55,6 +59,7 @@ impl LoadedConfig {
             config,
             base_dir,
             origin,
+            path: None,
         })
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// The whole `weft.toml`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where spans come in.
@@ -22,10 +22,71 @@ pub struct Config {
     /// Where spans go, by name. Every exporter gets every span.
     #[serde(default)]
     pub exporters: BTreeMap<String, ExporterConfig>,
+    /// Live reload of plugins and of this file.
+    #[serde(default)]
+    pub reload: ReloadConfig,
+    /// The admin HTTP server (`/healthz`, `POST /reload`).
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// `[reload]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Watch plugin files and the config file, and reload when they change.
+    #[serde(default = "default_true")]
+    pub watch: bool,
+    /// Quiet time after the last file event before reloading, in milliseconds: a file copied
+    /// in several writes is loaded once, whole.
+    #[serde(default = "default_debounce_ms")]
+    pub debounce_ms: u64,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        ReloadConfig {
+            watch: true,
+            debounce_ms: default_debounce_ms(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_debounce_ms() -> u64 {
+    300
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Serve the admin endpoints.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// `host:port` to bind.
+    #[serde(default = "default_admin_endpoint")]
+    pub endpoint: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            endpoint: default_admin_endpoint(),
+        }
+    }
+}
+
+fn default_admin_endpoint() -> String {
+    "127.0.0.1:8888".to_owned()
 }
 
 /// `[receivers]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiversConfig {
     /// `[receivers.otlp]`.
@@ -34,7 +95,7 @@ pub struct ReceiversConfig {
 }
 
 /// `[receivers.otlp]`: OTLP over gRPC and HTTP. A protocol without its table is off.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpReceiverConfig {
     /// `[receivers.otlp.grpc]`.
@@ -44,7 +105,7 @@ pub struct OtlpReceiverConfig {
 }
 
 /// One listening endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
     /// `host:port` to bind; port 0 picks a free port.
@@ -59,7 +120,7 @@ fn default_max_request_bytes() -> usize {
 }
 
 /// `[pipeline]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
     /// Worker threads running the processor chain (default: one per core).
@@ -73,6 +134,12 @@ pub struct PipelineConfig {
     pub enqueue_timeout_ms: u64,
     /// Directory that relative plugin paths resolve against (default: the config file's directory).
     pub plugin_dir: Option<PathBuf>,
+    /// Keep precompiled plugins on disk, so reloads and restarts skip compilation.
+    #[serde(default = "default_true")]
+    pub component_cache: bool,
+    /// Where the component cache lives (default: `$XDG_CACHE_HOME/weft/components`, else
+    /// `~/.cache/weft/components`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for PipelineConfig {
@@ -82,11 +149,32 @@ impl Default for PipelineConfig {
             queue_capacity: default_queue_capacity(),
             enqueue_timeout_ms: default_enqueue_timeout_ms(),
             plugin_dir: None,
+            component_cache: true,
+            cache_dir: None,
         }
     }
 }
 
 impl PipelineConfig {
+    /// The component cache this section describes.
+    pub fn component_cache(&self, base_dir: &std::path::Path) -> crate::runtime::ComponentCache {
+        if !self.component_cache {
+            return crate::runtime::ComponentCache::disabled();
+        }
+        let dir = match &self.cache_dir {
+            Some(dir) if dir.is_absolute() => Some(dir.clone()),
+            Some(dir) => Some(base_dir.join(dir)),
+            None => std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+                .map(|cache| cache.join("weft").join("components")),
+        };
+        match dir {
+            Some(dir) => crate::runtime::ComponentCache::in_dir(dir),
+            None => crate::runtime::ComponentCache::disabled(),
+        }
+    }
+
     /// [`Self::enqueue_timeout_ms`] as a duration.
     pub fn enqueue_timeout(&self) -> Duration {
         Duration::from_millis(self.enqueue_timeout_ms)
@@ -108,7 +196,7 @@ fn default_enqueue_timeout_ms() -> u64 {
 }
 
 /// One `[[processors]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessorConfig {
     /// Unique name, used in logs and metrics.
@@ -151,7 +239,7 @@ pub enum OnError {
 }
 
 /// One `[exporters.NAME]` table, chosen by `type`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum ExporterConfig {
     /// OTLP over gRPC.
@@ -185,7 +273,7 @@ impl ExporterConfig {
 }
 
 /// `type = "otlp"` or `type = "otlphttp"`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpExporterConfig {
     /// `http://host:port` (gRPC) or `http://host:port` / full URL (HTTP; `/v1/traces` is
@@ -213,7 +301,7 @@ fn default_export_timeout_ms() -> u64 {
 }
 
 /// `type = "file"`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileExporterConfig {
     /// File to append to (created if missing).
@@ -227,7 +315,7 @@ pub struct FileExporterConfig {
 }
 
 /// `type = "stdout"`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StdoutExporterConfig {
     /// Batching.
@@ -250,7 +338,7 @@ pub enum Compression {
 }
 
 /// `[exporters.NAME.batch]`: how spans are grouped into export requests.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchConfig {
     /// Send once this many spans are waiting.
@@ -291,7 +379,7 @@ fn default_max_in_flight() -> usize {
 }
 
 /// `[exporters.NAME.retry]`: exponential backoff on retryable failures.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
     /// First wait, in milliseconds.

@@ -101,6 +101,16 @@ pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors>
                 }
                 _ => errors.push(ConfigError::new("processors", "expected an array of tables ([[processors]])")),
             },
+            "reload" => {
+                if let Some(v) = section(&mut errors, "reload", value) {
+                    config.reload = v;
+                }
+            }
+            "admin" => {
+                if let Some(v) = section(&mut errors, "admin", value) {
+                    config.admin = v;
+                }
+            }
             "exporters" => match value {
                 toml::Value::Table(exporters) => {
                     for (name, item) in exporters {
@@ -118,7 +128,7 @@ pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors>
             },
             other => errors.push(ConfigError::new(
                 other,
-                "unknown section, expected one of `receivers`, `pipeline`, `processors`, `exporters`",
+                "unknown section, expected one of `receivers`, `pipeline`, `processors`, `exporters`, `reload`, `admin`",
             )),
         }
     }
@@ -241,6 +251,15 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
                 "must be between 1 and 4096",
             ));
         }
+    }
+    if config.admin.enabled && config.admin.endpoint.parse::<SocketAddr>().is_err() {
+        errors.push(ConfigError::new(
+            "admin.endpoint",
+            format!(
+                "{:?} is not an IP:port address (e.g. \"127.0.0.1:8888\")",
+                config.admin.endpoint
+            ),
+        ));
     }
     if config.exporters.is_empty() && !broken.contains("exporters") {
         errors.push(ConfigError::new(

@@ -26,6 +26,22 @@ pub struct ChainSpec {
     pub stages: Vec<StageSpec>,
 }
 
+impl ChainSpec {
+    /// Another spec with the same stages (the plugins are shared, not copied).
+    pub fn share(&self) -> ChainSpec {
+        ChainSpec {
+            stages: self
+                .stages
+                .iter()
+                .map(|s| StageSpec {
+                    plugin: s.plugin.clone(),
+                    on_error: s.on_error,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A worker's own instances of every processor of a [`ChainSpec`].
 pub struct Chain {
     spec: Arc<ChainSpec>,

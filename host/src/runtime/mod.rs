@@ -4,12 +4,17 @@
 // Generated from the WIT, whose own doc comments document it.
 #[allow(missing_docs)]
 pub mod bindings;
+mod cache;
 mod edits;
 mod engine;
 mod plugin;
+mod smoke;
 mod view;
 
+pub use cache::{CacheOutcome, ComponentCache};
 pub use edits::{EditSummary, apply_edits, to_any_value};
 pub use engine::{EPOCH_TICK, PluginEngine};
-pub use plugin::{FailureKind, Limits, LoadedPlugin, PluginError, PluginInstance};
+pub use plugin::{
+    FailureKind, Limits, LoadedPlugin, PluginError, PluginInstance, hex_sha256 as sha256_hex,
+};
 pub use view::{build_view, no_interest, span_id, trace_id};

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{Batch, Edit, Interest, Level, Processor, ProcessorPre};
+use super::cache::{CacheOutcome, ComponentCache};
 use super::engine::{EPOCH_TICK, PluginEngine};
 
 /// Resource limits applied to every instance of a plugin.
@@ -153,6 +154,8 @@ pub struct LoadedPlugin {
     limits: Limits,
     engine: PluginEngine,
     sha256: String,
+    size: usize,
+    cache_outcome: CacheOutcome,
 }
 
 impl LoadedPlugin {
@@ -165,11 +168,35 @@ impl LoadedPlugin {
         config_json: String,
         limits: Limits,
     ) -> Result<Self, PluginError> {
-        let component =
-            Component::new(engine.engine(), bytes).map_err(|e| PluginError::Compile {
-                plugin: name.to_owned(),
-                reason: format!("{e:#}"),
-            })?;
+        Self::load_cached(
+            engine,
+            &ComponentCache::disabled(),
+            name,
+            bytes,
+            config_json,
+            limits,
+        )
+    }
+
+    /// Like [`LoadedPlugin::load`], taking the compiled component from `cache` when it holds
+    /// one, and then running the plugin on a smoke batch: a plugin that traps or returns
+    /// invalid edits on ordinary spans is refused before it serves.
+    pub fn load_cached(
+        engine: &PluginEngine,
+        cache: &ComponentCache,
+        name: &str,
+        bytes: &[u8],
+        config_json: String,
+        limits: Limits,
+    ) -> Result<Self, PluginError> {
+        let sha256 = hex_sha256(bytes);
+        let (component, cache_outcome) =
+            cache
+                .load(engine, bytes, &sha256)
+                .map_err(|e| PluginError::Compile {
+                    plugin: name.to_owned(),
+                    reason: format!("{e:#}"),
+                })?;
         let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
             plugin: name.to_owned(),
             reason: format!("{e:#}"),
@@ -187,10 +214,20 @@ impl LoadedPlugin {
             interest: crate::runtime::view::no_interest(),
             limits,
             engine: engine.clone(),
-            sha256: hex_sha256(bytes),
+            sha256,
+            size: bytes.len(),
+            cache_outcome,
         };
-        let probe = plugin.instantiate_with_interest()?;
-        plugin.interest = probe.1;
+        let (mut probe, interest) = plugin.instantiate_with_interest()?;
+        plugin.interest = interest;
+        let mut smoke = super::smoke::smoke_request();
+        let edits = probe.process(&super::view::build_view(&smoke, &plugin.interest))?;
+        super::edits::apply_edits(&mut smoke, edits).map_err(|reason| {
+            PluginError::InvalidEdit {
+                plugin: name.to_owned(),
+                reason: format!("on the smoke batch: {reason}"),
+            }
+        })?;
         Ok(plugin)
     }
 
@@ -207,6 +244,21 @@ impl LoadedPlugin {
     /// The SHA-256 of the component bytes, hex.
     pub fn sha256(&self) -> &str {
         &self.sha256
+    }
+
+    /// The size of the component, in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Whether the compiled code came from the cache.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.cache_outcome
+    }
+
+    /// The limits every instance runs with.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// A fresh, initialised instance.
@@ -311,7 +363,8 @@ fn is_limit_error(error: &wasmtime::Error) -> bool {
     text.contains("limit") || text.contains("grow")
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
+/// Hex SHA-256 of `bytes`.
+pub fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

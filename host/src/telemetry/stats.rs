@@ -23,6 +23,10 @@ pub struct PipelineStats {
     pub spans_export_failed: AtomicU64,
     /// Export attempts that were retried.
     pub export_retries: AtomicU64,
+    /// Reloads that swapped in a new chain.
+    pub reloads_applied: AtomicU64,
+    /// Reloads refused (a plugin or config that failed to load; the old one kept serving).
+    pub reloads_refused: AtomicU64,
 }
 
 /// A copy of [`PipelineStats`] at one moment.
@@ -38,6 +42,8 @@ pub struct StatsSnapshot {
     pub spans_exported: u64,
     pub spans_export_failed: u64,
     pub export_retries: u64,
+    pub reloads_applied: u64,
+    pub reloads_refused: u64,
 }
 
 impl PipelineStats {
@@ -59,6 +65,8 @@ impl PipelineStats {
             spans_exported: get(&self.spans_exported),
             spans_export_failed: get(&self.spans_export_failed),
             export_retries: get(&self.export_retries),
+            reloads_applied: get(&self.reloads_applied),
+            reloads_refused: get(&self.reloads_refused),
         }
     }
 }

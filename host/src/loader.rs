@@ -1,0 +1,158 @@
+//! Turning `[[processors]]` entries into loaded plugins, at start-up and on reload.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{LoadedConfig, ProcessorConfig};
+use crate::pipeline::{ChainSpec, StageSpec};
+use crate::runtime::{ComponentCache, Limits, LoadedPlugin, PluginEngine, PluginError};
+
+/// Everything that decides whether a loaded stage can be reused: same name, same component
+/// bytes, same config, same limits, same policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageFingerprint {
+    /// The processor's name.
+    pub name: String,
+    /// SHA-256 of the component bytes.
+    pub sha256: String,
+    /// The processor's config, as JSON.
+    pub config_json: String,
+    /// The processor's limits.
+    pub limits: Limits,
+    /// The processor's `on_error`.
+    pub on_error: crate::config::OnError,
+}
+
+/// A chain and the fingerprints of its stages, in order.
+pub struct LoadedChain {
+    /// The chain workers run.
+    pub spec: ChainSpec,
+    /// One per stage.
+    pub fingerprints: Vec<StageFingerprint>,
+}
+
+/// The component bytes a processor names: a built-in, or a file.
+pub fn plugin_bytes(
+    config: &LoadedConfig,
+    processor: &ProcessorConfig,
+) -> Result<Cow<'static, [u8]>, PluginError> {
+    match processor.plugin.strip_prefix("builtin:") {
+        Some(name) => crate::builtin::plugin(name)
+            .map(Cow::Borrowed)
+            .ok_or_else(|| PluginError::Compile {
+                plugin: processor.name.clone(),
+                reason: format!("no built-in plugin {name:?}"),
+            }),
+        None => {
+            let path =
+                crate::config::plugin_path(&config.config, &config.base_dir, &processor.plugin);
+            std::fs::read(&path)
+                .map(Cow::Owned)
+                .map_err(|e| PluginError::Compile {
+                    plugin: processor.name.clone(),
+                    reason: format!("reading {}: {e}", path.display()),
+                })
+        }
+    }
+}
+
+/// The config JSON and limits a processor entry gives its plugin.
+pub fn plugin_settings(processor: &ProcessorConfig) -> (String, Limits) {
+    let config_json = serde_json::to_string(&processor.config).expect("a TOML table is valid JSON");
+    let limits = Limits {
+        memory_bytes: (processor.memory_limit_mb as usize) << 20,
+        timeout: Duration::from_millis(processor.timeout_ms),
+    };
+    (config_json, limits)
+}
+
+/// The fingerprint a processor entry would have with these component bytes.
+pub fn fingerprint(processor: &ProcessorConfig, bytes: &[u8]) -> StageFingerprint {
+    let (config_json, limits) = plugin_settings(processor);
+    StageFingerprint {
+        name: processor.name.clone(),
+        sha256: crate::runtime::sha256_hex(bytes),
+        config_json,
+        limits,
+        on_error: processor.on_error,
+    }
+}
+
+/// Compiles (or takes from the cache), links, initialises and smoke-tests one processor.
+pub fn load_plugin(
+    engine: &PluginEngine,
+    cache: &ComponentCache,
+    processor: &ProcessorConfig,
+    bytes: &[u8],
+) -> Result<LoadedPlugin, PluginError> {
+    let started = Instant::now();
+    let (config_json, limits) = plugin_settings(processor);
+    if bytes.len() > 4 << 20 {
+        tracing::info!(processor = %processor.name, bytes = bytes.len(), "Loading a large plugin; compiling it can take seconds.");
+    }
+    let plugin =
+        LoadedPlugin::load_cached(engine, cache, &processor.name, bytes, config_json, limits)?;
+    tracing::info!(
+        processor = %processor.name,
+        plugin = %processor.plugin,
+        sha256 = &plugin.sha256()[..12],
+        bytes = bytes.len(),
+        cache = ?plugin.cache_outcome(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Loaded processor."
+    );
+    Ok(plugin)
+}
+
+/// Loads every processor of `config`, reusing stages of `previous` whose fingerprint is
+/// unchanged. Returns every error if any processor fails.
+pub fn load_chain(
+    engine: &PluginEngine,
+    cache: &ComponentCache,
+    config: &LoadedConfig,
+    previous: Option<&LoadedChain>,
+) -> Result<LoadedChain, Vec<PluginError>> {
+    let mut stages = Vec::new();
+    let mut fingerprints = Vec::new();
+    let mut errors = Vec::new();
+    for processor in &config.config.processors {
+        let bytes = match plugin_bytes(config, processor) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let print = fingerprint(processor, &bytes);
+        let reused = previous.and_then(|p| {
+            p.fingerprints
+                .iter()
+                .position(|f| *f == print)
+                .map(|i| p.spec.stages[i].plugin.clone())
+        });
+        let plugin = match reused {
+            Some(plugin) => plugin,
+            None => match load_plugin(engine, cache, processor, &bytes) {
+                Ok(plugin) => Arc::new(plugin),
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            },
+        };
+        stages.push(StageSpec {
+            plugin,
+            on_error: processor.on_error,
+        });
+        fingerprints.push(print);
+    }
+    if errors.is_empty() {
+        Ok(LoadedChain {
+            spec: ChainSpec { stages },
+            fingerprints,
+        })
+    } else {
+        Err(errors)
+    }
+}
