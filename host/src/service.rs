@@ -15,13 +15,13 @@ use crate::loader::load_chain;
 use crate::pipeline::{WorkerPool, start_workers};
 use crate::reload::{ReloadHandle, Reloader, watch_files};
 use crate::runtime::PluginEngine;
-use crate::telemetry::PipelineStats;
+use crate::telemetry::{Metrics, PipelineStats};
 
 /// A running pipeline: receivers, workers and exporters.
 pub struct RunningService {
     grpc_addr: Option<SocketAddr>,
     http_addr: Option<SocketAddr>,
-    stats: Arc<PipelineStats>,
+    metrics: Arc<Metrics>,
     stop_receivers: Vec<oneshot::Sender<()>>,
     receivers: Vec<JoinHandle<()>>,
     workers: WorkerPool,
@@ -48,7 +48,8 @@ impl RunningService {
                 )
             })?;
         let (chain_tx, chain_rx) = watch::channel(Arc::new(chain.spec.share()));
-        let stats = Arc::new(PipelineStats::default());
+        let metrics = Arc::new(Metrics::default());
+        crate::reload::record_chain(&metrics, &config, &chain, 0);
 
         let mut fanout = ExportFanout::default();
         let mut exporters = Vec::new();
@@ -60,7 +61,7 @@ impl RunningService {
                 sink,
                 exporter.batch().clone(),
                 exporter.retry().clone(),
-                stats.clone(),
+                metrics.clone(),
             );
             fanout.push(sender);
             exporters.push(handle);
@@ -73,7 +74,7 @@ impl RunningService {
             pipeline.enqueue_timeout(),
             chain_rx,
             fanout,
-            stats.clone(),
+            metrics.clone(),
         );
 
         let watcher = match config.config.reload.watch {
@@ -87,7 +88,7 @@ impl RunningService {
             config.clone(),
             chain,
             chain_tx,
-            stats.clone(),
+            metrics.clone(),
         )
         .spawn();
         let watcher = match watcher {
@@ -100,7 +101,7 @@ impl RunningService {
         let mut service = RunningService {
             grpc_addr: None,
             http_addr: None,
-            stats,
+            metrics,
             stop_receivers: Vec::new(),
             receivers: Vec::new(),
             workers,
@@ -119,7 +120,7 @@ impl RunningService {
             let task = tokio::spawn(crate::admin::serve_admin(
                 listener,
                 service.reload.clone(),
-                service.stats.clone(),
+                service.metrics.clone(),
                 async {
                     let _ = stopped.await;
                 },
@@ -175,6 +176,10 @@ impl RunningService {
             }));
         }
         drop(submitter);
+        service
+            .metrics
+            .receivers_bound
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         tracing::info!(
             grpc = ?service.grpc_addr,
             http = ?service.http_addr,
@@ -199,8 +204,13 @@ impl RunningService {
     }
 
     /// The pipeline's counters.
-    pub fn stats(&self) -> &Arc<PipelineStats> {
-        &self.stats
+    pub fn stats(&self) -> &PipelineStats {
+        &self.metrics.pipeline
+    }
+
+    /// Every metric, per processor, exporter and receiver.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The bound admin address, if the admin server is on.
@@ -233,7 +243,7 @@ impl RunningService {
         for exporter in self.exporters {
             exporter.join().await;
         }
-        let stats = self.stats.snapshot();
+        let stats = self.metrics.pipeline.snapshot();
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             received = stats.spans_received,

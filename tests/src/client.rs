@@ -51,3 +51,15 @@ pub async fn post_traces(
         body,
     }
 }
+
+/// GETs `http://addr{path}`; returns the status code and the body as text.
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let request = http::Request::get(format!("http://{addr}{path}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = client.request(request).await.expect("GET");
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}

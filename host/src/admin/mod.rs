@@ -1,7 +1,16 @@
-//! The admin HTTP server: liveness and on-demand reload. Binds 127.0.0.1:8888 by default.
+//! The admin HTTP server. Binds 127.0.0.1:8888 by default.
+//!
+//! | endpoint | answer |
+//! |---|---|
+//! | `GET /healthz` | 200 while the process is up |
+//! | `GET /readyz` | 200 when receivers are bound, every processor serves its configured version and no exporter is failing; else 503 with the reasons |
+//! | `GET /metrics` | Prometheus text format |
+//! | `GET /api/plugins` | JSON: each processor's plugin, hash, size, load time, generation, state, last error, limits |
+//! | `POST /reload` | re-read the config and plugins; the reload report as JSON (200 applied, 422 refused) |
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::State;
@@ -11,34 +20,67 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::reload::ReloadHandle;
-use crate::telemetry::PipelineStats;
+use crate::telemetry::Metrics;
 
 #[derive(Clone)]
 struct Admin {
     reload: ReloadHandle,
-    _stats: Arc<PipelineStats>,
+    metrics: Arc<Metrics>,
 }
 
-/// Serves the admin endpoints on `listener` until `shutdown` completes:
-/// - `GET /healthz`: 200 while the process is up.
-/// - `POST /reload`: re-reads the config file and every plugin; answers the reload report as
-///   JSON, with 200 when it applied (or nothing changed) and 422 when something was refused.
+/// Serves the admin endpoints on `listener` until `shutdown` completes.
 pub async fn serve_admin(
     listener: TcpListener,
     reload: ReloadHandle,
-    stats: Arc<PipelineStats>,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/api/plugins", get(plugins))
         .route("/reload", post(reload_now))
-        .with_state(Admin {
-            reload,
-            _stats: stats,
-        });
+        .with_state(Admin { reload, metrics });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+async fn readyz(State(admin): State<Admin>) -> Response {
+    let mut problems = Vec::new();
+    if !admin.metrics.receivers_bound.load(Ordering::SeqCst) {
+        problems.push("receivers are not listening yet".to_owned());
+    }
+    for processor in admin.metrics.plugins_failing() {
+        problems.push(format!("processor {processor:?} failed to load its configured version (an older version serves)"));
+    }
+    if let Some(exporter) = admin.metrics.exporter_failing() {
+        problems.push(format!("exporter {exporter:?} failed its last exports"));
+    }
+    if problems.is_empty() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready:\n- {}\n", problems.join("\n- ")),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics_text(State(admin): State<Admin>) -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        admin.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn plugins(State(admin): State<Admin>) -> Response {
+    let body =
+        serde_json::to_string_pretty(&admin.metrics.plugin_statuses()).expect("statuses serialise");
+    ([("content-type", "application/json")], body).into_response()
 }
 
 async fn reload_now(State(admin): State<Admin>) -> Response {

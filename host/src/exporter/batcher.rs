@@ -1,6 +1,7 @@
 //! Fan-out from workers to exporters, and each exporter's batching loop.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -9,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{BatchConfig, RetryConfig};
 use crate::pipeline::span_count;
-use crate::telemetry::PipelineStats;
+use crate::telemetry::{ExporterMetrics, Metrics, PipelineStats};
 
 use super::retry::with_retries;
 use super::sink::Sink;
@@ -60,32 +61,39 @@ pub fn start_exporter(
     sink: Sink,
     batch: BatchConfig,
     retry: RetryConfig,
-    stats: Arc<PipelineStats>,
+    metrics: Arc<Metrics>,
 ) -> (
     async_channel::Sender<Arc<ExportTraceServiceRequest>>,
     ExporterHandle,
 ) {
     let (sender, receiver) = async_channel::bounded(batch.queue_capacity);
-    let task = tokio::spawn(run(
-        name.clone(),
-        Arc::new(sink),
-        receiver,
-        batch,
+    let exporter = Arc::new(Exporter {
+        counters: metrics.exporter(&name),
+        name: name.clone(),
+        sink,
+        in_flight: Arc::new(Semaphore::new(batch.max_in_flight)),
         retry,
-        stats,
-    ));
+        metrics,
+    });
+    let task = tokio::spawn(run(exporter, receiver, batch));
     (sender, ExporterHandle { name, task })
 }
 
-async fn run(
+/// What every send of one exporter shares.
+struct Exporter {
     name: String,
-    sink: Arc<Sink>,
+    sink: Sink,
+    in_flight: Arc<Semaphore>,
+    retry: RetryConfig,
+    metrics: Arc<Metrics>,
+    counters: Arc<ExporterMetrics>,
+}
+
+async fn run(
+    exporter: Arc<Exporter>,
     queue: async_channel::Receiver<Arc<ExportTraceServiceRequest>>,
     config: BatchConfig,
-    retry: RetryConfig,
-    stats: Arc<PipelineStats>,
 ) {
-    let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
     let timeout = Duration::from_millis(config.timeout_ms);
     let mut pending: Vec<Arc<ExportTraceServiceRequest>> = Vec::new();
     let mut pending_spans = 0usize;
@@ -95,6 +103,7 @@ async fn run(
             biased;
             received = queue.recv() => match received {
                 Ok(request) => {
+                    exporter.counters.queued.store(queue.len() as u64, Ordering::Relaxed);
                     if pending.is_empty() {
                         deadline = tokio::time::Instant::now() + timeout;
                     }
@@ -109,59 +118,63 @@ async fn run(
         if flush_due {
             let batch = std::mem::take(&mut pending);
             let spans = std::mem::take(&mut pending_spans);
-            dispatch(&name, &sink, &in_flight, &retry, &stats, batch, spans).await;
+            dispatch(&exporter, batch, spans).await;
         }
     }
     if !pending.is_empty() {
-        dispatch(
-            &name,
-            &sink,
-            &in_flight,
-            &retry,
-            &stats,
-            pending,
-            pending_spans,
-        )
-        .await;
+        dispatch(&exporter, pending, pending_spans).await;
     }
     // Wait for every send in flight to finish.
-    let _ = in_flight.acquire_many(config.max_in_flight as u32).await;
-    tracing::debug!(exporter = %name, "Exporter flushed and stopped.");
+    let _ = exporter
+        .in_flight
+        .acquire_many(config.max_in_flight as u32)
+        .await;
+    tracing::debug!(exporter = %exporter.name, "Exporter flushed and stopped.");
 }
 
+/// Encodes `batch` once and sends it (with retries) on its own task, at most `max_in_flight`
+/// at a time.
 async fn dispatch(
-    name: &str,
-    sink: &Arc<Sink>,
-    in_flight: &Arc<Semaphore>,
-    retry: &RetryConfig,
-    stats: &Arc<PipelineStats>,
+    exporter: &Arc<Exporter>,
     batch: Vec<Arc<ExportTraceServiceRequest>>,
     spans: usize,
 ) {
-    let permit = in_flight
+    let permit = exporter
+        .in_flight
         .clone()
         .acquire_owned()
         .await
         .expect("the semaphore is never closed");
-    let (name, sink, retry, stats) = (name.to_owned(), sink.clone(), retry.clone(), stats.clone());
+    let exporter = exporter.clone();
     tokio::spawn(async move {
         let _permit = permit;
-        let result = match sink.encode(&batch) {
+        let stats = &exporter.metrics.pipeline;
+        let result = match exporter.sink.encode(&batch) {
             Ok(payload) => {
                 drop(batch);
-                with_retries(&retry, || sink.send(&payload), |error| {
+                with_retries(&exporter.retry, || exporter.sink.send(&payload), |error| {
                     PipelineStats::add(&stats.export_retries, 1);
-                    tracing::debug!(exporter = %name, error = %error, "Export failed; retrying.");
+                    PipelineStats::add(&exporter.counters.retries, 1);
+                    tracing::debug!(exporter = %exporter.name, error = %error, "Export failed; retrying.");
                 })
                 .await
             }
             Err(error) => Err(error),
         };
         match result {
-            Ok(()) => PipelineStats::add(&stats.spans_exported, spans as u64),
+            Ok(()) => {
+                PipelineStats::add(&stats.spans_exported, spans as u64);
+                PipelineStats::add(&exporter.counters.spans_sent, spans as u64);
+                exporter
+                    .counters
+                    .consecutive_failures
+                    .store(0, Ordering::Relaxed);
+            }
             Err(error) => {
                 PipelineStats::add(&stats.spans_export_failed, spans as u64);
-                tracing::error!(exporter = %name, error = %error, spans, "Export failed; spans lost.");
+                PipelineStats::add(&exporter.counters.spans_failed, spans as u64);
+                PipelineStats::add(&exporter.counters.consecutive_failures, 1);
+                tracing::error!(exporter = %exporter.name, error = %error, spans, "Export failed; spans lost.");
             }
         }
     });

@@ -1,12 +1,15 @@
 //! The processor chain: every processor, in config order, applied to one batch.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::config::OnError;
-use crate::runtime::{LoadedPlugin, PluginError, PluginInstance, apply_edits, build_view};
-use crate::telemetry::PipelineStats;
+use crate::runtime::{
+    EditSummary, FailureKind, LoadedPlugin, PluginError, PluginInstance, apply_edits, build_view,
+};
+use crate::telemetry::{ErrorKind, Metrics, PipelineStats, ProcessorMetrics};
 
 use super::queue::span_count;
 
@@ -46,13 +49,23 @@ impl ChainSpec {
 pub struct Chain {
     spec: Arc<ChainSpec>,
     instances: Vec<Option<PluginInstance>>,
+    metrics: Vec<Arc<ProcessorMetrics>>,
 }
 
 impl Chain {
     /// Instances are created lazily, on the first batch.
-    pub fn new(spec: Arc<ChainSpec>) -> Self {
+    pub fn new(spec: Arc<ChainSpec>, metrics: &Metrics) -> Self {
         let instances = spec.stages.iter().map(|_| None).collect();
-        Chain { spec, instances }
+        let metrics = spec
+            .stages
+            .iter()
+            .map(|s| metrics.processor(s.plugin.name()))
+            .collect();
+        Chain {
+            spec,
+            instances,
+            metrics,
+        }
     }
 
     /// The spec this chain runs.
@@ -65,26 +78,49 @@ impl Chain {
     pub fn run(
         &mut self,
         mut request: ExportTraceServiceRequest,
-        stats: &PipelineStats,
+        metrics: &Metrics,
     ) -> Option<ExportTraceServiceRequest> {
-        for (stage, instance) in self.spec.stages.iter().zip(&mut self.instances) {
+        let stats = &metrics.pipeline;
+        for ((stage, instance), counters) in self
+            .spec
+            .stages
+            .iter()
+            .zip(&mut self.instances)
+            .zip(&self.metrics)
+        {
             if request.resource_spans.is_empty() {
                 return None;
             }
-            match run_stage(stage, instance, &mut request) {
-                Ok(dropped) => {
-                    PipelineStats::add(&stats.spans_dropped_by_processors, dropped as u64)
+            let spans_in = span_count(&request) as u64;
+            PipelineStats::add(&counters.calls, 1);
+            PipelineStats::add(&counters.spans_in, spans_in);
+            let started = Instant::now();
+            let outcome = run_stage(stage, instance, &mut request);
+            counters.observe(started.elapsed());
+            match outcome {
+                Ok(summary) => {
+                    PipelineStats::add(
+                        &stats.spans_dropped_by_processors,
+                        summary.dropped_spans as u64,
+                    );
+                    PipelineStats::add(&counters.spans_dropped, summary.dropped_spans as u64);
+                    PipelineStats::add(&counters.edits, summary.applied as u64);
+                    PipelineStats::add(
+                        &counters.spans_out,
+                        spans_in - summary.dropped_spans as u64,
+                    );
                 }
                 Err(error) => {
                     PipelineStats::add(&stats.processor_failures, 1);
+                    counters.error(error_kind(&error));
                     match stage.on_error {
                         OnError::Pass => {
+                            PipelineStats::add(&counters.spans_out, spans_in);
                             tracing::warn!(processor = stage.plugin.name(), error = %error, "Processor failed; passing the batch on unchanged.");
                         }
                         OnError::Drop => {
-                            let spans = span_count(&request);
-                            tracing::warn!(processor = stage.plugin.name(), error = %error, spans, "Processor failed; dropping the batch.");
-                            PipelineStats::add(&stats.spans_dropped_on_error, spans as u64);
+                            tracing::warn!(processor = stage.plugin.name(), error = %error, spans = spans_in, "Processor failed; dropping the batch.");
+                            PipelineStats::add(&stats.spans_dropped_on_error, spans_in);
                             return None;
                         }
                     }
@@ -95,13 +131,35 @@ impl Chain {
     }
 }
 
-/// Runs one processor on `request`, returning how many spans it dropped. A trapped instance
-/// is discarded; the next batch gets a fresh one.
+fn error_kind(error: &PluginError) -> ErrorKind {
+    match error {
+        PluginError::Trap {
+            kind: FailureKind::Timeout,
+            ..
+        } => ErrorKind::Timeout,
+        PluginError::Trap {
+            kind: FailureKind::Memory,
+            ..
+        } => ErrorKind::Memory,
+        PluginError::Trap {
+            kind: FailureKind::Trap,
+            ..
+        } => ErrorKind::Trap,
+        PluginError::Guest { .. } => ErrorKind::Error,
+        PluginError::InvalidEdit { .. } => ErrorKind::InvalidEdit,
+        PluginError::Compile { .. } | PluginError::WrongWorld { .. } | PluginError::Init { .. } => {
+            ErrorKind::Instantiate
+        }
+    }
+}
+
+/// Runs one processor on `request`. A trapped instance is discarded; the next batch gets a
+/// fresh one.
 fn run_stage(
     stage: &StageSpec,
     instance: &mut Option<PluginInstance>,
     request: &mut ExportTraceServiceRequest,
-) -> Result<usize, PluginError> {
+) -> Result<EditSummary, PluginError> {
     let live = match instance {
         Some(live) => live,
         None => instance.insert(stage.plugin.instantiate()?),
@@ -116,9 +174,8 @@ fn run_stage(
             return Err(error);
         }
     };
-    let summary = apply_edits(request, edits).map_err(|reason| PluginError::InvalidEdit {
+    apply_edits(request, edits).map_err(|reason| PluginError::InvalidEdit {
         plugin: stage.plugin.name().to_owned(),
         reason,
-    })?;
-    Ok(summary.dropped_spans)
+    })
 }

@@ -6,5 +6,5 @@ mod queue;
 mod workers;
 
 pub use chain::{Chain, ChainSpec, StageSpec};
-pub use queue::{Refusal, Submitter, span_count};
+pub use queue::{Protocol, Refusal, Submitter, span_count};
 pub use workers::{WorkerPool, start_workers};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::telemetry::PipelineStats;
+use crate::telemetry::{Metrics, PipelineStats};
 
 /// Why a receiver could not hand a request to the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +16,15 @@ pub enum Refusal {
     /// The pipeline is shutting down.
     #[error("the pipeline is shutting down")]
     ShuttingDown,
+}
+
+/// Which receiver a request came through, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP/gRPC.
+    Grpc,
+    /// OTLP/HTTP.
+    Http,
 }
 
 /// The number of spans in a request.
@@ -34,25 +43,29 @@ pub fn span_count(request: &ExportTraceServiceRequest) -> usize {
 pub struct Submitter {
     sender: async_channel::Sender<ExportTraceServiceRequest>,
     enqueue_timeout: Duration,
-    stats: Arc<PipelineStats>,
+    metrics: Arc<Metrics>,
 }
 
 impl Submitter {
     pub(super) fn new(
         sender: async_channel::Sender<ExportTraceServiceRequest>,
         enqueue_timeout: Duration,
-        stats: Arc<PipelineStats>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Submitter {
             sender,
             enqueue_timeout,
-            stats,
+            metrics,
         }
     }
 
     /// Queues `request`, waiting up to the enqueue timeout for room. Once this returns `Ok`
     /// the pipeline owns the spans: they are exported or counted as dropped, even on shutdown.
-    pub async fn submit(&self, request: ExportTraceServiceRequest) -> Result<(), Refusal> {
+    pub async fn submit(
+        &self,
+        protocol: Protocol,
+        request: ExportTraceServiceRequest,
+    ) -> Result<(), Refusal> {
         let spans = span_count(&request) as u64;
         let result = match self.sender.try_send(request) {
             Ok(()) => Ok(()),
@@ -66,18 +79,26 @@ impl Submitter {
             }
         };
         match result {
-            Ok(()) => PipelineStats::add(&self.stats.spans_received, spans),
-            Err(_) => {
-                PipelineStats::add(&self.stats.spans_refused, spans);
-                PipelineStats::add(&self.stats.requests_refused, 1);
+            Ok(()) => {
+                PipelineStats::add(&self.metrics.pipeline.spans_received, spans);
+                PipelineStats::add(&self.receiver(protocol).spans_accepted, spans);
             }
+            Err(_) => self.count_refused(protocol, spans as usize),
         }
         result
     }
 
     /// Counts a request refused before it reached the queue (malformed, too large).
-    pub fn count_refused(&self, spans: usize) {
-        PipelineStats::add(&self.stats.spans_refused, spans as u64);
-        PipelineStats::add(&self.stats.requests_refused, 1);
+    pub fn count_refused(&self, protocol: Protocol, spans: usize) {
+        PipelineStats::add(&self.metrics.pipeline.spans_refused, spans as u64);
+        PipelineStats::add(&self.metrics.pipeline.requests_refused, 1);
+        PipelineStats::add(&self.receiver(protocol).spans_refused, spans as u64);
+    }
+
+    fn receiver(&self, protocol: Protocol) -> &crate::telemetry::ReceiverMetrics {
+        match protocol {
+            Protocol::Grpc => &self.metrics.grpc,
+            Protocol::Http => &self.metrics.http,
+        }
     }
 }

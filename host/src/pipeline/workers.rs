@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::watch;
 
 use crate::exporter::ExportFanout;
-use crate::telemetry::PipelineStats;
+use crate::telemetry::Metrics;
 
 use super::chain::{Chain, ChainSpec};
 use super::queue::Submitter;
@@ -37,7 +37,7 @@ pub fn start_workers(
     enqueue_timeout: std::time::Duration,
     chain: watch::Receiver<Arc<ChainSpec>>,
     fanout: ExportFanout,
-    stats: Arc<PipelineStats>,
+    metrics: Arc<Metrics>,
 ) -> (Submitter, WorkerPool) {
     let (sender, receiver) = async_channel::bounded::<ExportTraceServiceRequest>(capacity);
     let threads = (0..workers)
@@ -45,16 +45,19 @@ pub fn start_workers(
             let receiver = receiver.clone();
             let mut chain_updates = chain.clone();
             let fanout = fanout.clone();
-            let stats = stats.clone();
+            let metrics = metrics.clone();
             std::thread::Builder::new()
                 .name(format!("weft-worker-{n}"))
                 .spawn(move || {
-                    let mut chain = Chain::new(chain_updates.borrow_and_update().clone());
+                    let mut chain = Chain::new(chain_updates.borrow_and_update().clone(), &metrics);
                     while let Ok(request) = receiver.recv_blocking() {
+                        metrics
+                            .queued
+                            .store(receiver.len() as u64, std::sync::atomic::Ordering::Relaxed);
                         if chain_updates.has_changed().unwrap_or(false) {
-                            chain = Chain::new(chain_updates.borrow_and_update().clone());
+                            chain = Chain::new(chain_updates.borrow_and_update().clone(), &metrics);
                         }
-                        if let Some(processed) = chain.run(request, &stats) {
+                        if let Some(processed) = chain.run(request, &metrics) {
                             fanout.send_blocking(processed);
                         }
                     }
@@ -63,7 +66,7 @@ pub fn start_workers(
         })
         .collect();
     (
-        Submitter::new(sender, enqueue_timeout, stats),
+        Submitter::new(sender, enqueue_timeout, metrics),
         WorkerPool { threads },
     )
 }

@@ -13,7 +13,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use crate::pipeline::{Refusal, Submitter, span_count};
+use crate::pipeline::{Protocol, Refusal, Submitter, span_count};
 
 use super::validate::validate_request;
 
@@ -29,10 +29,11 @@ impl TraceService for GrpcReceiver {
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let request = request.into_inner();
         if let Err(reason) = validate_request(&request) {
-            self.submitter.count_refused(span_count(&request));
+            self.submitter
+                .count_refused(Protocol::Grpc, span_count(&request));
             return Err(Status::invalid_argument(reason));
         }
-        match self.submitter.submit(request).await {
+        match self.submitter.submit(Protocol::Grpc, request).await {
             Ok(()) => Ok(Response::new(ExportTraceServiceResponse {
                 partial_success: None,
             })),

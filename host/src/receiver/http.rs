@@ -16,7 +16,7 @@ use prost::Message;
 use tokio::net::TcpListener;
 
 use crate::codec::{GunzipError, gunzip};
-use crate::pipeline::{Refusal, Submitter, span_count};
+use crate::pipeline::{Protocol, Refusal, Submitter, span_count};
 
 use super::validate::validate_request;
 
@@ -85,7 +85,9 @@ async fn export_traces(
         Ok(encoding) => success(encoding),
         Err(failure) => {
             if !failure.counted {
-                receiver.submitter.count_refused(failure.spans);
+                receiver
+                    .submitter
+                    .count_refused(Protocol::Http, failure.spans);
             }
             tracing::debug!(status = %failure.status, message = %failure.message, "Refused an OTLP/HTTP request.");
             failure.into_response()
@@ -268,7 +270,7 @@ async fn handle(
     }
     receiver
         .submitter
-        .submit(request)
+        .submit(Protocol::Http, request)
         .await
         .map_err(|refusal| {
             let (status, code) = match refusal {

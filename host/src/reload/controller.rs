@@ -12,7 +12,7 @@ use crate::config::LoadedConfig;
 use crate::loader::{LoadedChain, fingerprint, load_chain, load_plugin, plugin_bytes};
 use crate::pipeline::{ChainSpec, StageSpec};
 use crate::runtime::{ComponentCache, PluginEngine};
-use crate::telemetry::PipelineStats;
+use crate::telemetry::{Metrics, PipelineStats};
 
 /// What asks for a reload.
 #[derive(Debug)]
@@ -69,7 +69,7 @@ pub struct Reloader {
     config: LoadedConfig,
     chain: LoadedChain,
     chain_tx: watch::Sender<Arc<ChainSpec>>,
-    stats: Arc<PipelineStats>,
+    stats: Arc<Metrics>,
     generation: Arc<AtomicU64>,
     debounce: Duration,
 }
@@ -82,7 +82,7 @@ impl Reloader {
         config: LoadedConfig,
         chain: LoadedChain,
         chain_tx: watch::Sender<Arc<ChainSpec>>,
-        stats: Arc<PipelineStats>,
+        stats: Arc<Metrics>,
     ) -> Self {
         let debounce = Duration::from_millis(config.config.reload.debounce_ms);
         Reloader {
@@ -186,12 +186,17 @@ impl Reloader {
             };
             let print = fingerprint(processor, &bytes);
             if print == self.chain.fingerprints[i] {
+                // The file matches what serves: any earlier failed reload is over.
+                self.stats.plugin_recovered(&processor.name);
                 keep(&mut stages, &mut fingerprints);
                 continue;
             }
             match load_plugin(&self.engine, &self.cache, processor, &bytes) {
                 Ok(plugin) => {
                     report.updated.push(processor.name.clone());
+                    let generation = self.generation.load(Ordering::SeqCst) + 1;
+                    self.stats
+                        .plugin_loaded(super::serving_status(processor, &plugin, generation));
                     stages.push(StageSpec {
                         plugin: Arc::new(plugin),
                         on_error: processor.on_error,
@@ -205,8 +210,10 @@ impl Reloader {
                         &processor.plugin,
                     );
                     tracing::warn!(processor = %processor.name, file = %path.display(), error = %e, "Plugin reload refused; keeping the previous version.");
-                    PipelineStats::add(&self.stats.reloads_refused, 1);
+                    PipelineStats::add(&self.stats.pipeline.reloads_refused, 1);
                     report.refused.push(format!("{}: {e}", path.display()));
+                    self.stats
+                        .plugin_reload_failed(&processor.name, format!("{}: {e}", path.display()));
                     keep(&mut stages, &mut fingerprints);
                 }
             }
@@ -231,7 +238,7 @@ impl Reloader {
                 Ok(config) => config,
                 Err(errors) => {
                     tracing::warn!(config = %path.display(), errors = %errors, "New configuration refused; keeping the running one.");
-                    PipelineStats::add(&self.stats.reloads_refused, 1);
+                    PipelineStats::add(&self.stats.pipeline.reloads_refused, 1);
                     report
                         .refused
                         .extend(errors.0.iter().map(|e| e.to_string()));
@@ -254,6 +261,30 @@ impl Reloader {
                     if report.updated.is_empty() {
                         report.updated.push("(chain order)".into());
                     }
+                    let generation = self.generation.load(Ordering::SeqCst) + 1;
+                    for (processor, (stage, print)) in new_config
+                        .config
+                        .processors
+                        .iter()
+                        .zip(chain.spec.stages.iter().zip(&chain.fingerprints))
+                    {
+                        if !self.chain.fingerprints.contains(print) {
+                            self.stats.plugin_loaded(super::serving_status(
+                                processor,
+                                &stage.plugin,
+                                generation,
+                            ));
+                        } else {
+                            self.stats.plugin_recovered(&processor.name);
+                        }
+                    }
+                    let names: Vec<String> = new_config
+                        .config
+                        .processors
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .collect();
+                    self.stats.retain_plugins(&names);
                     self.swap(chain);
                 }
                 let (old, new) = (&self.config.config, &new_config.config);
@@ -277,8 +308,9 @@ impl Reloader {
                 for e in &errors {
                     tracing::warn!(error = %e, "New configuration refused; keeping the running one.");
                     report.refused.push(e.to_string());
+                    self.stats.plugin_reload_failed(e.plugin(), e.to_string());
                 }
-                PipelineStats::add(&self.stats.reloads_refused, 1);
+                PipelineStats::add(&self.stats.pipeline.reloads_refused, 1);
             }
         }
         report.generation = self.generation.load(Ordering::SeqCst);
@@ -290,7 +322,7 @@ impl Reloader {
         self.chain = chain;
         self.chain_tx.send_replace(spec);
         self.generation.fetch_add(1, Ordering::SeqCst);
-        PipelineStats::add(&self.stats.reloads_applied, 1);
+        PipelineStats::add(&self.stats.pipeline.reloads_applied, 1);
     }
 
     /// Compiles `.wasm` files that changed but that no processor names, so a typo shows up

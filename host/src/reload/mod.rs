@@ -13,3 +13,51 @@ mod watcher;
 
 pub use controller::{ReloadHandle, ReloadReport, Reloader, Trigger};
 pub use watcher::watch_files;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::{LoadedConfig, OnError, ProcessorConfig};
+use crate::loader::LoadedChain;
+use crate::runtime::{CacheOutcome, LoadedPlugin};
+use crate::telemetry::{Metrics, PluginState, PluginStatus};
+
+/// The status of a processor that now serves `plugin`.
+pub fn serving_status(
+    processor: &ProcessorConfig,
+    plugin: &LoadedPlugin,
+    generation: u64,
+) -> PluginStatus {
+    PluginStatus {
+        processor: processor.name.clone(),
+        plugin: processor.plugin.clone(),
+        sha256: plugin.sha256().to_owned(),
+        size: plugin.size(),
+        loaded_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        generation,
+        state: PluginState::Serving,
+        last_error: None,
+        memory_limit_mb: processor.memory_limit_mb,
+        timeout_ms: processor.timeout_ms,
+        on_error: match processor.on_error {
+            OnError::Pass => "pass",
+            OnError::Drop => "drop",
+        }
+        .to_owned(),
+        from_cache: plugin.cache_outcome() == CacheOutcome::Hit,
+    }
+}
+
+/// Records every stage of `chain` as serving (at start-up).
+pub fn record_chain(
+    metrics: &Metrics,
+    config: &LoadedConfig,
+    chain: &LoadedChain,
+    generation: u64,
+) {
+    for (processor, stage) in config.config.processors.iter().zip(&chain.spec.stages) {
+        metrics.plugin_loaded(serving_status(processor, &stage.plugin, generation));
+    }
+}

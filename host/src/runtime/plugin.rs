@@ -84,6 +84,20 @@ pub enum PluginError {
     },
 }
 
+impl PluginError {
+    /// The processor the error is about.
+    pub fn plugin(&self) -> &str {
+        match self {
+            PluginError::Compile { plugin, .. }
+            | PluginError::WrongWorld { plugin, .. }
+            | PluginError::Init { plugin, .. }
+            | PluginError::Trap { plugin, .. }
+            | PluginError::Guest { plugin, .. }
+            | PluginError::InvalidEdit { plugin, .. } => plugin,
+        }
+    }
+}
+
 /// Classes of guest failure, used in logs and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {

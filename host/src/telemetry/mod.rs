@@ -1,5 +1,9 @@
-//! Self-telemetry: the counters the pipeline keeps about itself.
+//! Self-telemetry: what the pipeline counts about itself, and the plugin status table.
 
+mod metrics;
+mod plugins;
 mod stats;
 
+pub use metrics::{ErrorKind, ExporterMetrics, Metrics, ProcessorMetrics, ReceiverMetrics};
+pub use plugins::{PluginState, PluginStatus};
 pub use stats::{PipelineStats, StatsSnapshot};
