@@ -41,4 +41,30 @@ fn main() {
             built.path.display()
         );
     }
+    build_python_plugin(&root);
+}
+
+/// Builds the Python example processor with componentize-py (installing it if missing).
+fn build_python_plugin(root: &Path) {
+    let dir = root.join("examples/plugins/python/redact");
+    for file in ["app.py", "build.sh"] {
+        println!("cargo:rerun-if-changed={}", dir.join(file).display());
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("python-redact.wasm");
+    let output = std::process::Command::new("bash")
+        .arg(dir.join("build.sh"))
+        .arg(&out)
+        .output()
+        .expect("running examples/plugins/python/redact/build.sh");
+    if !output.status.success() {
+        panic!(
+            "building the Python example plugin failed (needs python3 with pip; see docs/plugins/python.md):\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    println!(
+        "cargo:rustc-env=WEFT_FIXTURE_PYTHON_REDACT={}",
+        out.display()
+    );
 }

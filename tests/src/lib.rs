@@ -18,6 +18,7 @@ pub fn fixture(name: &str) -> &'static str {
         "stamp-v1" => env!("WEFT_FIXTURE_STAMP_V1"),
         "stamp-v2" => env!("WEFT_FIXTURE_STAMP_V2"),
         "wrong-world" => env!("WEFT_FIXTURE_WRONG_WORLD"),
+        "python-redact" => env!("WEFT_FIXTURE_PYTHON_REDACT"),
         other => panic!("no fixture {other:?}"),
     }
 }

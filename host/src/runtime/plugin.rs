@@ -289,9 +289,9 @@ impl LoadedPlugin {
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.limits.memory_bytes)
                 .trap_on_grow_failure(true)
-                .instances(4)
-                .tables(20)
-                .memories(4)
+                .instances(100)
+                .tables(100)
+                .memories(16)
                 .build(),
             plugin: self.name.clone(),
         };

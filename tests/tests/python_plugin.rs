@@ -1,0 +1,112 @@
+//! A processor written in Python (componentize-py), built from source by the test build, run
+//! through weft: its effect end to end, its compile and cache figures, and its reload latency.
+
+use std::time::{Duration, Instant};
+
+use weft::config::LoadedConfig;
+use weft::runtime::{CacheOutcome, ComponentCache, Limits, LoadedPlugin, PluginEngine};
+use weft::service::RunningService;
+use weft_tests::client::grpc_client;
+use weft_tests::sink::OtlpSink;
+use weft_tests::spans::{kv, request_named, span_number, string_attribute};
+use weft_tests::{config_with, fixture, scratch_dir};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_redaction_plugin_masks_pii_end_to_end_and_reloads_from_the_cache() {
+    let dir = scratch_dir("python");
+    let plugin = dir.join("redact.wasm");
+    std::fs::write(&plugin, std::fs::read(fixture("stamp-v1")).unwrap()).unwrap();
+    let python = std::fs::read(fixture("python-redact")).unwrap();
+
+    // Compile cold, then from the component cache, as weft does.
+    let engine = PluginEngine::new().unwrap();
+    let cache = ComponentCache::in_dir(dir.join("cache"));
+    let started = Instant::now();
+    let cold = LoadedPlugin::load_cached(
+        &engine,
+        &cache,
+        "py",
+        &python,
+        "{}".into(),
+        Limits::default(),
+    )
+    .unwrap();
+    let cold_time = started.elapsed();
+    assert_eq!(cold.cache_outcome(), CacheOutcome::Compiled);
+    let started = Instant::now();
+    let warm = LoadedPlugin::load_cached(
+        &engine,
+        &cache,
+        "py",
+        &python,
+        "{}".into(),
+        Limits::default(),
+    )
+    .unwrap();
+    let warm_time = started.elapsed();
+    assert_eq!(warm.cache_outcome(), CacheOutcome::Hit);
+    eprintln!(
+        "python component: {} bytes; load cold {cold_time:?}, from cache {warm_time:?} (includes init and smoke batch)",
+        python.len()
+    );
+
+    let sink = OtlpSink::start().await;
+    let config = dir.join("weft.toml");
+    let processors =
+        "[[processors]]\nname = \"redact\"\nplugin = \"redact.wasm\"\non_error = \"drop\"\n";
+    let text = config_with(processors, sink.addr())
+        .replace("component_cache = false", "cache_dir = \"cache\"")
+        .replace("[admin]", "[reload]\ndebounce_ms = 50\n[admin]");
+    std::fs::write(&config, text).unwrap();
+    let weft = RunningService::start(LoadedConfig::from_file(&config).unwrap())
+        .await
+        .unwrap();
+
+    // Swap the Rust plugin for the Python one: the cache is warm from above.
+    let written = Instant::now();
+    std::fs::write(dir.join("redact.partial"), &python).unwrap();
+    std::fs::rename(dir.join("redact.partial"), &plugin).unwrap();
+    while weft.reload().generation() == 0 {
+        assert!(
+            written.elapsed() < Duration::from_secs(120),
+            "the Python plugin never loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!(
+        "reload latency, file written -> Python plugin serving (cached, debounce 50 ms): {:?}",
+        written.elapsed()
+    );
+
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+    let mut request = request_named(0, 20, |_| "POST /pay".into());
+    for span in &mut request.resource_spans[0].scope_spans[0].spans {
+        span.attributes
+            .push(kv("note", "refund to ann@example.com, ssn 078-05-1120"));
+    }
+    client.export(request).await.unwrap();
+    assert_eq!(sink.wait_for(20, Duration::from_secs(30)).await, 20);
+    weft.shutdown().await;
+    for span in sink.spans() {
+        let n = span_number(&span).unwrap();
+        assert_eq!(
+            string_attribute(&span, "note"),
+            Some("refund to [REDACTED:email], ssn [REDACTED:ssn]"),
+            "span {n}"
+        );
+        assert_eq!(
+            string_attribute(&span, "user.email"),
+            Some("[REDACTED:email]"),
+            "span {n}"
+        );
+        assert_eq!(
+            string_attribute(&span, "order.id"),
+            Some("ord-2024-000123"),
+            "clean values stay, span {n}"
+        );
+        assert!(
+            span.attributes.iter().all(|kv| kv.key != "v"),
+            "the Rust stamp plugin is gone after the swap"
+        );
+    }
+}
