@@ -17,3 +17,4 @@ pub mod reload;
 pub mod runtime;
 pub mod service;
 pub mod telemetry;
+pub mod topology;

@@ -10,25 +10,32 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::LoadedConfig;
-use crate::exporter::{ExportFanout, ExporterHandle, Sink, start_exporter};
 use crate::loader::load_chain;
 use crate::pipeline::{WorkerPool, start_workers};
 use crate::reload::{ReloadHandle, Reloader, watch_files};
 use crate::runtime::PluginEngine;
 use crate::telemetry::{Metrics, PipelineStats};
+use crate::topology::Topology;
 
 /// A running pipeline: receivers, workers and exporters.
 pub struct RunningService {
-    grpc_addr: Option<SocketAddr>,
-    http_addr: Option<SocketAddr>,
     metrics: Arc<Metrics>,
-    stop_receivers: Vec<oneshot::Sender<()>>,
-    receivers: Vec<JoinHandle<()>>,
+    topology: Arc<tokio::sync::Mutex<Topology>>,
+    addresses: Arc<std::sync::Mutex<Addresses>>,
+    stop_admin: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     workers: WorkerPool,
-    exporters: Vec<ExporterHandle>,
     reload: ReloadHandle,
     admin_addr: Option<SocketAddr>,
     _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// Where the receivers listen now (they can move on reload).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Addresses {
+    /// OTLP/gRPC.
+    pub grpc: Option<SocketAddr>,
+    /// OTLP/HTTP.
+    pub http: Option<SocketAddr>,
 }
 
 impl RunningService {
@@ -51,22 +58,8 @@ impl RunningService {
         let metrics = Arc::new(Metrics::default());
         crate::reload::record_chain(&metrics, &config, &chain, 0);
 
-        let mut fanout = ExportFanout::default();
-        let mut exporters = Vec::new();
-        for (name, exporter) in &config.config.exporters {
-            let sink = Sink::from_config(exporter, &config.base_dir)
-                .with_context(|| format!("starting exporter {name:?}"))?;
-            let (sender, handle) = start_exporter(
-                name.clone(),
-                sink,
-                exporter.batch().clone(),
-                exporter.retry().clone(),
-                metrics.clone(),
-            );
-            fanout.push(sender);
-            exporters.push(handle);
-        }
-
+        let (mut topology, fanout) =
+            Topology::start_exporters(metrics.clone(), &config.config.exporters, &config.base_dir)?;
         let pipeline = &config.config.pipeline;
         let (submitter, workers) = start_workers(
             pipeline.workers,
@@ -76,12 +69,22 @@ impl RunningService {
             fanout,
             metrics.clone(),
         );
+        topology
+            .set_receivers(&config.config.receivers.otlp, Some(submitter))
+            .await?;
+        let addresses = Arc::new(std::sync::Mutex::new(Addresses {
+            grpc: topology.grpc_addr(),
+            http: topology.http_addr(),
+        }));
+        let exporters = topology.exporter_count();
+        let topology = Arc::new(tokio::sync::Mutex::new(topology));
 
-        let watcher = match config.config.reload.watch {
-            true => Some(()),
-            false => None,
-        };
         let (watch_list, plugin_dirs) = watched_paths(&config);
+        let live = crate::reload::LiveParts {
+            runtime: tokio::runtime::Handle::current(),
+            topology: topology.clone(),
+            addresses: addresses.clone(),
+        };
         let reload = Reloader::new(
             engine,
             cache,
@@ -89,23 +92,24 @@ impl RunningService {
             chain,
             chain_tx,
             metrics.clone(),
+            live,
         )
         .spawn();
-        let watcher = match watcher {
-            Some(()) if !(watch_list.is_empty() && plugin_dirs.is_empty()) => Some(
-                watch_files(&watch_list, &plugin_dirs, reload.clone())
-                    .context("watching plugin and config files")?,
-            ),
-            _ => None,
-        };
+        let watcher =
+            if config.config.reload.watch && !(watch_list.is_empty() && plugin_dirs.is_empty()) {
+                Some(
+                    watch_files(&watch_list, &plugin_dirs, reload.clone())
+                        .context("watching plugin and config files")?,
+                )
+            } else {
+                None
+            };
         let mut service = RunningService {
-            grpc_addr: None,
-            http_addr: None,
             metrics,
-            stop_receivers: Vec::new(),
-            receivers: Vec::new(),
+            topology,
+            addresses,
+            stop_admin: None,
             workers,
-            exporters,
             reload,
             admin_addr: None,
             _watcher: watcher,
@@ -117,75 +121,32 @@ impl RunningService {
                 .with_context(|| format!("binding the admin server on {endpoint}"))?;
             service.admin_addr = Some(listener.local_addr()?);
             let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(crate::admin::serve_admin(
+            let serve = crate::admin::serve_admin(
                 listener,
                 service.reload.clone(),
                 service.metrics.clone(),
                 async {
                     let _ = stopped.await;
                 },
-            ));
-            service.stop_receivers.push(stop);
-            service.receivers.push(tokio::spawn(async move {
-                if let Ok(Err(e)) = task.await {
+            );
+            let task = tokio::spawn(async move {
+                if let Err(e) = serve.await {
                     tracing::error!(error = %e, "Admin server failed.");
                 }
-            }));
+            });
+            service.stop_admin = Some((stop, task));
         }
-        let otlp = &config.config.receivers.otlp;
-        if let Some(grpc) = &otlp.grpc {
-            let listener = TcpListener::bind(&grpc.endpoint)
-                .await
-                .with_context(|| format!("binding OTLP/gRPC on {}", grpc.endpoint))?;
-            service.grpc_addr = Some(listener.local_addr()?);
-            let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(crate::receiver::serve_grpc(
-                listener,
-                submitter.clone(),
-                grpc.max_request_bytes,
-                async {
-                    let _ = stopped.await;
-                },
-            ));
-            service.stop_receivers.push(stop);
-            service.receivers.push(tokio::spawn(async move {
-                if let Ok(Err(e)) = task.await {
-                    tracing::error!(error = %e, "OTLP/gRPC receiver failed.");
-                }
-            }));
-        }
-        if let Some(http) = &otlp.http {
-            let listener = TcpListener::bind(&http.endpoint)
-                .await
-                .with_context(|| format!("binding OTLP/HTTP on {}", http.endpoint))?;
-            service.http_addr = Some(listener.local_addr()?);
-            let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(crate::receiver::serve_http(
-                listener,
-                submitter.clone(),
-                http.max_request_bytes,
-                async {
-                    let _ = stopped.await;
-                },
-            ));
-            service.stop_receivers.push(stop);
-            service.receivers.push(tokio::spawn(async move {
-                if let Ok(Err(e)) = task.await {
-                    tracing::error!(error = %e, "OTLP/HTTP receiver failed.");
-                }
-            }));
-        }
-        drop(submitter);
         service
             .metrics
             .receivers_bound
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        let addresses = *service.addresses.lock().unwrap();
         tracing::info!(
-            grpc = ?service.grpc_addr,
-            http = ?service.http_addr,
+            grpc = ?addresses.grpc,
+            http = ?addresses.http,
             admin = ?service.admin_addr,
             processors = config.config.processors.len(),
-            exporters = service.exporters.len(),
+            exporters,
             workers = pipeline.workers,
             config = %config.origin,
             "Weft is running."
@@ -195,12 +156,12 @@ impl RunningService {
 
     /// The bound OTLP/gRPC address, if that receiver is on.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
-        self.grpc_addr
+        self.addresses.lock().unwrap().grpc
     }
 
     /// The bound OTLP/HTTP address, if that receiver is on.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.http_addr
+        self.addresses.lock().unwrap().http
     }
 
     /// The pipeline's counters.
@@ -228,19 +189,20 @@ impl RunningService {
     /// exported (or counted as failed) by the time it returns.
     pub async fn shutdown(self) {
         let started = Instant::now();
-        for stop in self.stop_receivers {
+        if let Some((stop, task)) = self.stop_admin {
             let _ = stop.send(());
+            let _ = task.await;
         }
-        for receiver in self.receivers {
-            let _ = receiver.await;
-        }
+        self.topology.lock().await.stop_receivers().await;
+        drop(self.reload);
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Receivers stopped; draining the pipeline."
         );
         let workers = self.workers;
         let _ = tokio::task::spawn_blocking(move || workers.join()).await;
-        for exporter in self.exporters {
+        let exporters = self.topology.lock().await.release_exporters();
+        for exporter in exporters {
             exporter.join().await;
         }
         let stats = self.metrics.pipeline.snapshot();

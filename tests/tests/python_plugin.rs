@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use weft::config::LoadedConfig;
-use weft::runtime::{CacheOutcome, ComponentCache, Limits, LoadedPlugin, PluginEngine};
 use weft::service::RunningService;
 use weft_tests::client::grpc_client;
 use weft_tests::sink::OtlpSink;
@@ -18,64 +17,44 @@ async fn python_redaction_plugin_masks_pii_end_to_end_and_reloads_from_the_cache
     std::fs::write(&plugin, std::fs::read(fixture("stamp-v1")).unwrap()).unwrap();
     let python = std::fs::read(fixture("python-redact")).unwrap();
 
-    // Compile cold, then from the component cache, as weft does.
-    let engine = PluginEngine::new().unwrap();
-    let cache = ComponentCache::in_dir(dir.join("cache"));
-    let started = Instant::now();
-    let cold = LoadedPlugin::load_cached(
-        &engine,
-        &cache,
-        "py",
-        &python,
-        "{}".into(),
-        Limits::default(),
-    )
-    .unwrap();
-    let cold_time = started.elapsed();
-    assert_eq!(cold.cache_outcome(), CacheOutcome::Compiled);
-    let started = Instant::now();
-    let warm = LoadedPlugin::load_cached(
-        &engine,
-        &cache,
-        "py",
-        &python,
-        "{}".into(),
-        Limits::default(),
-    )
-    .unwrap();
-    let warm_time = started.elapsed();
-    assert_eq!(warm.cache_outcome(), CacheOutcome::Hit);
-    eprintln!(
-        "python component: {} bytes; load cold {cold_time:?}, from cache {warm_time:?} (includes init and smoke batch)",
-        python.len()
-    );
-
     let sink = OtlpSink::start().await;
     let config = dir.join("weft.toml");
     let processors =
         "[[processors]]\nname = \"redact\"\nplugin = \"redact.wasm\"\non_error = \"drop\"\n";
     let text = config_with(processors, sink.addr())
-        .replace("component_cache = false", "cache_dir = \"cache\"")
+        .replace("component_cache = false", "cache_dir = \"weft-cache\"")
         .replace("[admin]", "[reload]\ndebounce_ms = 50\n[admin]");
     std::fs::write(&config, text).unwrap();
     let weft = RunningService::start(LoadedConfig::from_file(&config).unwrap())
         .await
         .unwrap();
 
-    // Swap the Rust plugin for the Python one: the cache is warm from above.
-    let written = Instant::now();
-    std::fs::write(dir.join("redact.partial"), &python).unwrap();
-    std::fs::rename(dir.join("redact.partial"), &plugin).unwrap();
-    while weft.reload().generation() == 0 {
-        assert!(
-            written.elapsed() < Duration::from_secs(120),
-            "the Python plugin never loaded"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    // Swap the Rust plugin for the Python one (compiled: the cache is empty), back to Rust,
+    // and to Python again (from the cache).
+    let stamp = std::fs::read(fixture("stamp-v1")).unwrap();
+    let mut latencies = Vec::new();
+    for (generation, bytes) in [(1, &python), (2, &stamp), (3, &python)] {
+        let written = Instant::now();
+        std::fs::write(dir.join("redact.partial"), bytes).unwrap();
+        std::fs::rename(dir.join("redact.partial"), &plugin).unwrap();
+        while weft.reload().generation() < generation {
+            assert!(
+                written.elapsed() < Duration::from_secs(120),
+                "reload {generation} never happened"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        latencies.push(written.elapsed());
     }
     eprintln!(
-        "reload latency, file written -> Python plugin serving (cached, debounce 50 ms): {:?}",
-        written.elapsed()
+        "python component {} bytes; reload latency, file written -> serving (debounce 50 ms): uncached {:?}, cached {:?}",
+        python.len(),
+        latencies[0],
+        latencies[2]
+    );
+    assert!(
+        latencies[2] < latencies[0],
+        "the second Python load comes from the cache"
     );
 
     let mut client = grpc_client(weft.grpc_addr().unwrap()).await;

@@ -343,3 +343,61 @@ async fn config_changes_apply_live_and_an_invalid_config_is_refused_whole() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivers_and_exporters_are_replaced_live_without_losing_accepted_spans() {
+    let dir = scratch_dir("topology-reload");
+    let first_sink = OtlpSink::start().await;
+    let second_sink = OtlpSink::start().await;
+    let config = dir.join("weft.toml");
+    std::fs::write(&config, chain_config(first_sink.addr(), STAGE_A)).unwrap();
+    let weft = RunningService::start(LoadedConfig::from_file(&config).unwrap())
+        .await
+        .unwrap();
+    let admin = weft.admin_addr().unwrap();
+    let old_grpc = weft.grpc_addr().unwrap();
+    let mut client = grpc_client(old_grpc).await;
+    for i in 0..5 {
+        client.export(request(i * 100, 100)).await.unwrap();
+    }
+
+    // A new exporter destination and a new gRPC listener (port 0: a fresh port).
+    let moved = chain_config(second_sink.addr(), STAGE_A).replace(
+        "[receivers.otlp.grpc]\nendpoint = \"127.0.0.1:0\"",
+        "[receivers.otlp.grpc]\nendpoint = \"127.0.0.1:0\"\nmax_request_bytes = 2097152",
+    );
+    std::fs::write(&config, moved).unwrap();
+    let (status, body) = post(admin, "/reload").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("exporters.sink") && body.contains("receivers.otlp.grpc"),
+        "{body}"
+    );
+    let new_grpc = weft.grpc_addr().unwrap();
+    assert_ne!(
+        new_grpc, old_grpc,
+        "the gRPC receiver moved to its new listener"
+    );
+    let mut client = grpc_client(new_grpc).await;
+    for i in 5..10 {
+        client.export(request(i * 100, 100)).await.unwrap();
+    }
+    assert_eq!(
+        second_sink.wait_for(500, Duration::from_secs(20)).await,
+        500
+    );
+    weft.shutdown().await;
+
+    // Everything accepted before the change went to the first sink, everything after to the second.
+    let numbers = |sink: &OtlpSink| {
+        let mut n: Vec<i64> = sink
+            .spans()
+            .iter()
+            .map(|s| span_number(s).unwrap())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(numbers(&first_sink), (0..500).collect::<Vec<_>>());
+    assert_eq!(numbers(&second_sink), (500..1000).collect::<Vec<_>>());
+}

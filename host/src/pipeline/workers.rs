@@ -36,7 +36,7 @@ pub fn start_workers(
     capacity: usize,
     enqueue_timeout: std::time::Duration,
     chain: watch::Receiver<Arc<ChainSpec>>,
-    fanout: ExportFanout,
+    fanout: watch::Receiver<Arc<ExportFanout>>,
     metrics: Arc<Metrics>,
 ) -> (Submitter, WorkerPool) {
     let (sender, receiver) = async_channel::bounded::<ExportTraceServiceRequest>(capacity);
@@ -44,18 +44,22 @@ pub fn start_workers(
         .map(|n| {
             let receiver = receiver.clone();
             let mut chain_updates = chain.clone();
-            let fanout = fanout.clone();
+            let mut fanout_updates = fanout.clone();
             let metrics = metrics.clone();
             std::thread::Builder::new()
                 .name(format!("weft-worker-{n}"))
                 .spawn(move || {
                     let mut chain = Chain::new(chain_updates.borrow_and_update().clone(), &metrics);
+                    let mut fanout = fanout_updates.borrow_and_update().clone();
                     while let Ok(request) = receiver.recv_blocking() {
                         metrics
                             .queued
                             .store(receiver.len() as u64, std::sync::atomic::Ordering::Relaxed);
                         if chain_updates.has_changed().unwrap_or(false) {
                             chain = Chain::new(chain_updates.borrow_and_update().clone(), &metrics);
+                        }
+                        if fanout_updates.has_changed().unwrap_or(false) {
+                            fanout = fanout_updates.borrow_and_update().clone();
                         }
                         if let Some(processed) = chain.run(request, &metrics) {
                             fanout.send_blocking(processed);

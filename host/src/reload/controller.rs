@@ -12,7 +12,9 @@ use crate::config::LoadedConfig;
 use crate::loader::{LoadedChain, fingerprint, load_chain, load_plugin, plugin_bytes};
 use crate::pipeline::{ChainSpec, StageSpec};
 use crate::runtime::{ComponentCache, PluginEngine};
+use crate::service::Addresses;
 use crate::telemetry::{Metrics, PipelineStats};
+use crate::topology::Topology;
 
 /// What asks for a reload.
 #[derive(Debug)]
@@ -72,6 +74,17 @@ pub struct Reloader {
     stats: Arc<Metrics>,
     generation: Arc<AtomicU64>,
     debounce: Duration,
+    live: LiveParts,
+}
+
+/// The running receivers and exporters, which a config reload may replace.
+pub struct LiveParts {
+    /// The runtime the receivers and exporters run on.
+    pub runtime: tokio::runtime::Handle,
+    /// Receivers and exporters.
+    pub topology: Arc<tokio::sync::Mutex<Topology>>,
+    /// Where the receivers listen, for the service to report.
+    pub addresses: Arc<std::sync::Mutex<Addresses>>,
 }
 
 impl Reloader {
@@ -83,6 +96,7 @@ impl Reloader {
         chain: LoadedChain,
         chain_tx: watch::Sender<Arc<ChainSpec>>,
         stats: Arc<Metrics>,
+        live: LiveParts,
     ) -> Self {
         let debounce = Duration::from_millis(config.config.reload.debounce_ms);
         Reloader {
@@ -94,6 +108,7 @@ impl Reloader {
             stats,
             generation: Arc::new(AtomicU64::new(0)),
             debounce,
+            live,
         }
     }
 
@@ -287,21 +302,7 @@ impl Reloader {
                     self.stats.retain_plugins(&names);
                     self.swap(chain);
                 }
-                let (old, new) = (&self.config.config, &new_config.config);
-                for (section, differs) in [
-                    ("receivers", old.receivers != new.receivers),
-                    ("exporters", old.exporters != new.exporters),
-                    ("pipeline", old.pipeline != new.pipeline),
-                    ("admin", old.admin != new.admin),
-                ] {
-                    if differs {
-                        tracing::warn!(
-                            section,
-                            "Configuration section changed; it takes effect after a restart."
-                        );
-                        report.needs_restart.push(section.to_owned());
-                    }
-                }
+                self.apply_topology(&new_config, &mut report);
                 self.config = new_config;
             }
             Err(errors) => {
@@ -315,6 +316,52 @@ impl Reloader {
         }
         report.generation = self.generation.load(Ordering::SeqCst);
         report
+    }
+
+    /// Replaces receivers and exporters whose settings changed; reports what needs a restart.
+    fn apply_topology(&self, new_config: &LoadedConfig, report: &mut ReloadReport) {
+        let (old, new) = (&self.config.config, &new_config.config);
+        let live = &self.live;
+        let outcome: anyhow::Result<Vec<String>> = live.runtime.block_on(async {
+            let mut topology = live.topology.lock().await;
+            let mut changed = Vec::new();
+            if old.exporters != new.exporters {
+                changed.extend(topology.set_exporters(&new.exporters, &new_config.base_dir)?);
+            }
+            if old.receivers != new.receivers {
+                changed.extend(topology.set_receivers(&new.receivers.otlp, None).await?);
+                *live.addresses.lock().unwrap() = Addresses {
+                    grpc: topology.grpc_addr(),
+                    http: topology.http_addr(),
+                };
+            }
+            Ok(changed)
+        });
+        match outcome {
+            Ok(changed) => {
+                if !changed.is_empty() {
+                    tracing::info!(changed = ?changed, "Receivers and exporters updated.");
+                }
+                report.updated.extend(changed);
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "Receiver or exporter change refused; the running ones stay.");
+                PipelineStats::add(&self.stats.pipeline.reloads_refused, 1);
+                report.refused.push(format!("{e:#}"));
+            }
+        }
+        for (section, differs) in [
+            ("pipeline", old.pipeline != new.pipeline),
+            ("admin", old.admin != new.admin),
+        ] {
+            if differs {
+                tracing::warn!(
+                    section,
+                    "Configuration section changed; it takes effect after a restart."
+                );
+                report.needs_restart.push(section.to_owned());
+            }
+        }
     }
 
     fn swap(&mut self, chain: LoadedChain) {

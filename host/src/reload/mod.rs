@@ -11,7 +11,7 @@
 mod controller;
 mod watcher;
 
-pub use controller::{ReloadHandle, ReloadReport, Reloader, Trigger};
+pub use controller::{LiveParts, ReloadHandle, ReloadReport, Reloader, Trigger};
 pub use watcher::watch_files;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,0 +1,283 @@
+//! The parts of a running Weft that a config change can replace without a restart:
+//! receivers (listeners) and exporters.
+//!
+//! Replacing follows the same rule as plugins: build the new part first, and only then retire
+//! the old one; if the new part cannot be built, the old one keeps running and the reason is
+//! reported. Nothing accepted is dropped: a retired receiver finishes its in-flight requests,
+//! and a retired exporter flushes everything it was handed before it stops.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{ExporterConfig, ListenerConfig, OtlpReceiverConfig};
+use crate::exporter::{ExportFanout, ExporterHandle, Sink, start_exporter};
+use crate::pipeline::{Protocol, Submitter};
+use crate::telemetry::Metrics;
+
+/// A listening receiver.
+struct RunningReceiver {
+    config: ListenerConfig,
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// A running exporter and the queue that feeds it.
+struct RunningExporter {
+    config: ExporterConfig,
+    sender: async_channel::Sender<
+        Arc<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
+    >,
+    handle: ExporterHandle,
+}
+
+/// Receivers and exporters, replaceable while running.
+pub struct Topology {
+    metrics: Arc<Metrics>,
+    submitter: Option<Submitter>,
+    grpc: Option<RunningReceiver>,
+    http: Option<RunningReceiver>,
+    exporters: BTreeMap<String, RunningExporter>,
+    fanout: watch::Sender<Arc<ExportFanout>>,
+    /// Receivers being stopped and exporters being drained after a replacement: awaited at shutdown.
+    retired_receivers: Vec<JoinHandle<()>>,
+    retired_exporters: Vec<ExporterHandle>,
+}
+
+impl Topology {
+    /// Starts the exporters of `exporters`; receivers are added by [`Topology::set_receivers`]
+    /// once the workers (and so the submitter) exist.
+    pub fn start_exporters(
+        metrics: Arc<Metrics>,
+        exporters: &BTreeMap<String, ExporterConfig>,
+        base_dir: &Path,
+    ) -> anyhow::Result<(Self, watch::Receiver<Arc<ExportFanout>>)> {
+        let mut running = BTreeMap::new();
+        for (name, config) in exporters {
+            running.insert(name.clone(), start_one(&metrics, name, config, base_dir)?);
+        }
+        let (fanout, receiver) = watch::channel(Arc::new(fanout_of(&running)));
+        let topology = Topology {
+            metrics,
+            submitter: None,
+            grpc: None,
+            http: None,
+            exporters: running,
+            fanout,
+            retired_receivers: Vec::new(),
+            retired_exporters: Vec::new(),
+        };
+        Ok((topology, receiver))
+    }
+
+    /// The bound OTLP/gRPC address.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().map(|r| r.addr)
+    }
+
+    /// The bound OTLP/HTTP address.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|r| r.addr)
+    }
+
+    /// The number of running exporters.
+    pub fn exporter_count(&self) -> usize {
+        self.exporters.len()
+    }
+
+    /// Makes the receivers match `config`, binding new listeners before stopping old ones
+    /// (or, for the same address, right after). Returns what changed. On a bind failure the
+    /// running receiver of that protocol stays.
+    pub async fn set_receivers(
+        &mut self,
+        config: &OtlpReceiverConfig,
+        submitter: Option<Submitter>,
+    ) -> anyhow::Result<Vec<String>> {
+        if let Some(submitter) = submitter {
+            self.submitter = Some(submitter);
+        }
+        let mut changed = Vec::new();
+        for protocol in [Protocol::Grpc, Protocol::Http] {
+            let wanted = match protocol {
+                Protocol::Grpc => config.grpc.as_ref(),
+                Protocol::Http => config.http.as_ref(),
+            };
+            let slot = match protocol {
+                Protocol::Grpc => &mut self.grpc,
+                Protocol::Http => &mut self.http,
+            };
+            if slot.as_ref().map(|r| &r.config) == wanted {
+                continue;
+            }
+            let name = match protocol {
+                Protocol::Grpc => "receivers.otlp.grpc",
+                Protocol::Http => "receivers.otlp.http",
+            };
+            // Same address: the old listener must let go of the port first.
+            let same_address = matches!((slot.as_ref(), wanted), (Some(old), Some(new)) if old.config.endpoint == new.endpoint);
+            if (same_address || wanted.is_none())
+                && let Some(old) = slot.take()
+            {
+                let _ = old.stop.send(());
+                let _ = old.task.await;
+            }
+            if let Some(wanted) = wanted {
+                let submitter = self
+                    .submitter
+                    .clone()
+                    .context("receivers need the pipeline")?;
+                let started = start_receiver(protocol, wanted, submitter)
+                    .await
+                    .with_context(|| format!("starting {name}"))?;
+                if let Some(old) = slot.replace(started) {
+                    let _ = old.stop.send(());
+                    self.retired_receivers.push(old.task);
+                }
+            }
+            changed.push(name.to_owned());
+        }
+        Ok(changed)
+    }
+
+    /// Makes the exporters match `config`: new and changed exporters start first, then the
+    /// workers switch to the new set; replaced and removed exporters drain and stop.
+    pub fn set_exporters(
+        &mut self,
+        config: &BTreeMap<String, ExporterConfig>,
+        base_dir: &Path,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut started = BTreeMap::new();
+        for (name, wanted) in config {
+            if self
+                .exporters
+                .get(name)
+                .is_some_and(|running| running.config == *wanted)
+            {
+                continue;
+            }
+            started.insert(
+                name.clone(),
+                start_one(&self.metrics, name, wanted, base_dir)?,
+            );
+        }
+        let removed: Vec<String> = self
+            .exporters
+            .keys()
+            .filter(|name| !config.contains_key(*name))
+            .cloned()
+            .collect();
+        let mut changed: Vec<String> = started
+            .keys()
+            .chain(&removed)
+            .map(|n| format!("exporters.{n}"))
+            .collect();
+        changed.sort();
+        for name in removed {
+            let old = self.exporters.remove(&name).expect("listed above");
+            self.retired_exporters.push(old.handle);
+        }
+        for (name, new) in started {
+            if let Some(old) = self.exporters.insert(name, new) {
+                self.retired_exporters.push(old.handle);
+            }
+        }
+        if !changed.is_empty() {
+            self.fanout
+                .send_replace(Arc::new(fanout_of(&self.exporters)));
+        }
+        Ok(changed)
+    }
+
+    /// Stops the receivers (in-flight requests finish) and gives up this topology's hold on the
+    /// pipeline queue, so the workers can drain it and stop.
+    pub async fn stop_receivers(&mut self) {
+        for receiver in [self.grpc.take(), self.http.take()].into_iter().flatten() {
+            let _ = receiver.stop.send(());
+            let _ = receiver.task.await;
+        }
+        for task in self.retired_receivers.drain(..) {
+            let _ = task.await;
+        }
+        self.submitter = None;
+    }
+
+    /// Once the workers have stopped: lets go of every exporter queue, so each exporter flushes
+    /// what it holds and stops. Returns them all (running and retired) to wait on.
+    pub fn release_exporters(&mut self) -> Vec<ExporterHandle> {
+        let running = std::mem::take(&mut self.exporters);
+        self.fanout.send_replace(Arc::new(ExportFanout::default()));
+        let mut handles: Vec<ExporterHandle> = running.into_values().map(|e| e.handle).collect();
+        handles.append(&mut self.retired_exporters);
+        handles
+    }
+}
+
+fn fanout_of(exporters: &BTreeMap<String, RunningExporter>) -> ExportFanout {
+    let mut fanout = ExportFanout::default();
+    for exporter in exporters.values() {
+        fanout.push(exporter.sender.clone());
+    }
+    fanout
+}
+
+fn start_one(
+    metrics: &Arc<Metrics>,
+    name: &str,
+    config: &ExporterConfig,
+    base_dir: &Path,
+) -> anyhow::Result<RunningExporter> {
+    let sink = Sink::from_config(config, base_dir)
+        .with_context(|| format!("starting exporter {name:?}"))?;
+    let (sender, handle) = start_exporter(
+        name.to_owned(),
+        sink,
+        config.batch().clone(),
+        config.retry().clone(),
+        metrics.clone(),
+    );
+    Ok(RunningExporter {
+        config: config.clone(),
+        sender,
+        handle,
+    })
+}
+
+async fn start_receiver(
+    protocol: Protocol,
+    config: &ListenerConfig,
+    submitter: Submitter,
+) -> anyhow::Result<RunningReceiver> {
+    let listener = tokio::net::TcpListener::bind(&config.endpoint)
+        .await
+        .with_context(|| format!("binding {}", config.endpoint))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async {
+        let _ = stopped.await;
+    };
+    let max = config.max_request_bytes;
+    let task = match protocol {
+        Protocol::Grpc => tokio::spawn(async move {
+            if let Err(e) = crate::receiver::serve_grpc(listener, submitter, max, shutdown).await {
+                tracing::error!(error = %e, "OTLP/gRPC receiver failed.");
+            }
+        }),
+        Protocol::Http => tokio::spawn(async move {
+            if let Err(e) = crate::receiver::serve_http(listener, submitter, max, shutdown).await {
+                tracing::error!(error = %e, "OTLP/HTTP receiver failed.");
+            }
+        }),
+    };
+    Ok(RunningReceiver {
+        config: config.clone(),
+        addr,
+        stop,
+        task,
+    })
+}
