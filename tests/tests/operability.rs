@@ -171,7 +171,7 @@ config = {{ actions = [{{ action = "upsert", key = "stamped", value = true }}] }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readyz_flips_when_a_plugin_fails_to_load_and_recovers() {
+async fn readyz_flips_when_a_plugin_fails_to_load_and_recovers_and_a_removed_file_keeps_serving() {
     let dir = scratch_dir("readyz");
     let plugin = dir.join("stamp.wasm");
     let v1 = std::fs::read(fixture("stamp-v1")).unwrap();
@@ -237,7 +237,16 @@ async fn readyz_flips_when_a_plugin_fails_to_load_and_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(sink.wait_for(5, Duration::from_secs(10)).await, 5);
+    // A removed plugin file: the loaded version keeps serving.
+    let generation = weft.reload().generation();
+    std::fs::remove_file(&plugin).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(weft.reload().generation(), generation);
+    client
+        .export(request_named(100, 5, |_| "y".into()))
+        .await
+        .unwrap();
+    assert_eq!(sink.wait_for(10, Duration::from_secs(10)).await, 10);
     weft.shutdown().await;
     assert!(
         sink.spans()
