@@ -9,6 +9,7 @@ const FIXTURES: &[&str] = &[
     "stamp-v1",
     "stamp-v2",
     "wrong-world",
+    "hostile",
 ];
 
 fn main() {

@@ -22,6 +22,8 @@ pub struct StageFingerprint {
     pub limits: Limits,
     /// The processor's `on_error`.
     pub on_error: crate::config::OnError,
+    /// The processor's quarantine settings (failures in a row, first period in ms).
+    pub quarantine: (u32, u64),
 }
 
 /// A chain and the fingerprints of its stages, in order.
@@ -76,6 +78,7 @@ pub fn fingerprint(processor: &ProcessorConfig, bytes: &[u8]) -> StageFingerprin
         config_json,
         limits,
         on_error: processor.on_error,
+        quarantine: (processor.quarantine_after, processor.quarantine_ms),
     }
 }
 
@@ -125,26 +128,25 @@ pub fn load_chain(
             }
         };
         let print = fingerprint(processor, &bytes);
-        let reused = previous.and_then(|p| {
+        // An unchanged stage is reused whole: the same compiled plugin and the same breaker.
+        if let Some(stage) = previous.and_then(|p| {
             p.fingerprints
                 .iter()
                 .position(|f| *f == print)
-                .map(|i| p.spec.stages[i].plugin.clone())
-        });
-        let plugin = match reused {
-            Some(plugin) => plugin,
-            None => match load_plugin(engine, cache, processor, &bytes) {
-                Ok(plugin) => Arc::new(plugin),
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            },
+                .map(|i| p.spec.stages[i].clone())
+        }) {
+            stages.push(stage);
+            fingerprints.push(print);
+            continue;
+        }
+        let plugin = match load_plugin(engine, cache, processor, &bytes) {
+            Ok(plugin) => Arc::new(plugin),
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
         };
-        stages.push(StageSpec {
-            plugin,
-            on_error: processor.on_error,
-        });
+        stages.push(StageSpec::new(plugin, processor));
         fingerprints.push(print);
     }
     if errors.is_empty() {

@@ -213,6 +213,12 @@ pub struct ProcessorConfig {
     /// Memory cap per instance, in MiB.
     #[serde(default = "default_memory_limit_mb")]
     pub memory_limit_mb: u64,
+    /// Quarantine the processor after this many failed batches in a row (0: never).
+    #[serde(default = "default_quarantine_after")]
+    pub quarantine_after: u32,
+    /// First quarantine period, in milliseconds (doubles on each failed trial, up to 5 min).
+    #[serde(default = "default_quarantine_ms")]
+    pub quarantine_ms: u64,
     /// The plugin's own settings, passed to its `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,
@@ -220,6 +226,14 @@ pub struct ProcessorConfig {
 
 fn default_timeout_ms() -> u64 {
     1_000
+}
+
+fn default_quarantine_after() -> u32 {
+    5
+}
+
+fn default_quarantine_ms() -> u64 {
+    10_000
 }
 
 fn default_memory_limit_mb() -> u64 {

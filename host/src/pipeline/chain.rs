@@ -1,24 +1,44 @@
 //! The processor chain: every processor, in config order, applied to one batch.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::config::OnError;
+use crate::config::{OnError, ProcessorConfig};
+
+use super::breaker::{Breaker, Verdict};
 use crate::runtime::{
     EditSummary, FailureKind, LoadedPlugin, PluginError, PluginInstance, apply_edits, build_view,
+    output_bytes,
 };
 use crate::telemetry::{ErrorKind, Metrics, PipelineStats, ProcessorMetrics};
 
 use super::queue::span_count;
 
 /// One processor of the chain as configured: shared by every worker.
+#[derive(Clone)]
 pub struct StageSpec {
     /// The compiled plugin.
     pub plugin: Arc<LoadedPlugin>,
     /// What happens to a batch the processor fails on.
     pub on_error: OnError,
+    /// Quarantines the processor after repeated failures.
+    pub breaker: Arc<Breaker>,
+}
+
+impl StageSpec {
+    /// A stage running `plugin` as `processor` configures it, with a fresh breaker.
+    pub fn new(plugin: Arc<LoadedPlugin>, processor: &ProcessorConfig) -> Self {
+        StageSpec {
+            plugin,
+            on_error: processor.on_error,
+            breaker: Arc::new(Breaker::new(
+                processor.quarantine_after,
+                Duration::from_millis(processor.quarantine_ms),
+            )),
+        }
+    }
 }
 
 /// The configured chain, shared by every worker. Replacing it (hot reload) makes each worker
@@ -30,17 +50,10 @@ pub struct ChainSpec {
 }
 
 impl ChainSpec {
-    /// Another spec with the same stages (the plugins are shared, not copied).
+    /// Another spec with the same stages (plugins and breakers are shared, not copied).
     pub fn share(&self) -> ChainSpec {
         ChainSpec {
-            stages: self
-                .stages
-                .iter()
-                .map(|s| StageSpec {
-                    plugin: s.plugin.clone(),
-                    on_error: s.on_error,
-                })
-                .collect(),
+            stages: self.stages.clone(),
         }
     }
 }
@@ -92,11 +105,30 @@ impl Chain {
                 return None;
             }
             let spans_in = span_count(&request) as u64;
-            PipelineStats::add(&counters.calls, 1);
             PipelineStats::add(&counters.spans_in, spans_in);
-            let started = Instant::now();
-            let outcome = run_stage(stage, instance, &mut request);
-            counters.observe(started.elapsed());
+            let outcome = if stage.breaker.verdict() == Verdict::Skip {
+                Err(PluginError::Quarantined {
+                    plugin: stage.plugin.name().to_owned(),
+                })
+            } else {
+                PipelineStats::add(&counters.calls, 1);
+                let started = Instant::now();
+                let outcome = run_stage(stage, instance, &mut request);
+                counters.observe(started.elapsed());
+                match &outcome {
+                    Ok(_) => stage.breaker.success(),
+                    Err(error) => {
+                        if let Some(period) = stage.breaker.failure() {
+                            tracing::warn!(processor = stage.plugin.name(), error = %error, seconds = period.as_secs_f64(), "Processor quarantined after repeated failures; its batches follow on_error until a trial succeeds.");
+                        }
+                    }
+                }
+                outcome
+            };
+            counters.quarantined.store(
+                u64::from(stage.breaker.is_open()),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             match outcome {
                 Ok(summary) => {
                     PipelineStats::add(
@@ -111,15 +143,21 @@ impl Chain {
                     );
                 }
                 Err(error) => {
+                    // A quarantined processor was logged once, when its breaker opened.
+                    let quiet = matches!(error, PluginError::Quarantined { .. });
                     PipelineStats::add(&stats.processor_failures, 1);
                     counters.error(error_kind(&error));
                     match stage.on_error {
                         OnError::Pass => {
                             PipelineStats::add(&counters.spans_out, spans_in);
-                            tracing::warn!(processor = stage.plugin.name(), error = %error, "Processor failed; passing the batch on unchanged.");
+                            if !quiet {
+                                tracing::warn!(processor = stage.plugin.name(), error = %error, "Processor failed; passing the batch on unchanged.");
+                            }
                         }
                         OnError::Drop => {
-                            tracing::warn!(processor = stage.plugin.name(), error = %error, spans = spans_in, "Processor failed; dropping the batch.");
+                            if !quiet {
+                                tracing::warn!(processor = stage.plugin.name(), error = %error, spans = spans_in, "Processor failed; dropping the batch.");
+                            }
                             PipelineStats::add(&stats.spans_dropped_on_error, spans_in);
                             return None;
                         }
@@ -147,6 +185,7 @@ fn error_kind(error: &PluginError) -> ErrorKind {
         } => ErrorKind::Trap,
         PluginError::Guest { .. } => ErrorKind::Error,
         PluginError::InvalidEdit { .. } => ErrorKind::InvalidEdit,
+        PluginError::Quarantined { .. } => ErrorKind::Quarantined,
         PluginError::Compile { .. } | PluginError::WrongWorld { .. } | PluginError::Init { .. } => {
             ErrorKind::Instantiate
         }
@@ -174,8 +213,28 @@ fn run_stage(
             return Err(error);
         }
     };
+    let (bytes, cap) = (
+        output_bytes(&edits),
+        output_cap(view.spans.len(), view.arena.len()),
+    );
+    if bytes > cap {
+        return Err(PluginError::InvalidEdit {
+            plugin: stage.plugin.name().to_owned(),
+            reason: format!(
+                "output amplification: {bytes} bytes of edits for {} spans (at most {cap})",
+                view.spans.len()
+            ),
+        });
+    }
     apply_edits(request, edits).map_err(|reason| PluginError::InvalidEdit {
         plugin: stage.plugin.name().to_owned(),
         reason,
     })
+}
+
+/// How many bytes of edits a processor may return for a batch: room for ordinary enrichment
+/// (4 KiB a span), for rewriting everything it read (4x the view's arena), and a floor. More is
+/// refused as output amplification.
+fn output_cap(spans: usize, arena: usize) -> usize {
+    (64 << 10) + spans * (4 << 10) + arena * 4
 }

@@ -181,10 +181,7 @@ impl Reloader {
         for (i, processor) in self.config.config.processors.iter().enumerate() {
             let current = &self.chain.spec.stages[i];
             let keep = |stages: &mut Vec<StageSpec>, fingerprints: &mut Vec<_>| {
-                stages.push(StageSpec {
-                    plugin: current.plugin.clone(),
-                    on_error: current.on_error,
-                });
+                stages.push(current.clone());
                 fingerprints.push(self.chain.fingerprints[i].clone());
             };
             let bytes = match plugin_bytes(&self.config, processor) {
@@ -212,10 +209,7 @@ impl Reloader {
                     let generation = self.generation.load(Ordering::SeqCst) + 1;
                     self.stats
                         .plugin_loaded(super::serving_status(processor, &plugin, generation));
-                    stages.push(StageSpec {
-                        plugin: Arc::new(plugin),
-                        on_error: processor.on_error,
-                    });
+                    stages.push(StageSpec::new(Arc::new(plugin), processor));
                     fingerprints.push(print);
                 }
                 Err(e) => {

@@ -55,6 +55,37 @@ impl Layout {
     }
 }
 
+/// The bytes of keys, strings and bytes values that `edits` would add to a batch.
+pub fn output_bytes(edits: &[Edit]) -> usize {
+    let value = |v: &Value| match v {
+        Value::Str(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        Value::Nested(nodes) => nodes
+            .iter()
+            .map(|n| match n {
+                ValueNode::Str(s) => s.len(),
+                ValueNode::Bytes(b) => b.len(),
+                ValueNode::Kvlist(entries) => entries.iter().map(|(k, _)| k.len() + 4).sum(),
+                ValueNode::Array(children) => children.len() * 4,
+                _ => 8,
+            })
+            .sum(),
+        _ => 8,
+    };
+    edits
+        .iter()
+        .map(|edit| match edit {
+            Edit::SetAttribute((_, key, v)) => key.len() + value(v),
+            Edit::RemoveAttribute((_, key)) => key.len(),
+            Edit::RenameAttribute((_, from, to)) => from.len() + to.len(),
+            Edit::SetName((_, s)) | Edit::SetTraceState((_, s)) | Edit::SetStatus((_, _, s)) => {
+                s.len()
+            }
+            _ => 8,
+        })
+        .sum()
+}
+
 /// Applies `edits` to `request`. Every edit is checked before any is applied, so an invalid
 /// edit leaves the request untouched and returns a description of the problem.
 pub fn apply_edits(

@@ -12,7 +12,7 @@ mod smoke;
 mod view;
 
 pub use cache::{CacheOutcome, ComponentCache};
-pub use edits::{EditSummary, apply_edits, to_any_value};
+pub use edits::{EditSummary, apply_edits, output_bytes, to_any_value};
 pub use engine::{EPOCH_TICK, PluginEngine};
 pub use plugin::{
     FailureKind, Limits, LoadedPlugin, PluginError, PluginInstance, hex_sha256 as sha256_hex,

@@ -74,6 +74,12 @@ pub enum PluginError {
         /// The plugin's message.
         reason: String,
     },
+    /// The processor is quarantined after repeated failures; it was not called.
+    #[error("plugin {plugin:?} is quarantined after repeated failures")]
+    Quarantined {
+        /// Processor name.
+        plugin: String,
+    },
     /// The plugin returned edits that do not fit the batch.
     #[error("plugin {plugin:?} returned an invalid edit: {reason}")]
     InvalidEdit {
@@ -93,7 +99,8 @@ impl PluginError {
             | PluginError::Init { plugin, .. }
             | PluginError::Trap { plugin, .. }
             | PluginError::Guest { plugin, .. }
-            | PluginError::InvalidEdit { plugin, .. } => plugin,
+            | PluginError::InvalidEdit { plugin, .. }
+            | PluginError::Quarantined { plugin } => plugin,
         }
     }
 }

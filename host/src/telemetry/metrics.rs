@@ -26,15 +26,18 @@ pub enum ErrorKind {
     InvalidEdit,
     /// A fresh instance could not be created or initialised.
     Instantiate,
+    /// Not called: the processor is quarantined.
+    Quarantined,
 }
 
-const ERROR_KINDS: [(ErrorKind, &str); 6] = [
+const ERROR_KINDS: [(ErrorKind, &str); 7] = [
     (ErrorKind::Trap, "trap"),
     (ErrorKind::Timeout, "timeout"),
     (ErrorKind::Memory, "memory"),
     (ErrorKind::Error, "error"),
     (ErrorKind::InvalidEdit, "invalid_edit"),
     (ErrorKind::Instantiate, "instantiate"),
+    (ErrorKind::Quarantined, "quarantined"),
 ];
 
 /// Upper bounds of the processor latency histogram, in seconds.
@@ -55,7 +58,9 @@ pub struct ProcessorMetrics {
     pub spans_dropped: AtomicU64,
     /// Edits it returned.
     pub edits: AtomicU64,
-    errors: [AtomicU64; 6],
+    errors: [AtomicU64; 7],
+    /// 1 while the processor is quarantined.
+    pub quarantined: AtomicU64,
     buckets: [AtomicU64; 12],
     latency_count: AtomicU64,
     latency_sum_ns: AtomicU64,
@@ -272,6 +277,13 @@ impl Metrics {
             "counter",
             "Spans the processor dropped by verdict.",
             &|m| get(&m.spans_dropped),
+        );
+        per_processor(
+            &mut out,
+            "weft_processor_quarantined",
+            "gauge",
+            "1 while the processor is quarantined after repeated failures.",
+            &|m| get(&m.quarantined),
         );
         per_processor(
             &mut out,

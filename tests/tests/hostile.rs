@@ -1,0 +1,186 @@
+//! The hostile plugin suite: a plugin that allocates without end, overflows its stack, hits
+//! `unreachable`, floods its output, or probes for files, sockets and environment costs its own
+//! batch at most; the host stays up and other traffic flows.
+
+use std::time::Duration;
+
+use weft_tests::client::{get, grpc_client};
+use weft_tests::sink::OtlpSink;
+use weft_tests::spans::{request_named, span_number, string_attribute};
+use weft_tests::{config_with, fixture, start_weft};
+
+fn sample(scrape: &str, name: &str) -> u64 {
+    scrape
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .unwrap_or_else(|| panic!("{name} not in the scrape"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_plugins_cost_their_own_batch_and_nothing_else() {
+    let sink = OtlpSink::start().await;
+    let chain = format!(
+        r#"
+[[processors]]
+name = "hostile"
+plugin = "{}"
+on_error = "pass"
+timeout_ms = 1000
+memory_limit_mb = 32
+quarantine_after = 0
+"#,
+        fixture("hostile")
+    );
+    let weft = start_weft(&config_with(&chain, sink.addr())).await;
+    let addr = weft.grpc_addr().unwrap();
+    let admin = weft.admin_addr().unwrap();
+
+    // Ordinary traffic from a second client while the attacks run.
+    let normal = tokio::spawn(async move {
+        let mut client = grpc_client(addr).await;
+        for i in 0..20u64 {
+            client
+                .export(request_named(10_000 + i * 10, 10, |_| "normal".into()))
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let attacks = [
+        "alloc",
+        "recurse",
+        "unreachable",
+        "amplify",
+        "slow",
+        "passwd",
+        "socket",
+        "env",
+    ];
+    let mut client = grpc_client(addr).await;
+    for (i, attack) in attacks.iter().enumerate() {
+        let name = attack.to_string();
+        client
+            .export(request_named(i as u64 * 100, 10, move |_| name.clone()))
+            .await
+            .expect("the receiver accepts every batch");
+    }
+    normal.await.unwrap();
+    let total = attacks.len() * 10 + 200;
+    assert_eq!(
+        sink.wait_for(total, Duration::from_secs(60)).await,
+        total,
+        "every batch passes on (on_error = pass)"
+    );
+    let (status, scrape) = get(admin, "/metrics").await;
+    assert_eq!(status, 200, "the host is still serving");
+    weft.shutdown().await;
+
+    let mut results = std::collections::HashMap::new();
+    for span in sink.spans() {
+        let n = span_number(&span).unwrap() as u64;
+        let result = string_attribute(&span, "hostile.result").map(str::to_owned);
+        if n >= 10_000 {
+            assert_eq!(
+                result.as_deref(),
+                Some("ok"),
+                "ordinary traffic is processed normally"
+            );
+        } else {
+            results.insert(attacks[(n / 100) as usize], result);
+            assert!(
+                span.attributes
+                    .iter()
+                    .all(|kv| !kv.key.starts_with("amplified.")),
+                "the flood never reaches the output"
+            );
+        }
+    }
+    for failed in ["alloc", "recurse", "unreachable", "amplify"] {
+        assert_eq!(
+            results[failed], None,
+            "{failed}: the batch passed on unchanged"
+        );
+    }
+    assert_eq!(
+        results["slow"].as_deref(),
+        Some("ok"),
+        "slow but within its deadline"
+    );
+    for probe in ["passwd", "socket", "env"] {
+        let result = results[probe].as_deref().unwrap();
+        assert!(result.starts_with("denied"), "{probe}: {result}");
+    }
+    let errors = |kind: &str| {
+        sample(
+            &scrape,
+            &format!("weft_processor_errors_total{{processor=\"hostile\",kind=\"{kind}\"}}"),
+        )
+    };
+    assert_eq!(errors("memory"), 1, "{scrape}");
+    assert_eq!(errors("trap"), 2, "stack overflow and unreachable");
+    assert_eq!(errors("invalid_edit"), 1, "output amplification");
+    assert_eq!(errors("timeout"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processor_failing_again_and_again_is_quarantined() {
+    let sink = OtlpSink::start().await;
+    let chain = format!(
+        r#"
+[[processors]]
+name = "hostile"
+plugin = "{}"
+on_error = "drop"
+quarantine_after = 3
+quarantine_ms = 60000
+"#,
+        fixture("hostile")
+    );
+    let weft = start_weft(&config_with(&chain, sink.addr())).await;
+    let admin = weft.admin_addr().unwrap();
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+    for i in 0..6u64 {
+        client
+            .export(request_named(i * 10, 10, |_| "unreachable".into()))
+            .await
+            .unwrap();
+    }
+    // Quarantined: even a batch it would handle is dropped without calling it.
+    client
+        .export(request_named(100, 10, |_| "fine".into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, scrape) = get(admin, "/metrics").await;
+    weft.shutdown().await;
+    assert_eq!(
+        sink.span_count(),
+        0,
+        "on_error = drop: nothing from a failing or quarantined processor"
+    );
+    assert_eq!(
+        sample(&scrape, "weft_processor_calls_total{processor=\"hostile\"}"),
+        3,
+        "called until the breaker opened"
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "weft_processor_errors_total{processor=\"hostile\",kind=\"quarantined\"}"
+        ),
+        4
+    );
+    assert_eq!(
+        sample(&scrape, "weft_processor_quarantined{processor=\"hostile\"}"),
+        1
+    );
+    assert_eq!(
+        sample(&scrape, "weft_pipeline_spans_dropped_on_error_total"),
+        70
+    );
+}
