@@ -36,9 +36,11 @@ impl LoadedConfig {
                 format!("cannot read {}: {e}", path.display()),
             ))
         })?;
-        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Absolute, so the file watcher's event paths compare equal to the configured ones.
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut loaded = Self::from_str(&text, base_dir, path.display().to_string())?;
-        loaded.path = Some(path.to_path_buf());
+        loaded.path = Some(absolute);
         Ok(loaded)
     }
 
