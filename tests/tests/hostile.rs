@@ -184,3 +184,81 @@ quarantine_ms = 60000
         70
     );
 }
+
+/// A log writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn guest_output_reaches_the_host_log_tagged_and_rate_limited() {
+    use weft::runtime::{Limits, LoadedPlugin, PluginEngine, build_view};
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let engine = PluginEngine::new().unwrap();
+        let bytes = std::fs::read(fixture("hostile")).unwrap();
+        let plugin = std::sync::Arc::new(
+            LoadedPlugin::load(&engine, "noisy", &bytes, "{}".into(), Limits::default()).unwrap(),
+        );
+        let mut instance = plugin.instantiate().unwrap();
+        let chatty = request_named(0, 1, |_| "chatty".into());
+        instance
+            .process(&build_view(&chatty, plugin.interest()))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let said = request_named(0, 1, |_| "said".into());
+        instance
+            .process(&build_view(&said, plugin.interest()))
+            .unwrap();
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let flood: Vec<&str> = log.lines().filter(|l| l.contains("chatty line")).collect();
+    assert!(
+        flood[0].contains("WARN")
+            && flood[0].contains("plugin=\"noisy\"")
+            && flood[0].contains("stream=\"stderr\""),
+        "{}",
+        flood[0]
+    );
+    assert!(
+        (90..=110).contains(&flood.len()),
+        "a burst of about 100 lines, then silence: {} lines",
+        flood.len()
+    );
+    let after = log
+        .lines()
+        .find(|l| l.contains("said after the flood"))
+        .expect("later output is logged again");
+    assert!(
+        after.contains("INFO") && after.contains("stream=\"stdout\""),
+        "{after}"
+    );
+    let suppressed: u64 = after
+        .split("suppressed=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        suppressed >= 850,
+        "the suppressed lines are counted: {after}"
+    );
+}

@@ -7,6 +7,7 @@ pub mod bindings;
 mod cache;
 mod edits;
 mod engine;
+mod guest_log;
 mod plugin;
 mod smoke;
 mod view;

@@ -291,7 +291,12 @@ impl LoadedPlugin {
 
     fn instantiate_with_interest(&self) -> Result<(PluginInstance, Interest), PluginError> {
         let state = PluginState {
-            wasi: WasiCtx::builder().build(),
+            wasi: {
+                // Nothing granted: no files, sockets, environment or arguments. Output goes
+                // to the host log, tagged and rate-limited.
+                let (stdout, stderr) = super::guest_log::GuestLog::pair(self.name.clone());
+                WasiCtx::builder().stdout(stdout).stderr(stderr).build()
+            },
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.limits.memory_bytes)

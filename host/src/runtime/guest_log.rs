@@ -1,0 +1,150 @@
+//! A guest's stdout and stderr, routed to the host log line by line, tagged with the
+//! processor, and rate-limited so a chatty or hostile plugin cannot flood the log.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+/// Lines per second a plugin may log through stdout and stderr together, after a burst.
+const LINES_PER_SECOND: f64 = 20.0;
+const BURST: f64 = 100.0;
+/// Longer lines are cut.
+const MAX_LINE: usize = 4096;
+
+/// Which stream a line came from.
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    Stdout,
+    Stderr,
+}
+
+/// Shared by a plugin's stdout and stderr: the rate limit and what it suppressed.
+#[derive(Debug)]
+struct Limiter {
+    tokens: f64,
+    last: Instant,
+    suppressed: u64,
+}
+
+/// One stream of one plugin instance.
+#[derive(Clone)]
+pub struct GuestLog {
+    plugin: Arc<str>,
+    which: Which,
+    partial: Arc<Mutex<Vec<u8>>>,
+    limiter: Arc<Mutex<Limiter>>,
+}
+
+impl GuestLog {
+    /// The stdout and stderr of one instance of `plugin`, sharing one rate limit.
+    pub fn pair(plugin: Arc<str>) -> (GuestLog, GuestLog) {
+        let limiter = Arc::new(Mutex::new(Limiter {
+            tokens: BURST,
+            last: Instant::now(),
+            suppressed: 0,
+        }));
+        let stream = |which| GuestLog {
+            plugin: plugin.clone(),
+            which,
+            partial: Arc::default(),
+            limiter: limiter.clone(),
+        };
+        (stream(Which::Stdout), stream(Which::Stderr))
+    }
+
+    fn accept(&self, bytes: &[u8]) {
+        let mut partial = self.partial.lock().unwrap();
+        partial.extend_from_slice(bytes);
+        while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = partial.drain(..=end).collect();
+            self.emit(&line[..line.len() - 1]);
+        }
+        if partial.len() > MAX_LINE {
+            let line: Vec<u8> = std::mem::take(&mut *partial);
+            self.emit(&line);
+        }
+    }
+
+    fn emit(&self, line: &[u8]) {
+        let mut limiter = self.limiter.lock().unwrap();
+        let now = Instant::now();
+        limiter.tokens = (limiter.tokens
+            + now.duration_since(limiter.last).as_secs_f64() * LINES_PER_SECOND)
+            .min(BURST);
+        limiter.last = now;
+        if limiter.tokens < 1.0 {
+            limiter.suppressed += 1;
+            return;
+        }
+        limiter.tokens -= 1.0;
+        let suppressed = std::mem::take(&mut limiter.suppressed);
+        drop(limiter);
+        let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
+        let plugin = &*self.plugin;
+        match self.which {
+            Which::Stdout => tracing::info!(plugin, stream = "stdout", suppressed, "{text}"),
+            Which::Stderr => tracing::warn!(plugin, stream = "stderr", suppressed, "{text}"),
+        }
+    }
+}
+
+impl IsTerminal for GuestLog {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestLog {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for GuestLog {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.accept(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for GuestLog {
+    async fn ready(&mut self) {}
+}
+
+impl AsyncWrite for GuestLog {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.accept(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
