@@ -43,6 +43,50 @@ fn main() {
         );
     }
     build_python_plugin(&root);
+    build_javascript_plugin(&root);
+}
+
+/// Builds the JavaScript example processor with componentize-js (running `npm ci` first when
+/// its dependencies are not installed).
+fn build_javascript_plugin(root: &Path) {
+    let dir = root.join("examples/plugins/javascript/enrich");
+    for file in [
+        "enrich.js",
+        "build.mjs",
+        "package.json",
+        "package-lock.json",
+    ] {
+        println!("cargo:rerun-if-changed={}", dir.join(file).display());
+    }
+    let run = |program: &str, args: &[&std::ffi::OsStr]| {
+        let output = std::process::Command::new(program)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap_or_else(|e| panic!("running {program} (Node.js and npm are needed to build the JavaScript example): {e}"));
+        if !output.status.success() {
+            panic!(
+                "{program} {args:?} failed in examples/plugins/javascript/enrich:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    };
+    if !dir
+        .join("node_modules/@bytecodealliance/componentize-js")
+        .is_dir()
+    {
+        run(
+            "npm",
+            &["ci".as_ref(), "--no-audit".as_ref(), "--no-fund".as_ref()],
+        );
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("javascript-enrich.wasm");
+    run("node", &["build.mjs".as_ref(), out.as_os_str()]);
+    println!(
+        "cargo:rustc-env=WEFT_FIXTURE_JAVASCRIPT_ENRICH={}",
+        out.display()
+    );
 }
 
 /// Builds the Python example processor with componentize-py (installing it if missing).

@@ -20,6 +20,7 @@ pub fn fixture(name: &str) -> &'static str {
         "wrong-world" => env!("WEFT_FIXTURE_WRONG_WORLD"),
         "python-redact" => env!("WEFT_FIXTURE_PYTHON_REDACT"),
         "hostile" => env!("WEFT_FIXTURE_HOSTILE"),
+        "javascript-enrich" => env!("WEFT_FIXTURE_JAVASCRIPT_ENRICH"),
         other => panic!("no fixture {other:?}"),
     }
 }
