@@ -46,7 +46,7 @@ fn main() {
     build_javascript_plugin(&root);
 }
 
-/// Builds the JavaScript example processor with componentize-js (running `npm ci` first when
+/// Builds the JavaScript example processor with componentize-js (running `npm install` first when
 /// its dependencies are not installed).
 fn build_javascript_plugin(root: &Path) {
     let dir = root.join("examples/plugins/javascript/enrich");
@@ -78,7 +78,11 @@ fn build_javascript_plugin(root: &Path) {
     {
         run(
             "npm",
-            &["ci".as_ref(), "--no-audit".as_ref(), "--no-fund".as_ref()],
+            &[
+                "install".as_ref(),
+                "--no-audit".as_ref(),
+                "--no-fund".as_ref(),
+            ],
         );
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("javascript-enrich.wasm");
