@@ -54,12 +54,37 @@ pub async fn post_traces(
 
 /// GETs `http://addr{path}`; returns the status code and the body as text.
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    send(http::Request::get(format!("http://{addr}{path}"))).await
+}
+
+/// POSTs an empty body to `http://addr{path}`; returns the status code and the body as text.
+pub async fn post(addr: SocketAddr, path: &str) -> (u16, String) {
+    send(http::Request::post(format!("http://{addr}{path}"))).await
+}
+
+async fn send(request: http::request::Builder) -> (u16, String) {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let request = http::Request::get(format!("http://{addr}{path}"))
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    let response = client.request(request).await.expect("GET");
+    let response = client
+        .request(request.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .expect("admin request");
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The value of the sample `name` (with labels, exactly as rendered) in a Prometheus scrape.
+///
+/// # Panics
+/// When the sample is missing.
+pub fn metric_sample(scrape: &str, name: &str) -> u64 {
+    scrape
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .unwrap_or_else(|| panic!("{name} not in the scrape:\n{scrape}"))
+        .parse()
+        .unwrap()
 }

@@ -4,22 +4,10 @@
 
 use std::time::Duration;
 
-use weft_tests::client::{get, grpc_client};
+use weft_tests::client::{get, grpc_client, metric_sample as sample};
 use weft_tests::sink::OtlpSink;
 use weft_tests::spans::{request_named, span_number, string_attribute};
 use weft_tests::{config_with, fixture, start_weft};
-
-fn sample(scrape: &str, name: &str) -> u64 {
-    scrape
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
-        .unwrap_or_else(|| panic!("{name} not in the scrape"))
-        .parse()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plugins_cost_their_own_batch_and_nothing_else() {

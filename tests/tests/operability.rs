@@ -5,23 +5,10 @@ use std::time::{Duration, Instant};
 
 use weft::config::LoadedConfig;
 use weft::service::RunningService;
-use weft_tests::client::{get, grpc_client};
+use weft_tests::client::{get, grpc_client, metric_sample as sample};
 use weft_tests::sink::OtlpSink;
 use weft_tests::spans::request_named;
 use weft_tests::{config_with, fixture, scratch_dir, start_weft};
-
-/// The value of the sample `name` (with labels, exactly as rendered) in a scrape.
-fn sample(scrape: &str, name: &str) -> u64 {
-    scrape
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
-        .unwrap_or_else(|| panic!("{name} not in the scrape:\n{scrape}"))
-        .parse()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_what_was_sent_dropped_and_failed() {

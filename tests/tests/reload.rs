@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use weft::config::LoadedConfig;
 use weft::service::RunningService;
-use weft_tests::client::grpc_client;
+use weft_tests::client::{grpc_client, post};
 use weft_tests::sink::OtlpSink;
 use weft_tests::spans::{request, span_number, string_attribute};
 use weft_tests::{fixture, scratch_dir};
@@ -222,20 +222,6 @@ timeout_ms = 20
         percentile(&mut request_latencies, 0.99),
         spans.len()
     );
-}
-
-async fn post(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use http_body_util::{BodyExt, Full};
-    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http();
-    let request = http::Request::post(format!("http://{addr}{path}"))
-        .body(Full::new(bytes::Bytes::new()))
-        .unwrap();
-    let response = client.request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn chain_config(sink: std::net::SocketAddr, processors: &str) -> String {
