@@ -7,6 +7,11 @@ const BUILTINS: &[(&str, &str, &str)] = &[
     ("enrich", "weft-plugin-enrich", "plugins/enrich"),
     ("pii-redact", "weft-plugin-pii-redact", "plugins/pii-redact"),
     ("sample", "weft-plugin-sample", "plugins/sample"),
+    (
+        "tail-policy",
+        "weft-plugin-tail-policy",
+        "plugins/tail-policy",
+    ),
 ];
 
 fn main() {

@@ -14,6 +14,10 @@ const BUILTINS: &[(&str, &[u8])] = &[
         "sample",
         include_bytes!(concat!(env!("OUT_DIR"), "/sample.wasm")),
     ),
+    (
+        "tail-policy",
+        include_bytes!(concat!(env!("OUT_DIR"), "/tail-policy.wasm")),
+    ),
 ];
 
 /// The component bytes of built-in plugin `name`.

@@ -16,5 +16,6 @@ pub mod receiver;
 pub mod reload;
 pub mod runtime;
 pub mod service;
+pub mod tail;
 pub mod telemetry;
 pub mod topology;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{LoadedConfig, ProcessorConfig};
 use crate::pipeline::{ChainSpec, StageSpec};
-use crate::runtime::{ComponentCache, Limits, LoadedPlugin, PluginEngine, PluginError};
+use crate::runtime::{ComponentCache, Limits, LoadedPlugin, PluginEngine, PluginError, World};
 
 /// Everything that decides whether a loaded stage can be reused: same name, same component
 /// bytes, same config, same limits, same policy.
@@ -24,6 +24,8 @@ pub struct StageFingerprint {
     pub on_error: crate::config::OnError,
     /// The processor's quarantine settings (failures in a row, first period in ms).
     pub quarantine: (u32, u64),
+    /// The tail-sampling settings, for the tail-sampling stage.
+    pub tail: Option<crate::config::TailSamplingConfig>,
 }
 
 /// A chain and the fingerprints of its stages, in order.
@@ -79,6 +81,7 @@ pub fn fingerprint(processor: &ProcessorConfig, bytes: &[u8]) -> StageFingerprin
         limits,
         on_error: processor.on_error,
         quarantine: (processor.quarantine_after, processor.quarantine_ms),
+        tail: processor.tail_sampling.clone(),
     }
 }
 
@@ -94,8 +97,19 @@ pub fn load_plugin(
     if bytes.len() > 4 << 20 {
         tracing::info!(processor = %processor.name, bytes = bytes.len(), "Loading a large plugin; compiling it can take seconds.");
     }
-    let plugin =
-        LoadedPlugin::load_cached(engine, cache, &processor.name, bytes, config_json, limits)?;
+    let world = match processor.tail_sampling {
+        Some(_) => World::TraceSampler,
+        None => World::Processor,
+    };
+    let plugin = LoadedPlugin::load_world(
+        engine,
+        cache,
+        world,
+        &processor.name,
+        bytes,
+        config_json,
+        limits,
+    )?;
     tracing::info!(
         processor = %processor.name,
         plugin = %processor.plugin,

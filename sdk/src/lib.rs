@@ -44,6 +44,8 @@ mod edits;
 mod export;
 mod interest;
 pub mod log;
+mod policy;
+pub mod sampling;
 pub mod testing;
 mod value;
 
@@ -63,6 +65,25 @@ pub mod bindings {
     });
 }
 
+/// The bindings generated for the `trace-sampler` world (tail-sampling policies). They share
+/// every type with [`bindings`]; only the exported `trace-policy` interface is their own.
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod policy_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "trace-sampler",
+        pub_export_macro: true,
+        export_macro_name: "export_policy_bindings",
+        default_bindings_module: "weft_sdk::policy_bindings",
+        with: {
+            "weft:plugin/common@0.1.0": crate::bindings::weft::plugin::common,
+            "weft:plugin/traces@0.1.0": crate::bindings::weft::plugin::traces,
+            "weft:plugin/host@0.1.0": crate::bindings::weft::plugin::host,
+        },
+        additional_derives: [PartialEq],
+    });
+}
+
 pub use bindings::weft::plugin::common::{
     AttributeSelection, AttributeView, Level, NodeView, Slice, Value, ValueNode, ValueView,
 };
@@ -73,10 +94,13 @@ pub use bindings::weft::plugin::traces::{
 pub use config::parse_config;
 pub use edits::Edits;
 pub use export::Processor;
+pub use policy::{Trace, TracePolicy};
+pub use policy_bindings::exports::weft::plugin::trace_policy::Decision;
 pub use value::{Attr, ValueRef};
 
 #[doc(hidden)]
 pub mod __private {
     pub use crate::export::{init_guest, process_guest};
+    pub use crate::policy::{decide_guest, init_policy_guest};
     pub use wit_bindgen;
 }

@@ -16,8 +16,9 @@
 //! ```
 
 use crate::{
-    AttributeView, Batch, Edit, Edits, Event, NodeView, Processor, Range, Resource, Scope, Slice,
-    Span, SpanKind, Status, StatusCode, TraceId, Value, ValueNode, ValueView,
+    AttributeView, Batch, Decision, Edit, Edits, Event, NodeView, Processor, Range, Resource,
+    Scope, Slice, Span, SpanKind, Status, StatusCode, Trace, TraceId, TracePolicy, Value,
+    ValueNode, ValueView,
 };
 
 /// Runs `processor` on `batch` the way the host would and returns its edits.
@@ -25,6 +26,37 @@ pub fn run<P: Processor>(processor: &mut P, batch: &Batch) -> Result<Vec<Edit>, 
     let mut edits = Edits::new();
     processor.process(batch, &mut edits)?;
     Ok(edits.take())
+}
+
+/// The traces of `batch` as the host hands them to a [`TracePolicy`]: each run of consecutive
+/// spans with one trace id is a trace.
+pub fn traces_of(batch: &Batch) -> Vec<Range> {
+    let mut traces: Vec<Range> = Vec::new();
+    for (index, span) in batch.spans.iter().enumerate() {
+        match traces.last_mut() {
+            Some(last) if batch.spans[last.start as usize].trace_id == span.trace_id => {
+                last.len += 1
+            }
+            _ => traces.push(Range {
+                start: index as u32,
+                len: 1,
+            }),
+        }
+    }
+    traces
+}
+
+/// Runs `policy` on every trace of `batch` (see [`traces_of`]) the way the host would, at
+/// host time `now_unix_nano`, and returns its decisions in order.
+pub fn decide<P: TracePolicy>(
+    policy: &mut P,
+    batch: &Batch,
+    now_unix_nano: u64,
+) -> Result<Vec<Decision>, String> {
+    traces_of(batch)
+        .into_iter()
+        .map(|range| policy.decide(&Trace::new(batch, range), now_unix_nano))
+        .collect()
 }
 
 /// A span as a test describes it, before it is laid out in a [`Batch`].
@@ -67,24 +99,38 @@ pub struct EventSpec {
     pub attributes: Vec<(String, Value)>,
 }
 
-/// Builds a [`Batch`] with one resource and one scope, span by span, laid out exactly as the
-/// host lays out a view that reads everything.
+/// Builds a [`Batch`] span by span, laid out exactly as the host lays out a view that reads
+/// everything. Spans belong to the latest resource (one to start with; [`BatchBuilder::resource`]
+/// starts another), each resource with one scope.
 #[derive(Debug, Default)]
 pub struct BatchBuilder {
-    resource_attributes: Vec<(String, Value)>,
-    spans: Vec<SpanSpec>,
+    /// The attributes of each resource; spans belong to the last.
+    resources: Vec<Vec<(String, Value)>>,
+    /// Each span with the index of its resource.
+    spans: Vec<(u32, SpanSpec)>,
 }
 
 impl BatchBuilder {
     /// An empty batch.
     pub fn new() -> Self {
-        Self::default()
+        BatchBuilder {
+            resources: vec![Vec::new()],
+            spans: Vec::new(),
+        }
     }
 
-    /// Adds a resource attribute.
+    /// Adds an attribute to the current resource.
     pub fn resource_attribute(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.resource_attributes
+        self.resources
+            .last_mut()
+            .expect("a builder always has a resource")
             .push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Starts another resource (and scope): spans added from now on belong to it.
+    pub fn resource(mut self) -> Self {
+        self.resources.push(Vec::new());
         self
     }
 
@@ -111,7 +157,8 @@ impl BatchBuilder {
             events: Vec::new(),
         };
         edit(&mut span);
-        self.spans.push(span);
+        let resource = self.resources.len() as u32 - 1;
+        self.spans.push((resource, span));
         self
     }
 
@@ -120,7 +167,7 @@ impl BatchBuilder {
     /// # Panics
     /// If no span was added yet.
     pub fn attribute(mut self, key: &str, value: impl Into<Value>) -> Self {
-        let span = self
+        let (_, span) = self
             .spans
             .last_mut()
             .expect("add a span before its attributes");
@@ -131,28 +178,42 @@ impl BatchBuilder {
     /// The finished batch.
     pub fn build(self) -> Batch {
         let mut layout = Layout::default();
-        let resource = Resource {
-            attributes: layout.attributes(&self.resource_attributes),
-            dropped_attributes_count: 0,
-            schema_url: Slice { offset: 0, len: 0 },
-        };
-        let scope = Scope {
-            resource: 0,
-            name: layout.slice(b"weft-sdk-testing"),
-            version: Slice { offset: 0, len: 0 },
-            attributes: Range { start: 0, len: 0 },
-            dropped_attributes_count: 0,
-            schema_url: Slice { offset: 0, len: 0 },
-        };
-        let spans = self.spans.iter().map(|spec| layout.span(spec)).collect();
+        let resources = self
+            .resources
+            .iter()
+            .map(|attributes| Resource {
+                attributes: layout.attributes(attributes),
+                dropped_attributes_count: 0,
+                schema_url: Slice { offset: 0, len: 0 },
+            })
+            .collect::<Vec<_>>();
+        let scope_name = layout.slice(b"weft-sdk-testing");
+        let scopes = (0..resources.len() as u32)
+            .map(|resource| Scope {
+                resource,
+                name: scope_name,
+                version: Slice { offset: 0, len: 0 },
+                attributes: Range { start: 0, len: 0 },
+                dropped_attributes_count: 0,
+                schema_url: Slice { offset: 0, len: 0 },
+            })
+            .collect();
+        let spans = self
+            .spans
+            .iter()
+            .map(|(scope, spec)| Span {
+                scope: *scope,
+                ..layout.span(spec)
+            })
+            .collect();
         Batch {
             keys: layout.keys,
             arena: layout.arena,
             attributes: layout.attributes,
             events: layout.events,
             links: Vec::new(),
-            resources: vec![resource],
-            scopes: vec![scope],
+            resources,
+            scopes,
             spans,
         }
     }

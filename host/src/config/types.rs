@@ -219,9 +219,102 @@ pub struct ProcessorConfig {
     /// First quarantine period, in milliseconds (doubles on each failed trial, up to 5 min).
     #[serde(default = "default_quarantine_ms")]
     pub quarantine_ms: u64,
+    /// Makes this entry a tail-sampling stage: its plugin is a `trace-sampler` policy that
+    /// decides whole traces, which the stage buffers. At most one entry may have it.
+    pub tail_sampling: Option<TailSamplingConfig>,
     /// The plugin's own settings, passed to its `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,
+}
+
+/// `[processors.tail_sampling]`: how a tail-sampling stage buffers traces.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TailSamplingConfig {
+    /// How long a trace is held, from its first span, before the policy decides it.
+    #[serde(default = "default_decision_wait_ms")]
+    pub decision_wait_ms: u64,
+    /// Most traces held at once; past it the oldest are decided early (and counted).
+    #[serde(default = "default_max_traces")]
+    pub max_traces: usize,
+    /// Most span bytes held at once (protobuf size), in MiB; past it the oldest traces are
+    /// decided early, and receivers are pushed back if the policy cannot keep up.
+    #[serde(default = "default_max_buffered_mb")]
+    pub max_buffered_mb: u64,
+    /// How many decided trace ids are remembered, so later spans follow the decision.
+    #[serde(default = "default_decision_cache")]
+    pub decision_cache: usize,
+    /// How long a decision is remembered, in milliseconds.
+    #[serde(default = "default_decision_cache_ttl_ms")]
+    pub decision_cache_ttl_ms: u64,
+    /// What a clean shutdown does with buffered traces: `decide` them now, or `export` them all.
+    #[serde(default)]
+    pub on_shutdown: OnShutdown,
+    /// A span attribute to record the decision's reason on, for every span of a kept trace
+    /// (e.g. `"sampling.reason"`). Default: none.
+    pub reason_attribute: Option<String>,
+}
+
+impl TailSamplingConfig {
+    /// [`Self::decision_wait_ms`] as a duration.
+    pub fn decision_wait(&self) -> Duration {
+        Duration::from_millis(self.decision_wait_ms)
+    }
+
+    /// [`Self::max_buffered_mb`] in bytes.
+    pub fn max_buffered_bytes(&self) -> usize {
+        (self.max_buffered_mb as usize) << 20
+    }
+
+    /// [`Self::decision_cache_ttl_ms`] as a duration.
+    pub fn decision_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.decision_cache_ttl_ms)
+    }
+}
+
+impl Default for TailSamplingConfig {
+    fn default() -> Self {
+        TailSamplingConfig {
+            decision_wait_ms: default_decision_wait_ms(),
+            max_traces: default_max_traces(),
+            max_buffered_mb: default_max_buffered_mb(),
+            decision_cache: default_decision_cache(),
+            decision_cache_ttl_ms: default_decision_cache_ttl_ms(),
+            on_shutdown: OnShutdown::default(),
+            reason_attribute: None,
+        }
+    }
+}
+
+fn default_decision_wait_ms() -> u64 {
+    10_000
+}
+
+fn default_max_traces() -> usize {
+    50_000
+}
+
+fn default_max_buffered_mb() -> u64 {
+    256
+}
+
+fn default_decision_cache() -> usize {
+    100_000
+}
+
+fn default_decision_cache_ttl_ms() -> u64 {
+    300_000
+}
+
+/// What a clean shutdown does with the traces a tail-sampling stage holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnShutdown {
+    /// Ask the policy now, as if their wait were over.
+    #[default]
+    Decide,
+    /// Export every buffered span without asking.
+    Export,
 }
 
 fn default_timeout_ms() -> u64 {

@@ -163,6 +163,31 @@ fn section<T: DeserializeOwned>(
     }
 }
 
+/// Checks the numbers of a `[processors.tail_sampling]` table.
+fn check_tail_sampling(errors: &mut Vec<ConfigError>, path: &str, tail: &TailSamplingConfig) {
+    let positive = [
+        ("decision_wait_ms", tail.decision_wait_ms as usize),
+        ("max_traces", tail.max_traces),
+        ("max_buffered_mb", tail.max_buffered_mb as usize),
+        ("decision_cache", tail.decision_cache),
+        ("decision_cache_ttl_ms", tail.decision_cache_ttl_ms as usize),
+    ];
+    for (key, value) in positive {
+        if value == 0 {
+            errors.push(ConfigError::new(
+                format!("{path}.{key}"),
+                "must be greater than 0",
+            ));
+        }
+    }
+    if tail.reason_attribute.as_deref() == Some("") {
+        errors.push(ConfigError::new(
+            format!("{path}.reason_attribute"),
+            "must not be empty (leave it out to record no reason)",
+        ));
+    }
+}
+
 /// Checks what types alone cannot: addresses, names, files, limits.
 fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut Vec<ConfigError>) {
     let otlp = &config.receivers.otlp;
@@ -203,6 +228,7 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
         ));
     }
     let mut names = HashSet::new();
+    let mut tail_stage = None;
     for (i, processor) in config.processors.iter().enumerate() {
         let path = format!("processors[{i}] ({:?})", processor.name);
         if processor.name.is_empty() {
@@ -237,6 +263,17 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
                         format!("file {} does not exist", file.display()),
                     ));
                 }
+            }
+        }
+        if let Some(tail) = &processor.tail_sampling {
+            check_tail_sampling(errors, &format!("{path}.tail_sampling"), tail);
+            if let Some(first) = tail_stage.replace(i) {
+                errors.push(ConfigError::new(
+                    format!("{path}.tail_sampling"),
+                    format!(
+                        "processors[{first}] is already a tail-sampling stage; a chain has at most one"
+                    ),
+                ));
             }
         }
         if processor.timeout_ms == 0 {

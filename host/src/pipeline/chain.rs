@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::config::{OnError, ProcessorConfig};
+use crate::config::{OnError, ProcessorConfig, TailSamplingConfig};
 
 use super::breaker::{Breaker, Verdict};
+use crate::runtime::bindings::{Decision, Range as TraceRange};
 use crate::runtime::{
     EditSummary, FailureKind, LoadedPlugin, PluginError, PluginInstance, apply_edits, build_view,
     output_bytes,
@@ -25,6 +26,8 @@ pub struct StageSpec {
     pub on_error: OnError,
     /// Quarantines the processor after repeated failures.
     pub breaker: Arc<Breaker>,
+    /// Set for the tail-sampling stage: how it buffers traces (its plugin is a policy).
+    pub tail: Option<Arc<TailSamplingConfig>>,
 }
 
 impl StageSpec {
@@ -37,6 +40,7 @@ impl StageSpec {
                 processor.quarantine_after,
                 Duration::from_millis(processor.quarantine_ms),
             )),
+            tail: processor.tail_sampling.clone().map(Arc::new),
         }
     }
 }
@@ -55,6 +59,11 @@ impl ChainSpec {
         ChainSpec {
             stages: self.stages.clone(),
         }
+    }
+
+    /// The position of the tail-sampling stage, if the chain has one.
+    pub fn tail_position(&self) -> Option<usize> {
+        self.stages.iter().position(|stage| stage.tail.is_some())
     }
 }
 
@@ -90,6 +99,17 @@ impl Chain {
     /// (every span dropped, or a failing processor's policy dropped the batch).
     pub fn run(
         &mut self,
+        request: ExportTraceServiceRequest,
+        metrics: &Metrics,
+    ) -> Option<ExportTraceServiceRequest> {
+        self.run_stages(0..self.spec.stages.len(), request, metrics)
+    }
+
+    /// Runs `request` through the processors at `positions` (a tail-sampling stage among them
+    /// is skipped: it runs on whole traces, see [`Chain::decide`]).
+    pub fn run_stages(
+        &mut self,
+        positions: std::ops::Range<usize>,
         mut request: ExportTraceServiceRequest,
         metrics: &Metrics,
     ) -> Option<ExportTraceServiceRequest> {
@@ -100,7 +120,12 @@ impl Chain {
             .iter()
             .zip(&mut self.instances)
             .zip(&self.metrics)
+            .take(positions.end)
+            .skip(positions.start)
         {
+            if stage.tail.is_some() {
+                continue;
+            }
             if request.resource_spans.is_empty() {
                 return None;
             }
@@ -166,6 +191,65 @@ impl Chain {
             }
         }
         (!request.resource_spans.is_empty()).then_some(request)
+    }
+}
+
+impl Chain {
+    /// Asks the policy of the tail-sampling stage at `position` about `traces` (ranges of the
+    /// view of `request`, one per trace), within its deadline and breaker. Counts the call, its
+    /// latency and a failure in the stage's metrics; spans are counted by the caller.
+    pub fn decide(
+        &mut self,
+        position: usize,
+        request: &ExportTraceServiceRequest,
+        traces: &[TraceRange],
+        now_unix_nano: u64,
+    ) -> Result<Vec<Decision>, PluginError> {
+        let stage = &self.spec.stages[position];
+        let counters = &self.metrics[position];
+        let instance = &mut self.instances[position];
+        let outcome = if stage.breaker.verdict() == Verdict::Skip {
+            Err(PluginError::Quarantined {
+                plugin: stage.plugin.name().to_owned(),
+            })
+        } else {
+            PipelineStats::add(&counters.calls, 1);
+            let started = Instant::now();
+            let outcome = (|| {
+                let live = match instance {
+                    Some(live) => live,
+                    None => instance.insert(stage.plugin.instantiate()?),
+                };
+                let view = build_view(request, stage.plugin.interest());
+                live.decide(&view, traces, now_unix_nano)
+            })();
+            counters.observe(started.elapsed());
+            if let Err(PluginError::Trap { .. }) = &outcome {
+                *instance = None;
+            }
+            match &outcome {
+                Ok(_) => stage.breaker.success(),
+                Err(error) => {
+                    if let Some(period) = stage.breaker.failure() {
+                        tracing::warn!(processor = stage.plugin.name(), error = %error, seconds = period.as_secs_f64(), "Tail-sampling policy quarantined after repeated failures; its traces follow on_error until a trial succeeds.");
+                    }
+                }
+            }
+            outcome
+        };
+        counters.quarantined.store(
+            u64::from(stage.breaker.is_open()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if let Err(error) = &outcome {
+            counters.error(error_kind(error));
+        }
+        outcome
+    }
+
+    /// The metrics of the stage at `position`.
+    pub fn stage_metrics(&self, position: usize) -> &Arc<ProcessorMetrics> {
+        &self.metrics[position]
     }
 }
 

@@ -7,25 +7,42 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::watch;
 
 use crate::exporter::ExportFanout;
+use crate::tail::{TailSampler, TailThread};
 use crate::telemetry::Metrics;
 
 use super::chain::{Chain, ChainSpec};
 use super::queue::Submitter;
 
-/// The running workers.
+/// The running workers, and the tail-sampling stage's decision thread.
 pub struct WorkerPool {
     threads: Vec<JoinHandle<()>>,
+    tail: TailThread,
+    sampler: Arc<TailSampler>,
 }
 
 impl WorkerPool {
-    /// Waits for every worker to finish. Workers finish once the queue is closed (every
-    /// [`Submitter`] dropped) and drained.
+    /// Waits for every worker to finish, then has the tail-sampling stage decide what it
+    /// buffers. Workers finish once the queue is closed (every [`Submitter`] dropped) and
+    /// drained.
     pub fn join(self) {
         for thread in self.threads {
             if thread.join().is_err() {
                 tracing::error!("A pipeline worker panicked.");
             }
         }
+        let buffered = self.sampler.traces_buffered();
+        if buffered > 0 {
+            tracing::info!(
+                traces = buffered,
+                "Deciding the traces the tail-sampling stage holds."
+            );
+        }
+        self.tail.stop();
+    }
+
+    /// The tail-sampling stage (idle when the chain has none).
+    pub fn tail_sampler(&self) -> &Arc<TailSampler> {
+        &self.sampler
     }
 }
 
@@ -40,12 +57,15 @@ pub fn start_workers(
     metrics: Arc<Metrics>,
 ) -> (Submitter, WorkerPool) {
     let (sender, receiver) = async_channel::bounded::<ExportTraceServiceRequest>(capacity);
+    let sampler = TailSampler::new(metrics.clone());
+    let tail = sampler.start(chain.clone(), fanout.clone());
     let threads = (0..workers)
         .map(|n| {
             let receiver = receiver.clone();
             let mut chain_updates = chain.clone();
             let mut fanout_updates = fanout.clone();
             let metrics = metrics.clone();
+            let sampler = sampler.clone();
             std::thread::Builder::new()
                 .name(format!("weft-worker-{n}"))
                 .spawn(move || {
@@ -61,7 +81,8 @@ pub fn start_workers(
                         if fanout_updates.has_changed().unwrap_or(false) {
                             fanout = fanout_updates.borrow_and_update().clone();
                         }
-                        if let Some(processed) = chain.run(request, &metrics) {
+                        if let Some(processed) = run_chain(&mut chain, &sampler, request, &metrics)
+                        {
                             fanout.send_blocking(processed);
                         }
                     }
@@ -71,6 +92,29 @@ pub fn start_workers(
         .collect();
     (
         Submitter::new(sender, enqueue_timeout, metrics),
-        WorkerPool { threads },
+        WorkerPool {
+            threads,
+            tail,
+            sampler,
+        },
     )
+}
+
+/// Runs `request` through the chain. With a tail-sampling stage, the processors before it
+/// run here and the stage takes the spans; what comes out now (spans of traces already kept)
+/// runs through the processors after it.
+fn run_chain(
+    chain: &mut Chain,
+    sampler: &TailSampler,
+    request: ExportTraceServiceRequest,
+    metrics: &Metrics,
+) -> Option<ExportTraceServiceRequest> {
+    let spec = chain.spec().clone();
+    let Some(position) = spec.tail_position() else {
+        return chain.run(request, metrics);
+    };
+    let before = chain.run_stages(0..position, request, metrics)?;
+    let settings = spec.stages[position].tail.as_ref().expect("the tail stage");
+    let late = sampler.ingest(before, settings, chain.stage_metrics(position))?;
+    chain.run_stages(position + 1..spec.stages.len(), late, metrics)
 }

@@ -1,4 +1,5 @@
-//! Host-side bindings for the `weft:plugin` WIT package: the one `bindgen!` of the host.
+//! Host-side bindings for the `weft:plugin` WIT package: one `bindgen!` per world, sharing
+//! every interface type.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -7,6 +8,23 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq],
 });
 
+/// Bindings of the `trace-sampler` world (tail-sampling policies). Its imports and shared
+/// types are the ones generated for the `processor` world.
+pub mod policy {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "trace-sampler",
+        imports: { default: trappable },
+        with: {
+            "weft:plugin/common": super::weft::plugin::common,
+            "weft:plugin/traces": super::weft::plugin::traces,
+            "weft:plugin/host": super::weft::plugin::host,
+        },
+        additional_derives: [PartialEq],
+    });
+}
+
+pub use self::policy::exports::weft::plugin::trace_policy::Decision;
 pub use self::weft::plugin::common::{
     AttributeSelection, AttributeView, Level, NodeView, Slice, Value, ValueNode, ValueView,
 };

@@ -7,7 +7,10 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{Batch, Edit, Interest, Level, Processor, ProcessorPre};
+use super::bindings::policy::{TraceSampler, TraceSamplerPre};
+use super::bindings::{
+    Batch, Decision, Edit, Interest, Level, Processor, ProcessorPre, Range as TraceRange,
+};
 use super::cache::{CacheOutcome, ComponentCache};
 use super::engine::{EPOCH_TICK, PluginEngine};
 
@@ -40,11 +43,13 @@ pub enum PluginError {
         /// What the compiler said.
         reason: String,
     },
-    /// The component does not target the `weft:plugin/processor` world, or imports more.
-    #[error("plugin {plugin:?} does not implement the weft:plugin@0.1.0 processor world: {reason}")]
+    /// The component does not target the world its stage needs, or imports more.
+    #[error("plugin {plugin:?} does not implement the weft:plugin@0.1.0 {world} world: {reason}")]
     WrongWorld {
         /// Processor name.
         plugin: String,
+        /// The world the stage needs.
+        world: World,
         /// What did not match.
         reason: String,
     },
@@ -103,6 +108,36 @@ impl PluginError {
             | PluginError::Quarantined { plugin } => plugin,
         }
     }
+}
+
+/// The WIT world a plugin implements, which decides the kind of stage it can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum World {
+    /// `processor`: a span processor returning edits for each batch.
+    Processor,
+    /// `trace-sampler`: a tail-sampling policy deciding whole traces.
+    TraceSampler,
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            World::Processor => "processor",
+            World::TraceSampler => "trace-sampler",
+        })
+    }
+}
+
+/// A linked component, ready to instantiate, for either world.
+enum Pre {
+    Processor(ProcessorPre<PluginState>),
+    Policy(TraceSamplerPre<PluginState>),
+}
+
+/// An instance's exports, for either world.
+enum Exports {
+    Processor(Processor),
+    Policy(TraceSampler),
 }
 
 /// Classes of guest failure, used in logs and metrics labels.
@@ -169,7 +204,7 @@ impl super::bindings::weft::plugin::traces::Host for PluginState {}
 /// A compiled, linked and verified plugin, shared by every worker.
 pub struct LoadedPlugin {
     name: Arc<str>,
-    pre: ProcessorPre<PluginState>,
+    pre: Pre,
     config_json: String,
     interest: Interest,
     limits: Limits,
@@ -210,6 +245,29 @@ impl LoadedPlugin {
         config_json: String,
         limits: Limits,
     ) -> Result<Self, PluginError> {
+        Self::load_world(
+            engine,
+            cache,
+            World::Processor,
+            name,
+            bytes,
+            config_json,
+            limits,
+        )
+    }
+
+    /// Loads a plugin of `world` as [`LoadedPlugin::load_cached`] does: compile (or take from
+    /// `cache`), link, `init`, and a smoke run (a batch for a processor, the smoke batch's
+    /// traces for a policy, which must answer one decision per trace).
+    pub fn load_world(
+        engine: &PluginEngine,
+        cache: &ComponentCache,
+        world: World,
+        name: &str,
+        bytes: &[u8],
+        config_json: String,
+        limits: Limits,
+    ) -> Result<Self, PluginError> {
         let sha256 = hex_sha256(bytes);
         let (component, cache_outcome) =
             cache
@@ -220,14 +278,25 @@ impl LoadedPlugin {
                 })?;
         let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
             plugin: name.to_owned(),
+            world,
             reason: format!("{e:#}"),
         };
         let mut linker = Linker::new(engine.engine());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wrong_world)?;
-        Processor::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-            .map_err(wrong_world)?;
-        let pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
-        let pre = ProcessorPre::new(pre).map_err(wrong_world)?;
+        let pre = match world {
+            World::Processor => {
+                Processor::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+                    .map_err(wrong_world)?;
+                let pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+                Pre::Processor(ProcessorPre::new(pre).map_err(wrong_world)?)
+            }
+            World::TraceSampler => {
+                TraceSampler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+                    .map_err(wrong_world)?;
+                let pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+                Pre::Policy(TraceSamplerPre::new(pre).map_err(wrong_world)?)
+            }
+        };
         let mut plugin = LoadedPlugin {
             name: name.into(),
             pre,
@@ -240,16 +309,38 @@ impl LoadedPlugin {
             cache_outcome,
         };
         let (mut probe, interest) = plugin.instantiate_with_interest()?;
-        plugin.interest = interest;
+        plugin.interest = match world {
+            World::Processor => interest,
+            World::TraceSampler => super::view::policy_interest(interest),
+        };
         let mut smoke = super::smoke::smoke_request();
-        let edits = probe.process(&super::view::build_view(&smoke, &plugin.interest))?;
-        super::edits::apply_edits(&mut smoke, edits).map_err(|reason| {
-            PluginError::InvalidEdit {
-                plugin: name.to_owned(),
-                reason: format!("on the smoke batch: {reason}"),
+        let view = super::view::build_view(&smoke, &plugin.interest);
+        match world {
+            World::Processor => {
+                let edits = probe.process(&view)?;
+                super::edits::apply_edits(&mut smoke, edits).map_err(|reason| {
+                    PluginError::InvalidEdit {
+                        plugin: name.to_owned(),
+                        reason: format!("on the smoke batch: {reason}"),
+                    }
+                })?;
             }
-        })?;
+            World::TraceSampler => {
+                let traces: Vec<TraceRange> = (0..view.spans.len() as u32)
+                    .map(|start| TraceRange { start, len: 1 })
+                    .collect();
+                probe.decide(&view, &traces, 0)?;
+            }
+        }
         Ok(plugin)
+    }
+
+    /// The world the plugin implements.
+    pub fn world(&self) -> World {
+        match self.pre {
+            Pre::Processor(_) => World::Processor,
+            Pre::Policy(_) => World::TraceSampler,
+        }
     }
 
     /// The processor's name.
@@ -310,14 +401,21 @@ impl LoadedPlugin {
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
-        let bindings = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| classify(&self.name, e))?;
+        let bindings = match &self.pre {
+            Pre::Processor(pre) => pre.instantiate(&mut store).map(Exports::Processor),
+            Pre::Policy(pre) => pre.instantiate(&mut store).map(Exports::Policy),
+        }
+        .map_err(|e| classify(&self.name, e))?;
         store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
-        let interest = bindings
-            .weft_plugin_span_processor()
-            .call_init(&mut store, &self.config_json)
+        let init = match &bindings {
+            Exports::Processor(processor) => processor
+                .weft_plugin_span_processor()
+                .call_init(&mut store, &self.config_json),
+            Exports::Policy(policy) => policy
+                .weft_plugin_trace_policy()
+                .call_init(&mut store, &self.config_json),
+        };
+        let interest = init
             .map_err(|e| classify(&self.name, e))?
             .map_err(|reason| PluginError::Init {
                 plugin: self.name.to_string(),
@@ -337,7 +435,7 @@ impl LoadedPlugin {
 /// One live instance of a plugin, owned by one worker.
 pub struct PluginInstance {
     store: Store<PluginState>,
-    bindings: Processor,
+    bindings: Exports,
     plugin: Option<Arc<LoadedPlugin>>,
 }
 
@@ -346,14 +444,11 @@ impl PluginInstance {
     ///
     /// After a `Trap` error the instance must be discarded: wasmtime refuses to enter it again.
     pub fn process(&mut self, batch: &Batch) -> Result<Vec<Edit>, PluginError> {
-        let name = self.store.data().plugin.clone();
-        let timeout = self
-            .plugin
-            .as_ref()
-            .map(|p| p.limits.timeout)
-            .unwrap_or_default();
-        self.store.set_epoch_deadline(deadline_ticks(timeout));
-        self.bindings
+        let name = self.arm_deadline();
+        let Exports::Processor(processor) = &self.bindings else {
+            return Err(not_a(&name, World::Processor));
+        };
+        processor
             .weft_plugin_span_processor()
             .call_process(&mut self.store, batch)
             .map_err(|e| classify(&name, e))?
@@ -361,6 +456,62 @@ impl PluginInstance {
                 plugin: name.to_string(),
                 reason: e.message,
             })
+    }
+
+    /// Calls a policy's `decide` on the traces `traces` (ranges of `batch.spans`) within the
+    /// plugin's deadline. A policy that answers with a different number of decisions than
+    /// traces fails the call.
+    ///
+    /// After a `Trap` error the instance must be discarded.
+    pub fn decide(
+        &mut self,
+        batch: &Batch,
+        traces: &[TraceRange],
+        now_unix_nano: u64,
+    ) -> Result<Vec<Decision>, PluginError> {
+        let name = self.arm_deadline();
+        let Exports::Policy(policy) = &self.bindings else {
+            return Err(not_a(&name, World::TraceSampler));
+        };
+        let decisions = policy
+            .weft_plugin_trace_policy()
+            .call_decide(&mut self.store, batch, traces, now_unix_nano)
+            .map_err(|e| classify(&name, e))?
+            .map_err(|e| PluginError::Guest {
+                plugin: name.to_string(),
+                reason: e.message,
+            })?;
+        if decisions.len() != traces.len() {
+            return Err(PluginError::InvalidEdit {
+                plugin: name.to_string(),
+                reason: format!(
+                    "{} decisions for {} traces (one per trace, in order)",
+                    decisions.len(),
+                    traces.len()
+                ),
+            });
+        }
+        Ok(decisions)
+    }
+
+    /// Sets the CPU deadline for the next call; returns the plugin's name.
+    fn arm_deadline(&mut self) -> Arc<str> {
+        let timeout = self
+            .plugin
+            .as_ref()
+            .map(|p| p.limits.timeout)
+            .unwrap_or_default();
+        self.store.set_epoch_deadline(deadline_ticks(timeout));
+        self.store.data().plugin.clone()
+    }
+}
+
+/// The error for calling an instance as the other world.
+fn not_a(plugin: &str, world: World) -> PluginError {
+    PluginError::WrongWorld {
+        plugin: plugin.to_owned(),
+        world,
+        reason: "the stage called it as the other kind of plugin".to_owned(),
     }
 }
 

@@ -23,6 +23,28 @@ pub fn no_interest() -> Interest {
     }
 }
 
+/// What a tail-sampling policy is sent: what it asked for, plus what every policy gets (span
+/// ids and parent ids, names, kinds, times, status, and each resource's `service.name`).
+pub fn policy_interest(mut interest: Interest) -> Interest {
+    interest.span_fields |= SpanFields::IDS
+        | SpanFields::NAME
+        | SpanFields::KIND
+        | SpanFields::TIMES
+        | SpanFields::STATUS;
+    let service = "service.name".to_owned();
+    interest.resource_attributes = match interest.resource_attributes {
+        AttributeSelection::None => AttributeSelection::Keys(vec![service]),
+        AttributeSelection::Keys(mut keys) => {
+            if !keys.contains(&service) {
+                keys.push(service);
+            }
+            AttributeSelection::Keys(keys)
+        }
+        everything => everything,
+    };
+    interest
+}
+
 /// Builds the view of `request` that `interest` asks for.
 pub fn build_view(request: &ExportTraceServiceRequest, interest: &Interest) -> Batch {
     let span_count = request

@@ -134,6 +134,8 @@ pub struct Metrics {
     pub receivers_bound: std::sync::atomic::AtomicBool,
     /// Requests waiting for a worker (updated by the workers).
     pub queued: AtomicU64,
+    /// The tail-sampling stage.
+    pub tail: super::TailMetrics,
     processors: Mutex<BTreeMap<String, Arc<ProcessorMetrics>>>,
     exporters: Mutex<BTreeMap<String, Arc<ExporterMetrics>>>,
     plugins: Mutex<BTreeMap<String, super::PluginStatus>>,
@@ -396,17 +398,18 @@ impl Metrics {
             "weft_reloads_total{{outcome=\"refused\"}} {}",
             p.reloads_refused
         );
+        self.tail.render(&mut out);
         out
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// Escapes a label value for the text format.
-fn escape(value: &str) -> String {
+pub(super) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

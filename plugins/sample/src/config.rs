@@ -8,8 +8,7 @@ use std::num::NonZeroU32;
 
 use serde::Deserialize;
 
-use crate::ratio::MIN_PROBABILITY;
-use crate::rules::Pattern;
+pub use weft_sdk::sampling::{AttributeKey, Pattern, Ratio};
 
 /// The processor's configuration: the `config` table of its `[[processors]]` entry.
 ///
@@ -41,7 +40,7 @@ pub struct Config {
 }
 
 fn default_route_attribute() -> AttributeKey {
-    AttributeKey("http.route".to_owned())
+    AttributeKey::try_from("http.route".to_owned()).expect("a non-empty key")
 }
 
 /// One rule: conditions, all of which a span must meet, and what to do with the spans that do.
@@ -106,66 +105,6 @@ impl TryFrom<RawRule> for RuleConfig {
             ratio,
             max_per_second: raw.max_per_second,
         })
-    }
-}
-
-/// A sampling probability: `0` (keep nothing), or from `2^-56` to `1`.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
-#[serde(try_from = "f64")]
-pub struct Ratio(f64);
-
-impl Ratio {
-    /// Keep every span.
-    pub const ONE: Ratio = Ratio(1.0);
-    /// Keep no span.
-    pub const ZERO: Ratio = Ratio(0.0);
-
-    /// The probability.
-    pub fn get(self) -> f64 {
-        self.0
-    }
-}
-
-impl TryFrom<f64> for Ratio {
-    type Error = String;
-
-    fn try_from(value: f64) -> Result<Self, String> {
-        if !(0.0..=1.0).contains(&value) {
-            Err(format!(
-                "a ratio is a probability from 0 to 1 (0.25 keeps a quarter), got {value}"
-            ))
-        } else if value > 0.0 && value < MIN_PROBABILITY {
-            Err(format!(
-                "{value} is below the smallest sampling probability, 2^-56 \
-                 (about 1.4e-17); use 0 to keep nothing"
-            ))
-        } else {
-            Ok(Ratio(value))
-        }
-    }
-}
-
-/// A non-empty attribute key.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct AttributeKey(String);
-
-impl AttributeKey {
-    /// The key.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for AttributeKey {
-    type Error = String;
-
-    fn try_from(key: String) -> Result<Self, String> {
-        if key.is_empty() {
-            Err("an attribute key must not be empty".to_owned())
-        } else {
-            Ok(AttributeKey(key))
-        }
     }
 }
 

@@ -131,11 +131,10 @@
 //! `spans_rate_limited` to the host's plugin metrics.
 
 pub mod config;
-pub mod rate;
-pub mod ratio;
 pub mod rules;
 pub mod tracestate;
 
+pub use weft_sdk::sampling::{rate, ratio};
 use weft_sdk::{Batch, Edits, Interest, Processor};
 
 use crate::config::Config;

@@ -6,62 +6,13 @@
 //! randomness, see [`crate::ratio`]), then, for spans the ratio keeps, the rule's rate limit if
 //! it has one (see [`crate::rate`]).
 
-use serde::Deserialize;
 use weft_sdk::{AttributeSelection, Batch, Interest, Span, SpanFields, StatusCode};
 
 use crate::config::{Config, RuleConfig};
 use crate::rate::TokenBucket;
 use crate::ratio::{Threshold, outbound_threshold, trace_randomness};
 use crate::tracestate::{self, OtSampling};
-
-/// A string pattern: an exact value, or a prefix when written with a trailing `*`.
-///
-/// ```
-/// use weft_plugin_sample::rules::Pattern;
-///
-/// let api = Pattern::try_from("/api/*".to_owned()).unwrap();
-/// assert!(api.matches("/api/users"));
-/// assert!(!api.matches("/apis"));
-/// assert!(Pattern::try_from("/a/*/b".to_owned()).is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub enum Pattern {
-    /// Matches this value only.
-    Exact(String),
-    /// Matches every value that starts with this (`*` alone matches any value).
-    Prefix(String),
-}
-
-impl Pattern {
-    /// Whether `value` matches.
-    pub fn matches(&self, value: &str) -> bool {
-        match self {
-            Pattern::Exact(exact) => value == exact,
-            Pattern::Prefix(prefix) => value.starts_with(prefix.as_str()),
-        }
-    }
-}
-
-impl TryFrom<String> for Pattern {
-    type Error = String;
-
-    fn try_from(mut pattern: String) -> Result<Self, String> {
-        if pattern.is_empty() {
-            return Err("a pattern must not be empty (`*` matches any value)".to_owned());
-        }
-        match pattern.find('*') {
-            None => Ok(Pattern::Exact(pattern)),
-            Some(star) if star == pattern.len() - 1 => {
-                pattern.pop();
-                Ok(Pattern::Prefix(pattern))
-            }
-            Some(_) => Err(format!(
-                "`*` may only end a pattern, for a prefix match such as \"/api/*\"; got {pattern:?}"
-            )),
-        }
-    }
-}
+pub use weft_sdk::sampling::Pattern;
 
 /// What the policy knows about one span, borrowed from the batch (nothing is copied).
 ///

@@ -1,9 +1,10 @@
-//! A token bucket that keeps time by span end timestamps.
+//! A token bucket that keeps time by the timestamps it is given.
 //!
-//! A plugin has no clock (WASI grants none), and a clock would be the wrong one anyway: spans
-//! arrive in batches, late, and out of order, so the time they *happened* is what a "spans per
-//! second" limit should be measured in. The bucket therefore reads the time from the spans
-//! themselves: its clock is the latest end timestamp it has seen.
+//! A plugin has no clock of its own (WASI grants none). The sample processor feeds the bucket
+//! span end timestamps: spans arrive in batches, late, and out of order, so the time they
+//! *happened* is what a "spans per second" limit should be measured in. A tail-sampling policy
+//! feeds it the host's decision time (`now-unix-nano`). Either way the bucket's clock is the
+//! latest timestamp it has seen.
 //!
 //! - The bucket holds up to `per_second` tokens (one second of burst) and starts full.
 //! - As its clock advances it refills at `per_second` tokens per second.

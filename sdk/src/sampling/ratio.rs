@@ -10,13 +10,13 @@
 //! - `R` is the least-significant 56 bits of the trace id: bytes 9 to 16, which W3C Trace
 //!   Context Level 2 requires to be random. [`trace_randomness`] extracts it. (A span whose
 //!   trace-state carries an explicit `ot=rv:` value uses that instead; see
-//!   [`crate::tracestate`].)
+//!   the sample plugin's `tracestate` module.)
 //! - `T = 2^56 - round(ratio * 2^56)`, see [`Threshold::from_ratio`]. `T = 0` keeps everything
 //!   (ratio 1); `T = 2^56` keeps nothing (ratio 0), since `R < 2^56` always.
 //!
 //! Reference: <https://opentelemetry.io/docs/specs/otel/trace/tracestate-probability-sampling/>.
 
-use weft_sdk::TraceId;
+use crate::TraceId;
 
 /// `2^56`: the number of distinct randomness values, and the adjusted count of a span kept
 /// with the smallest representable probability `2^-56`.
@@ -37,7 +37,7 @@ pub fn trace_randomness(trace_id: TraceId) -> u64 {
 /// function of the trace id.
 ///
 /// ```
-/// use weft_plugin_sample::ratio::sampled;
+/// use weft_sdk::sampling::ratio::sampled;
 /// use weft_sdk::TraceId;
 ///
 /// let trace_id = TraceId { high: 0x4bf92f3577b34da6, low: 0xa3ce929d0e0e4736 };

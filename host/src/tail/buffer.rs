@@ -1,0 +1,185 @@
+//! The buffer of traces waiting for a decision.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use prost::Message;
+
+use super::fragments::Fragment;
+
+/// A trace id, as the key of buffers and caches.
+pub type TraceKey = [u8; 16];
+
+/// Every span buffered so far for one trace.
+#[derive(Debug)]
+pub struct PendingTrace {
+    /// The trace id.
+    pub key: TraceKey,
+    /// Its spans, as they arrived (one entry per resource and scope of each request).
+    pub fragments: Vec<ResourceSpans>,
+    /// How many spans.
+    pub spans: usize,
+    /// Their protobuf size, in bytes.
+    pub bytes: usize,
+    /// When its first span arrived.
+    pub first_seen: Instant,
+}
+
+/// Traces waiting for their decision, oldest first.
+#[derive(Debug, Default)]
+pub struct TraceBuffer {
+    traces: HashMap<TraceKey, PendingTrace>,
+    /// Trace ids by first arrival; every id here is in `traces` and the reverse.
+    order: VecDeque<TraceKey>,
+    spans: usize,
+    bytes: usize,
+}
+
+impl TraceBuffer {
+    /// Adds a fragment to its trace, starting the trace's wait if it is new.
+    pub fn add(&mut self, fragment: Fragment, now: Instant) {
+        let bytes = fragment.resource_spans.encoded_len();
+        let trace = self.traces.entry(fragment.key).or_insert_with(|| {
+            self.order.push_back(fragment.key);
+            PendingTrace {
+                key: fragment.key,
+                fragments: Vec::new(),
+                spans: 0,
+                bytes: 0,
+                first_seen: now,
+            }
+        });
+        trace.fragments.push(fragment.resource_spans);
+        trace.spans += fragment.spans;
+        trace.bytes += bytes;
+        self.spans += fragment.spans;
+        self.bytes += bytes;
+    }
+
+    /// Takes every trace whose wait is over, then, while the buffer holds more than
+    /// `max_traces` traces or `max_bytes` bytes, the oldest. Returns the traces in arrival
+    /// order and how many were taken early (under pressure).
+    pub fn take_due(
+        &mut self,
+        wait: Duration,
+        max_traces: usize,
+        max_bytes: usize,
+        now: Instant,
+    ) -> (Vec<PendingTrace>, usize) {
+        let mut due = Vec::new();
+        while let Some(key) = self.order.front() {
+            if now.saturating_duration_since(self.traces[key].first_seen) < wait {
+                break;
+            }
+            due.push(self.pop_oldest());
+        }
+        let mut early = 0;
+        while !self.order.is_empty() && (self.traces.len() > max_traces || self.bytes > max_bytes) {
+            due.push(self.pop_oldest());
+            early += 1;
+        }
+        (due, early)
+    }
+
+    /// Takes every trace.
+    pub fn take_all(&mut self) -> Vec<PendingTrace> {
+        let mut all = Vec::with_capacity(self.order.len());
+        while !self.order.is_empty() {
+            all.push(self.pop_oldest());
+        }
+        all
+    }
+
+    fn pop_oldest(&mut self) -> PendingTrace {
+        let key = self.order.pop_front().expect("a trace to pop");
+        let trace = self.traces.remove(&key).expect("order and map agree");
+        self.spans -= trace.spans;
+        self.bytes -= trace.bytes;
+        trace
+    }
+
+    /// Whether `key` is buffered.
+    pub fn contains(&self, key: &TraceKey) -> bool {
+        self.traces.contains_key(key)
+    }
+
+    /// Traces buffered.
+    pub fn traces(&self) -> usize {
+        self.traces.len()
+    }
+
+    /// Spans buffered.
+    pub fn spans(&self) -> usize {
+        self.spans
+    }
+
+    /// Protobuf bytes buffered.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
+
+    fn fragment(trace: u8, spans: usize) -> Fragment {
+        Fragment {
+            key: [trace; 16],
+            spans,
+            resource_spans: ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![
+                        Span {
+                            trace_id: vec![trace; 16],
+                            ..Default::default()
+                        };
+                        spans
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn traces_wait_then_come_out_oldest_first() {
+        let start = Instant::now();
+        let wait = Duration::from_secs(10);
+        let mut buffer = TraceBuffer::default();
+        buffer.add(fragment(1, 2), start);
+        buffer.add(fragment(2, 1), start + Duration::from_secs(5));
+        buffer.add(fragment(1, 3), start + Duration::from_secs(6));
+        assert_eq!((buffer.traces(), buffer.spans()), (2, 6));
+        let (due, early) = buffer.take_due(wait, 100, usize::MAX, start + Duration::from_secs(9));
+        assert!(due.is_empty() && early == 0);
+        let (due, _) = buffer.take_due(wait, 100, usize::MAX, start + Duration::from_secs(10));
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].key, due[0].spans, due[0].fragments.len()),
+            ([1; 16], 5, 2)
+        );
+        assert_eq!((buffer.traces(), buffer.spans()), (1, 1));
+    }
+
+    #[test]
+    fn pressure_takes_the_oldest_early() {
+        let start = Instant::now();
+        let mut buffer = TraceBuffer::default();
+        for trace in 0..10 {
+            buffer.add(fragment(trace, 1), start);
+        }
+        let (due, early) = buffer.take_due(Duration::from_secs(10), 4, usize::MAX, start);
+        assert_eq!((due.len(), early), (6, 6));
+        assert_eq!(due[0].key, [0; 16]);
+        let per_trace = buffer.bytes() / buffer.traces();
+        let (due, early) = buffer.take_due(Duration::from_secs(10), 100, per_trace * 2, start);
+        assert_eq!((due.len(), early), (2, 2));
+        assert_eq!(buffer.traces(), 2);
+        assert_eq!(buffer.take_all().len(), 2);
+        assert_eq!((buffer.traces(), buffer.spans(), buffer.bytes()), (0, 0, 0));
+    }
+}
