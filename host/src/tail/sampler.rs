@@ -293,6 +293,7 @@ impl TailSampler {
             }
             *reasons.entry((keep, reason)).or_default() += 1;
         }
+        self.publish_gauges(&state);
         drop(state);
         for ((keep, reason), traces) in reasons {
             self.metrics.tail.count_decisions(keep, &reason, traces);
