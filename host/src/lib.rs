@@ -5,6 +5,7 @@
 //! the pieces from a [`config`].
 
 pub mod admin;
+pub mod bench;
 pub mod builtin;
 pub mod cli;
 pub mod codec;

@@ -1,5 +1,6 @@
 //! The `weft` command line.
 
+mod bench;
 mod check;
 mod plugin_test;
 mod run;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Benchmark tools: an OTLP load generator and a counting sink.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// `weft plugin ...`.
@@ -85,6 +89,7 @@ pub fn main() -> std::process::ExitCode {
             input,
             expect,
         }) => plugin_test::plugin_test(&plugin, config.as_deref(), &input, expect.as_deref()),
+        Command::Bench(command) => bench::bench(command),
     };
     match result {
         Ok(code) => code,

@@ -39,7 +39,8 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn wait_for_stop_signal() -> &'static str {
+/// Waits for SIGINT or SIGTERM (SIGHUP is ignored here).
+pub(super) async fn wait_for_stop_signal() -> &'static str {
     loop {
         let signal = wait_for_signal().await;
         if signal != "SIGHUP" {

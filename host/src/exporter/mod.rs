@@ -10,4 +10,4 @@ mod sink;
 
 pub use batcher::{ExportFanout, ExporterHandle, start_exporter};
 pub use retry::ExportError;
-pub use sink::Sink;
+pub use sink::{Payload, Sink};
