@@ -42,7 +42,8 @@ fn main() {
             built.path.display()
         );
     }
-    build_python_plugin(&root);
+    build_python_plugin(&root, "redact");
+    build_python_plugin(&root, "checkout-policy");
     build_javascript_plugin(&root);
 }
 
@@ -93,27 +94,29 @@ fn build_javascript_plugin(root: &Path) {
     );
 }
 
-/// Builds the Python example processor with componentize-py (installing it if missing).
-fn build_python_plugin(root: &Path) {
-    let dir = root.join("examples/plugins/python/redact");
-    for file in ["app.py", "build.sh"] {
+/// Builds a Python example plugin (`examples/plugins/python/NAME`, fixture `python-NAME`) with
+/// componentize-py (installing it if missing).
+fn build_python_plugin(root: &Path, name: &str) {
+    let dir = root.join("examples/plugins/python").join(name);
+    for file in ["app.py", "build.sh", "../componentize.sh"] {
         println!("cargo:rerun-if-changed={}", dir.join(file).display());
     }
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("python-redact.wasm");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join(format!("python-{name}.wasm"));
     let output = std::process::Command::new("bash")
         .arg(dir.join("build.sh"))
         .arg(&out)
         .output()
-        .expect("running examples/plugins/python/redact/build.sh");
+        .unwrap_or_else(|e| panic!("running examples/plugins/python/{name}/build.sh: {e}"));
     if !output.status.success() {
         panic!(
-            "building the Python example plugin failed (needs python3 with pip; see docs/plugins/python.md):\n{}{}",
+            "building the Python example plugin {name} failed (needs python3 with pip; see docs/plugins/python.md):\n{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
     }
     println!(
-        "cargo:rustc-env=WEFT_FIXTURE_PYTHON_REDACT={}",
+        "cargo:rustc-env=WEFT_FIXTURE_PYTHON_{}={}",
+        name.to_uppercase().replace('-', "_"),
         out.display()
     );
 }

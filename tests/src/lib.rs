@@ -19,6 +19,7 @@ pub fn fixture(name: &str) -> &'static str {
         "stamp-v2" => env!("WEFT_FIXTURE_STAMP_V2"),
         "wrong-world" => env!("WEFT_FIXTURE_WRONG_WORLD"),
         "python-redact" => env!("WEFT_FIXTURE_PYTHON_REDACT"),
+        "python-checkout-policy" => env!("WEFT_FIXTURE_PYTHON_CHECKOUT_POLICY"),
         "hostile" => env!("WEFT_FIXTURE_HOSTILE"),
         "javascript-enrich" => env!("WEFT_FIXTURE_JAVASCRIPT_ENRICH"),
         other => panic!("no fixture {other:?}"),
