@@ -11,19 +11,51 @@ use super::fragments::Fragment;
 /// A trace id, as the key of buffers and caches.
 pub type TraceKey = [u8; 16];
 
-/// Every span buffered so far for one trace.
+/// Every span buffered so far for one trace, kept protobuf-encoded: a decoded span takes
+/// several times its encoded size in separate allocations, and a buffered span is only read
+/// once, when its trace is decided.
 #[derive(Debug)]
 pub struct PendingTrace {
     /// The trace id.
     pub key: TraceKey,
-    /// Its spans, as they arrived (one entry per resource and scope of each request).
-    pub fragments: Vec<ResourceSpans>,
+    /// Its spans as they arrived, one encoded `ResourceSpans` per resource and scope of each
+    /// request.
+    pub encoded: Vec<Vec<u8>>,
     /// How many spans.
     pub spans: usize,
     /// Their protobuf size, in bytes.
     pub bytes: usize,
     /// When its first span arrived.
     pub first_seen: Instant,
+}
+
+impl PendingTrace {
+    /// The trace's fragments, decoded.
+    pub fn decode(self) -> DecodedTrace {
+        let fragments = self
+            .encoded
+            .iter()
+            .map(|bytes| {
+                ResourceSpans::decode(bytes.as_slice()).expect("the buffer encoded it itself")
+            })
+            .collect();
+        DecodedTrace {
+            key: self.key,
+            fragments,
+            spans: self.spans,
+        }
+    }
+}
+
+/// A trace taken out of the buffer to be decided.
+#[derive(Debug)]
+pub struct DecodedTrace {
+    /// The trace id.
+    pub key: TraceKey,
+    /// Its spans as they arrived (one entry per resource and scope of each request).
+    pub fragments: Vec<ResourceSpans>,
+    /// How many spans.
+    pub spans: usize,
 }
 
 /// Traces waiting for their decision, oldest first.
@@ -39,21 +71,27 @@ pub struct TraceBuffer {
 impl TraceBuffer {
     /// Adds a fragment to its trace, starting the trace's wait if it is new.
     pub fn add(&mut self, fragment: Fragment, now: Instant) {
-        let bytes = fragment.resource_spans.encoded_len();
-        let trace = self.traces.entry(fragment.key).or_insert_with(|| {
-            self.order.push_back(fragment.key);
+        let encoded = fragment.resource_spans.encode_to_vec();
+        self.add_encoded(fragment.key, encoded, fragment.spans, now);
+    }
+
+    /// Adds an already encoded fragment (a `ResourceSpans` of `spans` spans of trace `key`).
+    pub fn add_encoded(&mut self, key: TraceKey, encoded: Vec<u8>, spans: usize, now: Instant) {
+        let bytes = encoded.len();
+        let trace = self.traces.entry(key).or_insert_with(|| {
+            self.order.push_back(key);
             PendingTrace {
-                key: fragment.key,
-                fragments: Vec::new(),
+                key,
+                encoded: Vec::new(),
                 spans: 0,
                 bytes: 0,
                 first_seen: now,
             }
         });
-        trace.fragments.push(fragment.resource_spans);
-        trace.spans += fragment.spans;
+        trace.encoded.push(encoded);
+        trace.spans += spans;
         trace.bytes += bytes;
-        self.spans += fragment.spans;
+        self.spans += spans;
         self.bytes += bytes;
     }
 
@@ -156,12 +194,15 @@ mod tests {
         assert_eq!((buffer.traces(), buffer.spans()), (2, 6));
         let (due, early) = buffer.take_due(wait, 100, usize::MAX, start + Duration::from_secs(9));
         assert!(due.is_empty() && early == 0);
-        let (due, _) = buffer.take_due(wait, 100, usize::MAX, start + Duration::from_secs(10));
+        let (mut due, _) = buffer.take_due(wait, 100, usize::MAX, start + Duration::from_secs(10));
         assert_eq!(due.len(), 1);
         assert_eq!(
-            (due[0].key, due[0].spans, due[0].fragments.len()),
+            (due[0].key, due[0].spans, due[0].encoded.len()),
             ([1; 16], 5, 2)
         );
+        let decoded = due.pop().unwrap().decode();
+        assert_eq!(decoded.fragments.len(), 2);
+        assert_eq!(decoded.fragments[1].scope_spans[0].spans.len(), 3);
         assert_eq!((buffer.traces(), buffer.spans()), (1, 1));
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
-use super::buffer::{PendingTrace, TraceKey};
+use super::buffer::{DecodedTrace, TraceKey};
 use crate::runtime::bindings::Range as TraceRange;
 
 /// One trace's spans from one resource and scope of a request.
@@ -74,7 +74,7 @@ pub fn split_by_trace(request: ExportTraceServiceRequest) -> Vec<Fragment> {
 
 /// Joins traces into one request whose spans are grouped by trace, in order, and returns the
 /// range of the request's spans (in view order) each trace occupies.
-pub fn join_traces(traces: &mut [PendingTrace]) -> (ExportTraceServiceRequest, Vec<TraceRange>) {
+pub fn join_traces(traces: &mut [DecodedTrace]) -> (ExportTraceServiceRequest, Vec<TraceRange>) {
     let mut resource_spans = Vec::new();
     let mut ranges = Vec::with_capacity(traces.len());
     let mut start = 0u32;

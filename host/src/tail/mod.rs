@@ -14,7 +14,7 @@ mod decided;
 mod fragments;
 mod sampler;
 
-pub use buffer::{PendingTrace, TraceBuffer, TraceKey};
+pub use buffer::{DecodedTrace, PendingTrace, TraceBuffer, TraceKey};
 pub use decided::DecisionCache;
 pub use fragments::{join_traces, split_by_trace};
 pub use sampler::{TailSampler, TailThread};

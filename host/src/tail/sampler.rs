@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use prost::Message;
 use tokio::sync::watch;
 
-use super::buffer::{PendingTrace, TraceBuffer, TraceKey};
+use super::buffer::{DecodedTrace, PendingTrace, TraceBuffer, TraceKey};
 use super::decided::DecisionCache;
 use super::fragments::{Fragment, join_traces, split_by_trace};
 use crate::config::{OnError, OnShutdown, TailSamplingConfig};
@@ -95,11 +96,18 @@ impl TailSampler {
     ) -> Option<ExportTraceServiceRequest> {
         let now = Instant::now();
         PipelineStats::add(&counters.spans_in, span_count(&request) as u64);
-        let fragments = split_by_trace(request);
+        // Encoded outside the lock: the buffer keeps fragments encoded.
+        let fragments: Vec<(Fragment, Vec<u8>)> = split_by_trace(request)
+            .into_iter()
+            .map(|fragment| {
+                let encoded = fragment.resource_spans.encode_to_vec();
+                (fragment, encoded)
+            })
+            .collect();
         let (mut late_kept, mut late_kept_spans, mut late_dropped_spans) = (Vec::new(), 0, 0);
         let mut state = self.state.lock().unwrap();
         state.apply(settings);
-        for fragment in fragments {
+        for (fragment, encoded) in fragments {
             if let Some(waiting) = state.in_flight.get_mut(&fragment.key) {
                 waiting.push(fragment);
                 continue;
@@ -118,7 +126,9 @@ impl TailSampler {
                     None => {}
                 }
             }
-            state.buffer.add(fragment, now);
+            state
+                .buffer
+                .add_encoded(fragment.key, encoded, fragment.spans, now);
         }
         self.publish_gauges(&state);
         if state.over_limits(settings) {
@@ -205,6 +215,7 @@ impl TailSampler {
             if stopping {
                 PipelineStats::add(&tail.decided_at_shutdown, due.len() as u64);
             }
+            let due: Vec<DecodedTrace> = due.into_iter().map(PendingTrace::decode).collect();
             for mut chunk in chunks(due) {
                 let verdicts = self.verdicts(&mut chain, position, stopping, &mut chunk);
                 self.finish(&mut chain, position, chunk, verdicts, &fanout);
@@ -219,7 +230,7 @@ impl TailSampler {
         chain: &mut Chain,
         position: Option<usize>,
         stopping: bool,
-        chunk: &mut [PendingTrace],
+        chunk: &mut [DecodedTrace],
     ) -> Vec<(bool, String)> {
         let traces = chunk.len();
         let every = |keep: bool, reason: &str| vec![(keep, reason.to_owned()); traces];
@@ -262,7 +273,7 @@ impl TailSampler {
         &self,
         chain: &mut Chain,
         position: Option<usize>,
-        chunk: Vec<PendingTrace>,
+        chunk: Vec<DecodedTrace>,
         verdicts: Vec<(bool, String)>,
         fanout: &ExportFanout,
     ) {
@@ -369,9 +380,9 @@ impl TailThread {
 
 /// Splits traces into policy calls of at most [`MAX_TRACES_PER_CALL`] traces and about
 /// [`MAX_SPANS_PER_CALL`] spans.
-fn chunks(traces: Vec<PendingTrace>) -> Vec<Vec<PendingTrace>> {
+fn chunks(traces: Vec<DecodedTrace>) -> Vec<Vec<DecodedTrace>> {
     let mut chunks = Vec::new();
-    let mut current: Vec<PendingTrace> = Vec::new();
+    let mut current: Vec<DecodedTrace> = Vec::new();
     let mut spans = 0;
     for trace in traces {
         if !current.is_empty()
