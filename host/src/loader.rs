@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{LoadedConfig, ProcessorConfig};
 use crate::pipeline::{ChainSpec, StageSpec};
-use crate::runtime::{ComponentCache, Limits, LoadedPlugin, PluginEngine, PluginError, World};
+use crate::runtime::{
+    ComponentCache, Grants, Limits, LoadedPlugin, PluginEngine, PluginError, World,
+};
 
 /// Everything that decides whether a loaded stage can be reused: same name, same component
 /// bytes, same config, same limits, same policy.
@@ -26,6 +28,8 @@ pub struct StageFingerprint {
     pub quarantine: (u32, u64),
     /// The tail-sampling settings, for the tail-sampling stage.
     pub tail: Option<crate::config::TailSamplingConfig>,
+    /// The capabilities granted.
+    pub grants: crate::config::GrantsConfig,
 }
 
 /// A chain and the fingerprints of its stages, in order.
@@ -82,6 +86,26 @@ pub fn fingerprint(processor: &ProcessorConfig, bytes: &[u8]) -> StageFingerprin
         on_error: processor.on_error,
         quarantine: (processor.quarantine_after, processor.quarantine_ms),
         tail: processor.tail_sampling.clone(),
+        grants: processor.grants.clone(),
+    }
+}
+
+/// The capabilities `processor` grants its plugin, with host paths resolved against the
+/// config's directory and environment values read now.
+pub fn plugin_grants(config: &LoadedConfig, processor: &ProcessorConfig) -> Grants {
+    Grants {
+        read_only_dirs: processor
+            .grants
+            .read_only_dirs
+            .iter()
+            .map(|(guest, host)| (config.base_dir.join(host), guest.clone()))
+            .collect(),
+        env: processor
+            .grants
+            .env
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
+            .collect(),
     }
 }
 
@@ -89,6 +113,7 @@ pub fn fingerprint(processor: &ProcessorConfig, bytes: &[u8]) -> StageFingerprin
 pub fn load_plugin(
     engine: &PluginEngine,
     cache: &ComponentCache,
+    config: &LoadedConfig,
     processor: &ProcessorConfig,
     bytes: &[u8],
 ) -> Result<LoadedPlugin, PluginError> {
@@ -108,7 +133,7 @@ pub fn load_plugin(
         &processor.name,
         bytes,
         config_json,
-        limits,
+        (limits, plugin_grants(config, processor)),
     )?;
     tracing::info!(
         processor = %processor.name,
@@ -153,7 +178,7 @@ pub fn load_chain(
             fingerprints.push(print);
             continue;
         }
-        let plugin = match load_plugin(engine, cache, processor, &bytes) {
+        let plugin = match load_plugin(engine, cache, config, processor, &bytes) {
             Ok(plugin) => Arc::new(plugin),
             Err(e) => {
                 errors.push(e);

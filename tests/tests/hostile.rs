@@ -48,6 +48,8 @@ quarantine_after = 0
         "passwd",
         "socket",
         "env",
+        "granted-file",
+        "granted-env",
     ];
     let mut client = grpc_client(addr).await;
     for (i, attack) in attacks.iter().enumerate() {
@@ -99,7 +101,7 @@ quarantine_after = 0
         Some("ok"),
         "slow but within its deadline"
     );
-    for probe in ["passwd", "socket", "env"] {
+    for probe in ["passwd", "socket", "env", "granted-file", "granted-env"] {
         let result = results[probe].as_deref().unwrap();
         assert!(result.starts_with("denied"), "{probe}: {result}");
     }
@@ -248,5 +250,68 @@ fn guest_output_reaches_the_host_log_tagged_and_rate_limited() {
     assert!(
         suppressed >= 850,
         "the suppressed lines are counted: {after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_open_exactly_what_they_name_read_only() {
+    let dir = weft_tests::scratch_dir("grants");
+    std::fs::create_dir_all(dir.join("tables")).unwrap();
+    std::fs::write(dir.join("tables/region.txt"), "eu-west-1\n").unwrap();
+    let sink = OtlpSink::start().await;
+    let chain = format!(
+        r#"
+[[processors]]
+name = "granted"
+plugin = "{}"
+[processors.grants]
+read_only_dirs = {{ "/lookup" = "{}" }}
+env = ["CARGO_PKG_NAME"]
+"#,
+        fixture("hostile"),
+        dir.join("tables").display()
+    );
+    let weft = start_weft(&config_with(&chain, sink.addr())).await;
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+    let probes = [
+        "granted-file",
+        "granted-env",
+        "granted-write",
+        "passwd",
+        "env",
+    ];
+    for (i, probe) in probes.iter().enumerate() {
+        let name = probe.to_string();
+        client
+            .export(request_named(i as u64 * 100, 1, move |_| name.clone()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        sink.wait_for(probes.len(), Duration::from_secs(30)).await,
+        probes.len()
+    );
+    weft.shutdown().await;
+    let mut results = std::collections::HashMap::new();
+    for span in sink.spans() {
+        results.insert(
+            span.name.clone(),
+            string_attribute(&span, "hostile.result")
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(results["granted-file"], "read: eu-west-1");
+    assert_eq!(results["granted-env"], "read: weft-tests");
+    for denied in ["granted-write", "passwd", "env"] {
+        assert!(
+            results[denied].starts_with("denied"),
+            "{denied}: {}",
+            results[denied]
+        );
+    }
+    assert!(
+        !dir.join("tables/written.txt").exists(),
+        "the grant is read-only"
     );
 }

@@ -408,7 +408,7 @@ fn a_span_processor_is_refused_as_a_policy_and_the_reverse() {
             builtin,
             weft::builtin::plugin(builtin).unwrap(),
             "{}".into(),
-            Limits::default(),
+            (Limits::default(), Default::default()),
         )
         .err()
         .map(|e| e.to_string())

@@ -15,7 +15,7 @@ pub fn check(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     for processor in &config.config.processors {
         let cache = config.config.pipeline.component_cache(&config.base_dir);
         let loaded = plugin_bytes(&config, processor)
-            .and_then(|bytes| load_plugin(&engine, &cache, processor, &bytes));
+            .and_then(|bytes| load_plugin(&engine, &cache, &config, processor, &bytes));
         match loaded {
             Ok(plugin) => println!(
                 "ok      processor {:?} ({}, sha256 {})",

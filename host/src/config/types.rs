@@ -219,12 +219,28 @@ pub struct ProcessorConfig {
     /// First quarantine period, in milliseconds (doubles on each failed trial, up to 5 min).
     #[serde(default = "default_quarantine_ms")]
     pub quarantine_ms: u64,
+    /// Capabilities granted to the plugin beyond the empty sandbox.
+    #[serde(default)]
+    pub grants: GrantsConfig,
     /// Makes this entry a tail-sampling stage: its plugin is a `trace-sampler` policy that
     /// decides whole traces, which the stage buffers. At most one entry may have it.
     pub tail_sampling: Option<TailSamplingConfig>,
     /// The plugin's own settings, passed to its `init` as JSON.
     #[serde(default)]
     pub config: toml::Table,
+}
+
+/// `[processors.grants]`: what a plugin may use beyond the empty sandbox. Nothing by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantsConfig {
+    /// Directories the plugin may read (never write), by the absolute path the plugin sees:
+    /// `{ "/lookup" = "lookup-tables" }` (host paths are relative to the config file).
+    #[serde(default)]
+    pub read_only_dirs: BTreeMap<String, PathBuf>,
+    /// Environment variables passed through from Weft's environment, by name. Each must be set.
+    #[serde(default)]
+    pub env: Vec<String>,
 }
 
 /// `[processors.tail_sampling]`: how a tail-sampling stage buffers traces.

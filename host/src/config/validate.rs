@@ -163,6 +163,33 @@ fn section<T: DeserializeOwned>(
     }
 }
 
+/// Checks that granted directories exist and granted environment variables are set.
+fn check_grants(errors: &mut Vec<ConfigError>, path: &str, grants: &GrantsConfig, base_dir: &Path) {
+    for (guest, host) in &grants.read_only_dirs {
+        if !guest.starts_with('/') {
+            errors.push(ConfigError::new(
+                format!("{path}.read_only_dirs"),
+                format!("{guest:?}: the path the plugin sees must be absolute, like \"/lookup\""),
+            ));
+        }
+        let dir = base_dir.join(host);
+        if !dir.is_dir() {
+            errors.push(ConfigError::new(
+                format!("{path}.read_only_dirs.{guest:?}"),
+                format!("directory {} does not exist", dir.display()),
+            ));
+        }
+    }
+    for name in &grants.env {
+        if std::env::var(name).is_err() {
+            errors.push(ConfigError::new(
+                format!("{path}.env"),
+                format!("environment variable {name:?} is not set (or not UTF-8)"),
+            ));
+        }
+    }
+}
+
 /// Checks the numbers of a `[processors.tail_sampling]` table.
 fn check_tail_sampling(errors: &mut Vec<ConfigError>, path: &str, tail: &TailSamplingConfig) {
     let positive = [
@@ -265,6 +292,12 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
                 }
             }
         }
+        check_grants(
+            errors,
+            &format!("{path}.grants"),
+            &processor.grants,
+            base_dir,
+        );
         if let Some(tail) = &processor.tail_sampling {
             check_tail_sampling(errors, &format!("{path}.tail_sampling"), tail);
             if let Some(first) = tail_stage.replace(i) {
@@ -358,6 +391,41 @@ mod tests {
         match parse(text, Path::new(".")) {
             Ok(_) => Vec::new(),
             Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn grants_and_tail_sampling_are_checked() {
+        let found = errors(
+            r#"
+            [receivers.otlp.grpc]
+            endpoint = "127.0.0.1:4317"
+            [[processors]]
+            name = "a"
+            plugin = "builtin:tail-policy"
+            [processors.grants]
+            read_only_dirs = { "lookup" = "no-such-dir" }
+            env = ["WEFT_SURELY_UNSET_VARIABLE"]
+            [processors.tail_sampling]
+            max_traces = 0
+            [[processors]]
+            name = "b"
+            plugin = "builtin:tail-policy"
+            [processors.tail_sampling]
+            [exporters.out]
+            type = "stdout"
+            "#,
+        );
+        let joined = found.join("\n");
+        assert_eq!(found.len(), 5, "{joined}");
+        for expected in [
+            "processors[0] (\"a\").grants.read_only_dirs: \"lookup\": the path the plugin sees must be absolute",
+            "grants.read_only_dirs.\"lookup\": directory",
+            "grants.env: environment variable \"WEFT_SURELY_UNSET_VARIABLE\" is not set",
+            "processors[0] (\"a\").tail_sampling.max_traces: must be greater than 0",
+            "processors[1] (\"b\").tail_sampling: processors[0] is already a tail-sampling stage",
+        ] {
+            assert!(joined.contains(expected), "{expected}\n{joined}");
         }
     }
 

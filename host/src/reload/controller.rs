@@ -203,7 +203,7 @@ impl Reloader {
                 keep(&mut stages, &mut fingerprints);
                 continue;
             }
-            match load_plugin(&self.engine, &self.cache, processor, &bytes) {
+            match load_plugin(&self.engine, &self.cache, &self.config, processor, &bytes) {
                 Ok(plugin) => {
                     report.updated.push(processor.name.clone());
                     let generation = self.generation.load(Ordering::SeqCst) + 1;

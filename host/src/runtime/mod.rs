@@ -16,6 +16,7 @@ pub use cache::{CacheOutcome, ComponentCache};
 pub use edits::{EditSummary, apply_edits, output_bytes, to_any_value};
 pub use engine::{EPOCH_TICK, PluginEngine};
 pub use plugin::{
-    FailureKind, Limits, LoadedPlugin, PluginError, PluginInstance, World, hex_sha256 as sha256_hex,
+    FailureKind, Grants, Limits, LoadedPlugin, PluginError, PluginInstance, World,
+    hex_sha256 as sha256_hex,
 };
 pub use view::{build_view, no_interest, policy_interest, span_id, trace_id};

@@ -32,6 +32,15 @@ impl Default for Limits {
     }
 }
 
+/// Capabilities granted to a plugin beyond the empty sandbox (see `[processors.grants]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Directories the plugin may read: (host directory, absolute path the plugin sees).
+    pub read_only_dirs: Vec<(std::path::PathBuf, String)>,
+    /// Environment variables the plugin sees: (name, value).
+    pub env: Vec<(String, String)>,
+}
+
 /// Why a plugin could not be loaded or could not handle a batch.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
@@ -208,6 +217,7 @@ pub struct LoadedPlugin {
     config_json: String,
     interest: Interest,
     limits: Limits,
+    grants: Grants,
     engine: PluginEngine,
     sha256: String,
     size: usize,
@@ -252,13 +262,14 @@ impl LoadedPlugin {
             name,
             bytes,
             config_json,
-            limits,
+            (limits, Grants::default()),
         )
     }
 
     /// Loads a plugin of `world` as [`LoadedPlugin::load_cached`] does: compile (or take from
     /// `cache`), link, `init`, and a smoke run (a batch for a processor, the smoke batch's
-    /// traces for a policy, which must answer one decision per trace).
+    /// traces for a policy, which must answer one decision per trace). Every instance runs
+    /// within `limits` and gets `grants`.
     pub fn load_world(
         engine: &PluginEngine,
         cache: &ComponentCache,
@@ -266,7 +277,7 @@ impl LoadedPlugin {
         name: &str,
         bytes: &[u8],
         config_json: String,
-        limits: Limits,
+        (limits, grants): (Limits, Grants),
     ) -> Result<Self, PluginError> {
         let sha256 = hex_sha256(bytes);
         let (component, cache_outcome) =
@@ -303,6 +314,7 @@ impl LoadedPlugin {
             config_json,
             interest: crate::runtime::view::no_interest(),
             limits,
+            grants,
             engine: engine.clone(),
             sha256,
             size: bytes.len(),
@@ -380,14 +392,32 @@ impl LoadedPlugin {
         Ok(instance)
     }
 
+    /// The plugin's WASI context: nothing but its grants (no files, sockets, environment or
+    /// arguments otherwise). Output goes to the host log, tagged and rate-limited.
+    fn wasi_context(&self) -> Result<WasiCtx, PluginError> {
+        let (stdout, stderr) = super::guest_log::GuestLog::pair(self.name.clone());
+        let mut builder = WasiCtx::builder();
+        builder.stdout(stdout).stderr(stderr);
+        for (name, value) in &self.grants.env {
+            builder.env(name, value);
+        }
+        for (host, guest) in &self.grants.read_only_dirs {
+            builder
+                .preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadOnly)
+                .map_err(|e| PluginError::Init {
+                    plugin: self.name.to_string(),
+                    reason: format!(
+                        "granting read access to {} as {guest}: {e:#}",
+                        host.display()
+                    ),
+                })?;
+        }
+        Ok(builder.build())
+    }
+
     fn instantiate_with_interest(&self) -> Result<(PluginInstance, Interest), PluginError> {
         let state = PluginState {
-            wasi: {
-                // Nothing granted: no files, sockets, environment or arguments. Output goes
-                // to the host log, tagged and rate-limited.
-                let (stdout, stderr) = super::guest_log::GuestLog::pair(self.name.clone());
-                WasiCtx::builder().stdout(stdout).stderr(stderr).build()
-            },
+            wasi: self.wasi_context()?,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.limits.memory_bytes)
