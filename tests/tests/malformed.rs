@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use weft_tests::client::{grpc_client, post_traces};
 use weft_tests::sink::OtlpSink;
@@ -26,6 +29,17 @@ type Case = (
     &'static str,
 );
 
+/// `bytes` with the first occurrence of `from` replaced by `to` (of the same length).
+fn replace_once(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the marker is in the encoding");
+    let mut out = bytes.to_vec();
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
+
 const PROTOBUF: (&str, &str) = ("content-type", "application/x-protobuf");
 const JSON: (&str, &str) = ("content-type", "application/json");
 
@@ -43,6 +57,48 @@ async fn every_malformed_http_request_gets_a_clear_4xx_and_serving_continues() {
         "the oversize body must exceed the 1 MiB limit"
     );
     let bomb = weft::codec::gzip(&vec![0u8; 8 << 20]);
+    // An attribute value nested 200 arrays deep (decoders stop at 100 levels).
+    let mut deep = request(0, 1);
+    let mut value = AnyValue::default();
+    for _ in 0..200 {
+        value = AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue {
+                values: vec![value],
+            })),
+        };
+    }
+    deep.resource_spans[0].scope_spans[0].spans[0]
+        .attributes
+        .push(KeyValue {
+            key: "deep".into(),
+            value: Some(value),
+            ..Default::default()
+        });
+    let deep_json = format!(
+        "{{\"resourceSpans\":[{{\"scopeSpans\":[{{\"spans\":[{{\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"eee19b7ec3c1b174\",\"name\":\"x\",\"attributes\":[{{\"key\":\"deep\",\"value\":{}{{\"intValue\":\"1\"}}{}}}]}}]}}]}}]}}",
+        "{\"arrayValue\":{\"values\":[".repeat(200),
+        "]}}".repeat(200)
+    );
+    // A span name that is not UTF-8: the name is field 5 of a span; write it by hand.
+    let mut not_utf8 = request(0, 1);
+    not_utf8.resource_spans[0].scope_spans[0].spans[0].name = "NAME".into();
+    let not_utf8 = replace_once(
+        &not_utf8.encode_to_vec(),
+        b"NAME",
+        &[0xff, 0xfe, 0xfd, 0xfc],
+    );
+    // Half a million spans that are empty but for nothing: 2 bytes each on the wire.
+    let tiny_spans = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span::default(); 500_000],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    assert!(tiny_spans.len() < 1 << 20, "within the size limit");
 
     let cases: Vec<Case> = vec![
         (
@@ -109,6 +165,41 @@ async fn every_malformed_http_request_gets_a_clear_4xx_and_serving_continues() {
             "unsupported content encoding",
         ),
         (
+            "attribute nested 200 levels deep (protobuf)",
+            vec![PROTOBUF],
+            deep.encode_to_vec(),
+            400,
+            "recursion limit",
+        ),
+        (
+            "attribute nested 200 levels deep (JSON)",
+            vec![JSON],
+            deep_json.into_bytes(),
+            400,
+            "recursion limit",
+        ),
+        (
+            "span name that is not UTF-8",
+            vec![PROTOBUF],
+            not_utf8,
+            400,
+            "invalid OTLP protobuf",
+        ),
+        (
+            "JSON with a number for a trace id",
+            vec![JSON],
+            br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":5,"spanId":"eee19b7ec3c1b174"}]}]}]}"#.to_vec(),
+            400,
+            "invalid OTLP JSON",
+        ),
+        (
+            "half a million empty spans",
+            vec![PROTOBUF],
+            tiny_spans,
+            400,
+            "spans[0].trace_id: expected 16 bytes, got 0",
+        ),
+        (
             "invalid trace id length",
             vec![PROTOBUF],
             bad_ids.encode_to_vec(),
@@ -148,13 +239,13 @@ async fn every_malformed_http_request_gets_a_clear_4xx_and_serving_continues() {
         .await;
         assert_eq!(next.status, 200, "valid request after {what}");
     }
-    assert_eq!(sink.wait_for(100, Duration::from_secs(20)).await, 100);
+    assert_eq!(sink.wait_for(150, Duration::from_secs(20)).await, 150);
     let stats = weft.stats().snapshot();
-    assert_eq!(stats.requests_refused, 10);
+    assert_eq!(stats.requests_refused, 15);
     weft.shutdown().await;
     assert_eq!(
         sink.span_count(),
-        100,
+        150,
         "only the valid requests were exported"
     );
 }
