@@ -243,3 +243,29 @@ fn plugin_test_without_expect_prints_the_processed_spans() {
             .unwrap();
     assert_eq!(printed, expected);
 }
+
+#[test]
+fn plugin_test_dry_runs_a_tail_sampling_policy() {
+    let golden = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/plugin-test/tail-policy"
+    );
+    let output = Command::new(WEFT)
+        .args(["plugin", "test", "builtin:tail-policy"])
+        .args(["--config", &format!("{golden}/config.toml")])
+        .args(["--input", &format!("{golden}/input.json")])
+        .args(["--expect", &format!("{golden}/expected.json")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("ok: output matches"), "{stdout}");
+    for line in [
+        "trace 0af7651916cd43dd8448eb211c80319c: keep (2 span(s)), reason \"error\"",
+        "trace 4bf92f3577b34da6a3ce929d0e0e4736: keep (2 span(s)), reason \"slow\"",
+        "trace 5b8efff798038103d269b633813fc60c: drop (1 span(s)), reason \"ordinary\"",
+    ] {
+        assert!(stderr.contains(line), "{line}\n{stderr}");
+    }
+}

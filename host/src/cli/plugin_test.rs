@@ -8,7 +8,11 @@ use anyhow::{Context, bail};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::pipeline::span_count;
-use crate::runtime::{Limits, LoadedPlugin, PluginEngine, apply_edits, build_view};
+use crate::runtime::{
+    ComponentCache, Grants, Limits, LoadedPlugin, PluginEngine, PluginError, World, apply_edits,
+    build_view,
+};
+use crate::tail::{DecodedTrace, join_traces, split_by_trace};
 
 /// Runs `plugin` (a `.wasm` path or `builtin:NAME`) with the config table in `config` on the
 /// OTLP JSON in `input`. Without `expect`, prints the result as OTLP JSON; with it, compares and
@@ -48,21 +52,31 @@ pub fn plugin_test(
         .and_then(|s| s.to_str())
         .unwrap_or(plugin)
         .trim_start_matches("builtin:");
-    let loaded = Arc::new(LoadedPlugin::load(
-        &engine,
-        name,
-        &bytes,
-        config_json,
-        Limits::default(),
-    )?);
-    let mut instance = loaded.instantiate()?;
-    let mut output = request.clone();
-    let edits = instance.process(&build_view(&request, loaded.interest()))?;
-    let edit_count = edits.len();
-    apply_edits(&mut output, edits)
-        .map_err(|reason| anyhow::anyhow!("the plugin returned an invalid edit: {reason}"))?;
+    let load = |world| {
+        LoadedPlugin::load_world(
+            &engine,
+            &ComponentCache::disabled(),
+            world,
+            name,
+            &bytes,
+            config_json.clone(),
+            (Limits::default(), Grants::default()),
+        )
+    };
+    // A span processor, or else a tail-sampling policy.
+    let loaded = match load(World::Processor) {
+        Err(PluginError::WrongWorld { .. }) => load(World::TraceSampler).map_err(|e| {
+            anyhow::anyhow!("{e} (nor the processor world: it is neither kind of plugin)")
+        })?,
+        other => other?,
+    };
+    let loaded = Arc::new(loaded);
+    let output = match loaded.world() {
+        World::Processor => process(&loaded, &request)?,
+        World::TraceSampler => decide(&loaded, &request)?,
+    };
     eprintln!(
-        "{} span(s) in, {} span(s) out, {edit_count} edit(s)",
+        "{} span(s) in, {} span(s) out",
         span_count(&request),
         span_count(&output)
     );
@@ -82,6 +96,66 @@ pub fn plugin_test(
     );
     print!("{}", line_diff(&expected, &actual));
     Ok(ExitCode::FAILURE)
+}
+
+/// Runs a span processor on `request`; returns the request with its edits applied.
+fn process(
+    loaded: &Arc<LoadedPlugin>,
+    request: &ExportTraceServiceRequest,
+) -> anyhow::Result<ExportTraceServiceRequest> {
+    let mut instance = loaded.instantiate()?;
+    let mut output = request.clone();
+    let edits = instance.process(&build_view(request, loaded.interest()))?;
+    eprintln!("{} edit(s)", edits.len());
+    apply_edits(&mut output, edits)
+        .map_err(|reason| anyhow::anyhow!("the plugin returned an invalid edit: {reason}"))?;
+    Ok(output)
+}
+
+/// Runs a tail-sampling policy on the traces of `request` as if each were complete; prints
+/// each decision and returns the spans of the kept traces.
+fn decide(
+    loaded: &Arc<LoadedPlugin>,
+    request: &ExportTraceServiceRequest,
+) -> anyhow::Result<ExportTraceServiceRequest> {
+    let mut traces: Vec<DecodedTrace> = Vec::new();
+    for fragment in split_by_trace(request.clone()) {
+        match traces.iter_mut().find(|t| t.key == fragment.key) {
+            Some(trace) => {
+                trace.spans += fragment.spans;
+                trace.fragments.push(fragment.resource_spans);
+            }
+            None => traces.push(DecodedTrace {
+                key: fragment.key,
+                fragments: vec![fragment.resource_spans],
+                spans: fragment.spans,
+            }),
+        }
+    }
+    let keys: Vec<_> = traces.iter().map(|t| (t.key, t.fragments.len())).collect();
+    let (joined, ranges) = join_traces(&mut traces);
+    let mut instance = loaded.instantiate()?;
+    let decisions = instance.decide(&build_view(&joined, loaded.interest()), &ranges, 0)?;
+    let mut fragments = joined.resource_spans.into_iter();
+    let mut kept = Vec::new();
+    for (((key, count), range), decision) in keys.iter().zip(&ranges).zip(&decisions) {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let verdict = if decision.keep { "keep" } else { "drop" };
+        let reason = match decision.reason.as_str() {
+            "" => String::new(),
+            reason => format!(", reason {reason:?}"),
+        };
+        eprintln!("trace {hex}: {verdict} ({} span(s)){reason}", range.len);
+        let trace = fragments.by_ref().take(*count);
+        if decision.keep {
+            kept.extend(trace);
+        } else {
+            trace.for_each(drop);
+        }
+    }
+    Ok(ExportTraceServiceRequest {
+        resource_spans: kept,
+    })
 }
 
 fn read_otlp_json(path: &Path) -> anyhow::Result<ExportTraceServiceRequest> {

@@ -16,5 +16,5 @@ mod sampler;
 
 pub use buffer::{DecodedTrace, PendingTrace, TraceBuffer, TraceKey};
 pub use decided::DecisionCache;
-pub use fragments::{join_traces, split_by_trace};
+pub use fragments::{Fragment, join_traces, split_by_trace};
 pub use sampler::{TailSampler, TailThread};
