@@ -24,6 +24,7 @@ def summarise(runs):
     cpu = [r["cpu_secs"] / (r["received"] / 1e6) for r in runs if r["received"] > 0]
     return {
         "spans_per_sec": statistics.median(rates) if rates else 0.0,
+        "spans_per_sec_range": (min(rates), max(rates)) if rates else (0.0, 0.0),
         "cpu_per_million": statistics.median(cpu) if cpu else float("nan"),
         "rss_mib": statistics.median(r["rss_kib"] for r in runs) / 1024,
         "p99_ms": statistics.median(r["p99_ms"] for r in runs),
@@ -42,14 +43,16 @@ def main(path):
                 by_scenario.setdefault(run["scenario"], []).append(run)
     rows = {name: summarise(runs) for name, runs in by_scenario.items()}
 
-    print("| scenario | collector | input | processing | spans/s | CPU-s per 1M spans | peak RSS (MiB) | p99 request (ms) | lost spans | failed requests | runs |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| scenario | collector | input | processing | spans/s (median) | spans/s (min–max) | CPU-s per 1M spans | peak RSS (MiB) | p99 request (ms) | lost spans | failed requests | runs |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, row in rows.items():
         base, _, protocol = name.rpartition("-")
         collector, processing = LABELS.get(base, ("?", base))
+        low, high = row["spans_per_sec_range"]
         print(
             f"| {name} | {collector} | {'gRPC' if protocol == 'grpc' else 'HTTP'} | {processing} "
-            f"| {row['spans_per_sec']:,.0f} | {row['cpu_per_million']:.2f} | {row['rss_mib']:.0f} "
+            f"| {row['spans_per_sec']:,.0f} | {low / 1000:.0f}k–{high / 1000:.0f}k "
+            f"| {row['cpu_per_million']:.2f} | {row['rss_mib']:.0f} "
             f"| {row['p99_ms']:.1f} | {row['lost']} | {row['errors']} | {row['runs']} |"
         )
 

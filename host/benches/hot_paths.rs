@@ -1,0 +1,188 @@
+//! Micro-benchmarks of the host's per-batch work outside the guests, on the load generator's
+//! 512-span requests (10 attributes per span, four with PII): OTLP protobuf decode, the contract
+//! view each reference plugin's interest asks for, applying the redactor's edits, and export
+//! encoding (protobuf, and protobuf + gzip for OTLP/HTTP).
+//!
+//! `cargo bench -p weft --bench hot_paths` prints nanoseconds per span and spans/s per stage,
+//! best of three rounds. The guests themselves are measured by `tests/benches/plugins.rs`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use weft::bench::{PayloadSpec, build_request};
+use weft::config::{Compression, ExporterConfig, OtlpExporterConfig};
+use weft::exporter::Sink;
+use weft::runtime::{Limits, LoadedPlugin, PluginEngine, apply_edits, build_view};
+
+const SPANS: usize = 512;
+const ROUND: Duration = Duration::from_millis(600);
+/// Requests merged into one export batch (8192 spans, the exporters' default `max_spans`).
+const EXPORT_BATCH: usize = 16;
+
+/// Best of three rounds of `one` (which handles `spans` spans per call), in spans per second.
+fn measure(spans: usize, mut one: impl FnMut()) -> f64 {
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let mut done = 0usize;
+        while started.elapsed() < ROUND {
+            one();
+            done += spans;
+        }
+        best = best.max(done as f64 / started.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// Like [`measure`], for work that consumes its input: `prepare` runs before the clock starts.
+fn measure_consuming<T>(
+    spans: usize,
+    mut prepare: impl FnMut() -> T,
+    mut one: impl FnMut(T),
+) -> f64 {
+    const COPIES: usize = 200;
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let inputs: Vec<T> = (0..COPIES).map(|_| prepare()).collect();
+        let started = Instant::now();
+        for input in inputs {
+            one(input);
+        }
+        best = best.max((COPIES * spans) as f64 / started.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn print(stage: &str, spans_per_sec: f64) {
+    println!(
+        "{stage:<44} {:>9.0} ns/span {:>12.0} spans/s",
+        1e9 / spans_per_sec,
+        spans_per_sec
+    );
+}
+
+fn exporter(compression: Compression, http: bool) -> Sink {
+    let config = OtlpExporterConfig {
+        endpoint: "http://127.0.0.1:9".into(),
+        compression,
+        timeout_ms: 1000,
+        headers: Default::default(),
+        batch: Default::default(),
+        retry: Default::default(),
+    };
+    let config = if http {
+        ExporterConfig::Otlphttp(config)
+    } else {
+        ExporterConfig::Otlp(config)
+    };
+    Sink::from_config(&config, std::path::Path::new(".")).unwrap()
+}
+
+fn main() {
+    // The gRPC exporter connects lazily, which needs a Tokio context even when nothing is sent.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _context = runtime.enter();
+    let request = build_request(
+        PayloadSpec {
+            spans_per_request: SPANS,
+            attributes_per_span: 10,
+        },
+        0,
+    );
+    let encoded = request.encode_to_vec();
+    println!(
+        "host hot paths, {SPANS}-span requests ({} bytes of protobuf), best of 3 rounds",
+        encoded.len()
+    );
+
+    print(
+        "OTLP protobuf decode",
+        measure(SPANS, || {
+            black_box(ExportTraceServiceRequest::decode(black_box(&encoded[..])).unwrap());
+        }),
+    );
+
+    let engine = PluginEngine::new().unwrap();
+    let load = |name: &str, config: &str| {
+        Arc::new(
+            LoadedPlugin::load(
+                &engine,
+                name,
+                weft::builtin::plugin(name).unwrap(),
+                config.to_owned(),
+                Limits::default(),
+            )
+            .unwrap(),
+        )
+    };
+    let redact = load("pii-redact", "{}");
+    let enrich = load(
+        "enrich",
+        r#"{"actions": [{"action": "upsert", "key": "weft.pipeline", "value": "bench"}]}"#,
+    );
+    let sample = load(
+        "sample",
+        r#"{"default_ratio": 1.0, "rules": [{"keep_errors": true}]}"#,
+    );
+    for plugin in [&redact, &enrich, &sample] {
+        print(
+            &format!("contract view for {}'s interest", plugin.name()),
+            measure(SPANS, || {
+                black_box(build_view(black_box(&request), plugin.interest()));
+            }),
+        );
+    }
+
+    let edits = redact
+        .instantiate()
+        .unwrap()
+        .process(&build_view(&request, redact.interest()))
+        .unwrap();
+    let edits_per_span = edits.len() as f64 / SPANS as f64;
+    print(
+        &format!("apply pii-redact's edits ({edits_per_span:.1} per span)"),
+        measure_consuming(
+            SPANS,
+            || (request.clone(), edits.clone()),
+            |(mut request, edits)| {
+                apply_edits(&mut request, edits).unwrap();
+                black_box(request);
+            },
+        ),
+    );
+
+    let batch: Vec<Arc<ExportTraceServiceRequest>> = (0..EXPORT_BATCH)
+        .map(|_| Arc::new(request.clone()))
+        .collect();
+    for (stage, sink) in [
+        (
+            "export encode, protobuf (gRPC; tonic gzips)",
+            exporter(Compression::None, false),
+        ),
+        (
+            "export encode, protobuf + gzip (HTTP)",
+            exporter(Compression::Gzip, true),
+        ),
+    ] {
+        print(
+            stage,
+            measure(SPANS * EXPORT_BATCH, || {
+                black_box(sink.encode(black_box(&batch)).unwrap());
+            }),
+        );
+    }
+    let gzipped = weft::codec::gzip(&encoded);
+    print(
+        "receive: gunzip + decode (HTTP, gzip)",
+        measure(SPANS, || {
+            let body = weft::codec::gunzip(black_box(&gzipped), 64 << 20).unwrap();
+            black_box(ExportTraceServiceRequest::decode(&body[..]).unwrap());
+        }),
+    );
+}
