@@ -59,6 +59,29 @@ pub fn decide<P: TracePolicy>(
         .collect()
 }
 
+/// SplitMix64: a tiny, well-mixed deterministic generator, for reproducible random trace ids
+/// in tests.
+///
+/// ```
+/// let mut random = weft_sdk::testing::SplitMix64(7);
+/// assert_ne!(random.next(), random.next());
+/// assert_eq!(weft_sdk::testing::SplitMix64(7).next(), weft_sdk::testing::SplitMix64(7).next());
+/// ```
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// The next value.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
 /// A span as a test describes it, before it is laid out in a [`Batch`].
 #[derive(Debug, Clone)]
 pub struct SpanSpec {

@@ -75,6 +75,11 @@ pub fn request_named(
     count: u64,
     name: impl Fn(u64) -> String,
 ) -> ExportTraceServiceRequest {
+    request_of((first..first + count).map(|n| span(n, &name(n))).collect())
+}
+
+/// A request carrying `spans` from service `checkout`, in one resource and one scope.
+pub fn request_of(spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
@@ -87,7 +92,7 @@ pub fn request_named(
                     version: "1.0".into(),
                     ..Default::default()
                 }),
-                spans: (first..first + count).map(|n| span(n, &name(n))).collect(),
+                spans,
                 schema_url: String::new(),
             }],
             schema_url: String::new(),

@@ -4,13 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use weft::config::LoadedConfig;
 use weft::service::RunningService;
 use weft_tests::client::grpc_client;
 use weft_tests::sink::OtlpSink;
-use weft_tests::spans::{kv, request_named, span_number, string_attribute};
+use weft_tests::spans::{kv, request_named, request_of, span_number, string_attribute};
 use weft_tests::{config_with, fixture, scratch_dir, start_weft};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,7 +129,7 @@ plugin = "{}"
 memory_limit_mb = 256
 timeout_ms = 5000
 [processors.tail_sampling]
-decision_wait_ms = 300
+decision_wait_ms = 1000
 reason_attribute = "sampling.reason"
 "#,
         dir.join("checkout-policy.wasm").display()
@@ -144,7 +143,7 @@ reason_attribute = "sampling.reason"
     // Each trace's two spans arrive in separate requests, checkout first.
     for half in [1, 0] {
         let spans = traces.iter().map(|(_, t)| t[half].clone()).collect();
-        client.export(one_resource(spans)).await.unwrap();
+        client.export(request_of(spans)).await.unwrap();
     }
     let kept: Vec<u8> = (1..=30).filter(|n| n % 3 == 0).collect();
     assert_eq!(
@@ -168,17 +167,5 @@ reason_attribute = "sampling.reason"
             string_attribute(span, "sampling.reason"),
             Some("paid-then-failed")
         );
-    }
-}
-
-fn one_resource(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
     }
 }

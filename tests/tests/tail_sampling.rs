@@ -5,25 +5,26 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use weft::config::LoadedConfig;
 use weft::runtime::{ComponentCache, Limits, LoadedPlugin, PluginEngine, World};
 use weft::service::RunningService;
 use weft_sdk::TraceId;
 use weft_sdk::sampling::ratio::sampled;
+use weft_sdk::testing::SplitMix64;
 use weft_tests::client::{get, grpc_client, metric_sample, post};
 use weft_tests::scratch_dir;
 use weft_tests::sink::OtlpSink;
-use weft_tests::spans::{kv, string_attribute};
+use weft_tests::spans::{kv, request_of, string_attribute};
 
 const TRACES: usize = 10_000;
 const WAVES: usize = 20;
 const BASELINE: f64 = 0.1;
 const START: u64 = 1_700_000_000_000_000_000;
 const MS: u64 = 1_000_000;
+/// How long the stage holds a trace: longer than the ~2 s over which the test's spans arrive,
+/// with room for a loaded machine.
+const WAIT_MS: u64 = 3_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -40,21 +41,8 @@ struct TestTrace {
     late: Option<Span>,
 }
 
-/// A deterministic generator (splitmix64), so a failure can be reproduced.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 fn traces() -> Vec<TestTrace> {
-    let mut random = Random(0x7a11);
+    let mut random = SplitMix64(0x7a11);
     (0..TRACES)
         .map(|n| {
             let mut id = [0u8; 16];
@@ -104,26 +92,6 @@ fn traces() -> Vec<TestTrace> {
             }
         })
         .collect()
-}
-
-fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![kv("service.name", "checkout")],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "tail-test".into(),
-                    ..Default::default()
-                }),
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
 }
 
 fn policy_config(dir: &Path, sink: std::net::SocketAddr, version: &str, wait_ms: u64) -> String {
@@ -185,7 +153,7 @@ async fn whole_traces_are_kept_or_dropped_across_split_late_and_reloaded_arrival
     .unwrap();
     let sink = OtlpSink::start().await;
     let config = dir.join("weft.toml");
-    std::fs::write(&config, policy_config(&dir, sink.addr(), "v1", 1_500)).unwrap();
+    std::fs::write(&config, policy_config(&dir, sink.addr(), "v1", WAIT_MS)).unwrap();
     let weft = RunningService::start(LoadedConfig::from_file(&config).unwrap())
         .await
         .expect("weft starts");
@@ -193,8 +161,16 @@ async fn whole_traces_are_kept_or_dropped_across_split_late_and_reloaded_arrival
     let traces = traces();
 
     // Each wave sends the children of its traces (out of order: before their root), then the
-    // roots of the previous wave's traces, in a separate request ~100 ms later.
+    // roots of the previous wave's traces, in a separate request ~100 ms later. Halfway, the
+    // wave's own roots go out at once (so every trace sent is complete when the test waits for
+    // the first decision) and the policy is reloaded.
     let per_wave = TRACES / WAVES;
+    let roots = |wave: usize| -> Vec<Span> {
+        traces[wave * per_wave..(wave + 1) * per_wave]
+            .iter()
+            .map(|t| t.spans[0].clone())
+            .collect()
+    };
     let mut buffered_at_reload = 0;
     for wave in 0..=WAVES {
         if wave < WAVES {
@@ -203,21 +179,30 @@ async fn whole_traces_are_kept_or_dropped_across_split_late_and_reloaded_arrival
                 .flat_map(|t| t.spans[1..].iter().rev().cloned())
                 .collect();
             client
-                .export(request(children))
+                .export(request_of(children))
                 .await
                 .expect("children accepted");
         }
-        if wave > 0 {
-            let roots: Vec<Span> = traces[(wave - 1) * per_wave..wave * per_wave]
-                .iter()
-                .map(|t| t.spans[0].clone())
-                .collect();
-            client.export(request(roots)).await.expect("roots accepted");
+        if wave > 0 && wave != WAVES / 2 + 1 {
+            client
+                .export(request_of(roots(wave - 1)))
+                .await
+                .expect("roots accepted");
         }
         if wave == WAVES / 2 {
-            // A new policy version while traces are buffered: the buffer must survive it.
+            client
+                .export(request_of(roots(wave)))
+                .await
+                .expect("roots accepted");
+            // A new policy version once the first has decided some traces, while many more
+            // are buffered: the buffer must survive it.
+            let tail = &weft.metrics().tail;
+            wait_until("a decision by v1", Duration::from_secs(30), || {
+                tail.decisions(true, "error-v1") > 0
+            })
+            .await;
             buffered_at_reload = buffered(&weft).await;
-            std::fs::write(&config, policy_config(&dir, sink.addr(), "v2", 1_500)).unwrap();
+            std::fs::write(&config, policy_config(&dir, sink.addr(), "v2", WAIT_MS)).unwrap();
             let before = weft.reload().generation();
             let (status, body) = post(weft.admin_addr().unwrap(), "/reload").await;
             assert_eq!(status, 200, "{body}");
@@ -253,7 +238,7 @@ async fn whole_traces_are_kept_or_dropped_across_split_late_and_reloaded_arrival
     let late: Vec<Span> = traces.iter().filter_map(|t| t.late.clone()).collect();
     let late_count = late.len();
     client
-        .export(request(late))
+        .export(request_of(late))
         .await
         .expect("late spans accepted");
     let tail = &weft.metrics().tail;
@@ -366,7 +351,7 @@ async fn shutdown_decides_what_is_buffered() {
             .flat_map(|t| t.spans.iter().cloned())
             .collect();
         let sent = spans.len();
-        client.export(request(spans)).await.unwrap();
+        client.export(request_of(spans)).await.unwrap();
         wait_until("the traces to be buffered", Duration::from_secs(10), || {
             weft.metrics()
                 .tail

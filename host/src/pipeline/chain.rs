@@ -131,29 +131,8 @@ impl Chain {
             }
             let spans_in = span_count(&request) as u64;
             PipelineStats::add(&counters.spans_in, spans_in);
-            let outcome = if stage.breaker.verdict() == Verdict::Skip {
-                Err(PluginError::Quarantined {
-                    plugin: stage.plugin.name().to_owned(),
-                })
-            } else {
-                PipelineStats::add(&counters.calls, 1);
-                let started = Instant::now();
-                let outcome = run_stage(stage, instance, &mut request);
-                counters.observe(started.elapsed());
-                match &outcome {
-                    Ok(_) => stage.breaker.success(),
-                    Err(error) => {
-                        if let Some(period) = stage.breaker.failure() {
-                            tracing::warn!(processor = stage.plugin.name(), error = %error, seconds = period.as_secs_f64(), "Processor quarantined after repeated failures; its batches follow on_error until a trial succeeds.");
-                        }
-                    }
-                }
-                outcome
-            };
-            counters.quarantined.store(
-                u64::from(stage.breaker.is_open()),
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            let outcome =
+                through_breaker(stage, counters, || run_stage(stage, instance, &mut request));
             match outcome {
                 Ok(summary) => {
                     PipelineStats::add(
@@ -208,39 +187,18 @@ impl Chain {
         let stage = &self.spec.stages[position];
         let counters = &self.metrics[position];
         let instance = &mut self.instances[position];
-        let outcome = if stage.breaker.verdict() == Verdict::Skip {
-            Err(PluginError::Quarantined {
-                plugin: stage.plugin.name().to_owned(),
-            })
-        } else {
-            PipelineStats::add(&counters.calls, 1);
-            let started = Instant::now();
-            let outcome = (|| {
-                let live = match instance {
-                    Some(live) => live,
-                    None => instance.insert(stage.plugin.instantiate()?),
-                };
-                let view = build_view(request, stage.plugin.interest());
-                live.decide(&view, traces, now_unix_nano)
-            })();
-            counters.observe(started.elapsed());
-            if let Err(PluginError::Trap { .. }) = &outcome {
+        let outcome = through_breaker(stage, counters, || {
+            let live = match instance {
+                Some(live) => live,
+                None => instance.insert(stage.plugin.instantiate()?),
+            };
+            let view = build_view(request, stage.plugin.interest());
+            let decisions = live.decide(&view, traces, now_unix_nano);
+            if let Err(PluginError::Trap { .. }) = &decisions {
                 *instance = None;
             }
-            match &outcome {
-                Ok(_) => stage.breaker.success(),
-                Err(error) => {
-                    if let Some(period) = stage.breaker.failure() {
-                        tracing::warn!(processor = stage.plugin.name(), error = %error, seconds = period.as_secs_f64(), "Tail-sampling policy quarantined after repeated failures; its traces follow on_error until a trial succeeds.");
-                    }
-                }
-            }
-            outcome
-        };
-        counters.quarantined.store(
-            u64::from(stage.breaker.is_open()),
-            std::sync::atomic::Ordering::Relaxed,
-        );
+            decisions
+        });
         if let Err(error) = &outcome {
             counters.error(error_kind(error));
         }
@@ -251,6 +209,40 @@ impl Chain {
     pub fn stage_metrics(&self, position: usize) -> &Arc<ProcessorMetrics> {
         &self.metrics[position]
     }
+}
+
+/// Calls a stage through its breaker: while the breaker is open the call is skipped (an
+/// `Quarantined` error); otherwise it is counted and timed, and its outcome feeds the breaker
+/// and the stage's quarantine gauge.
+fn through_breaker<T>(
+    stage: &StageSpec,
+    counters: &ProcessorMetrics,
+    call: impl FnOnce() -> Result<T, PluginError>,
+) -> Result<T, PluginError> {
+    let outcome = if stage.breaker.verdict() == Verdict::Skip {
+        Err(PluginError::Quarantined {
+            plugin: stage.plugin.name().to_owned(),
+        })
+    } else {
+        PipelineStats::add(&counters.calls, 1);
+        let started = Instant::now();
+        let outcome = call();
+        counters.observe(started.elapsed());
+        match &outcome {
+            Ok(_) => stage.breaker.success(),
+            Err(error) => {
+                if let Some(period) = stage.breaker.failure() {
+                    tracing::warn!(processor = stage.plugin.name(), error = %error, seconds = period.as_secs_f64(), "Processor quarantined after repeated failures; what reaches it follows on_error until a trial succeeds.");
+                }
+            }
+        }
+        outcome
+    };
+    counters.quarantined.store(
+        u64::from(stage.breaker.is_open()),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    outcome
 }
 
 fn error_kind(error: &PluginError) -> ErrorKind {

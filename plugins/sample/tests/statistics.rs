@@ -1,24 +1,11 @@
 //! Statistical checks of ratio sampling over many trace ids, through the whole processor.
 
 use weft_plugin_sample::{Sample, ratio};
-use weft_sdk::testing::{BatchBuilder, run};
+use weft_sdk::testing::{BatchBuilder, SplitMix64, run};
 use weft_sdk::{Edit, Processor, TraceId};
 
 const TRACES: usize = 100_000;
 const BATCH: usize = 1_000;
-
-/// SplitMix64: a tiny, well-mixed deterministic generator, so the test is reproducible.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// `TRACES` distinct pseudo-random trace ids.
 fn trace_ids(seed: u64) -> Vec<TraceId> {
