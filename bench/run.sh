@@ -104,22 +104,7 @@ name = "passthrough"
 plugin = "$PASSTHROUGH"
 EOF
       ;;
-    chain) cat >>"$file" <<'EOF'
-[[processors]]
-name = "redact"
-plugin = "builtin:pii-redact"
-on_error = "drop"
-config = { deny_keys = ["*.password", "*secret*", "http.request.header.authorization"] }
-[[processors]]
-name = "enrich"
-plugin = "builtin:enrich"
-config = { actions = [{ action = "upsert", key = "weft.pipeline", value = "bench" }] }
-[[processors]]
-name = "sample"
-plugin = "builtin:sample"
-config = { default_ratio = 1.0, rules = [{ keep_errors = true }] }
-EOF
-      ;;
+    chain) cat bench/chain.toml >>"$file" ;;
   esac
   cat >>"$file" <<EOF
 [exporters.sink]

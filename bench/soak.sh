@@ -41,19 +41,9 @@ cache_dir = "$WORK/component-cache"
 watch = false
 [admin]
 endpoint = "$ADMIN"
-[[processors]]
-name = "redact"
-plugin = "builtin:pii-redact"
-on_error = "drop"
-config = { deny_keys = ["*.password", "*secret*", "http.request.header.authorization"] }
-[[processors]]
-name = "enrich"
-plugin = "builtin:enrich"
-config = { actions = [{ action = "upsert", key = "weft.pipeline", value = "$1" }] }
-[[processors]]
-name = "sample"
-plugin = "builtin:sample"
-config = { default_ratio = 1.0, rules = [{ keep_errors = true }] }
+EOF
+  sed "s/value = \"bench\"/value = \"$1\"/" bench/chain.toml >>"$WORK/weft.toml.new"
+  cat >>"$WORK/weft.toml.new" <<EOF
 [exporters.sink]
 type = "otlp"
 endpoint = "http://$SINK_GRPC"

@@ -13,9 +13,9 @@ use weft_sdk::TraceId;
 use weft_sdk::sampling::ratio::sampled;
 use weft_sdk::testing::SplitMix64;
 use weft_tests::client::{get, grpc_client, metric_sample, post};
-use weft_tests::scratch_dir;
 use weft_tests::sink::OtlpSink;
 use weft_tests::spans::{kv, request_of, string_attribute};
+use weft_tests::{config_with, scratch_dir};
 
 const TRACES: usize = 10_000;
 const WAVES: usize = 20;
@@ -95,17 +95,8 @@ fn traces() -> Vec<TestTrace> {
 }
 
 fn policy_config(dir: &Path, sink: std::net::SocketAddr, version: &str, wait_ms: u64) -> String {
-    format!(
+    let processors = format!(
         r#"
-[receivers.otlp.grpc]
-endpoint = "127.0.0.1:0"
-[pipeline]
-component_cache = false
-[reload]
-watch = false
-[admin]
-endpoint = "127.0.0.1:0"
-
 [[processors]]
 name = "tail"
 plugin = "{policy}"
@@ -119,15 +110,11 @@ rules = [
   {{ name = "slow-{version}", root_slower_than_ms = 1000 }},
   {{ name = "baseline-{version}", ratio = {BASELINE} }},
 ]
-
-[exporters.sink]
-type = "otlp"
-endpoint = "http://{sink}"
-[exporters.sink.batch]
-timeout_ms = 20
 "#,
         policy = dir.join("policy.wasm").display(),
-    )
+    );
+    // Reloads come from POST /reload only, so each is counted exactly once.
+    config_with(&processors, sink).replace("[admin]", "[reload]\nwatch = false\n[admin]")
 }
 
 async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {

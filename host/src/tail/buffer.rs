@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 
-use super::fragments::Fragment;
-
 /// A trace id, as the key of buffers and caches.
 pub type TraceKey = [u8; 16];
 
@@ -69,13 +67,8 @@ pub struct TraceBuffer {
 }
 
 impl TraceBuffer {
-    /// Adds a fragment to its trace, starting the trace's wait if it is new.
-    pub fn add(&mut self, fragment: Fragment, now: Instant) {
-        let encoded = fragment.resource_spans.encode_to_vec();
-        self.add_encoded(fragment.key, encoded, fragment.spans, now);
-    }
-
-    /// Adds an already encoded fragment (a `ResourceSpans` of `spans` spans of trace `key`).
+    /// Adds an encoded fragment (a `ResourceSpans` of `spans` spans of trace `key`) to its
+    /// trace, starting the trace's wait if it is new.
     pub fn add_encoded(&mut self, key: TraceKey, encoded: Vec<u8>, spans: usize, now: Instant) {
         let bytes = encoded.len();
         let trace = self.traces.entry(key).or_insert_with(|| {
@@ -163,24 +156,22 @@ mod tests {
     use super::*;
     use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
 
-    fn fragment(trace: u8, spans: usize) -> Fragment {
-        Fragment {
-            key: [trace; 16],
-            spans,
-            resource_spans: ResourceSpans {
-                scope_spans: vec![ScopeSpans {
-                    spans: vec![
-                        Span {
-                            trace_id: vec![trace; 16],
-                            ..Default::default()
-                        };
-                        spans
-                    ],
-                    ..Default::default()
-                }],
+    /// Adds `spans` spans of trace `trace` to `buffer`, encoded as the stage encodes them.
+    fn add(buffer: &mut TraceBuffer, trace: u8, spans: usize, now: Instant) {
+        let resource_spans = ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![
+                    Span {
+                        trace_id: vec![trace; 16],
+                        ..Default::default()
+                    };
+                    spans
+                ],
                 ..Default::default()
-            },
-        }
+            }],
+            ..Default::default()
+        };
+        buffer.add_encoded([trace; 16], resource_spans.encode_to_vec(), spans, now);
     }
 
     #[test]
@@ -188,9 +179,9 @@ mod tests {
         let start = Instant::now();
         let wait = Duration::from_secs(10);
         let mut buffer = TraceBuffer::default();
-        buffer.add(fragment(1, 2), start);
-        buffer.add(fragment(2, 1), start + Duration::from_secs(5));
-        buffer.add(fragment(1, 3), start + Duration::from_secs(6));
+        add(&mut buffer, 1, 2, start);
+        add(&mut buffer, 2, 1, start + Duration::from_secs(5));
+        add(&mut buffer, 1, 3, start + Duration::from_secs(6));
         assert_eq!((buffer.traces(), buffer.spans()), (2, 6));
         let (due, early) = buffer.take_due(wait, 100, usize::MAX, start + Duration::from_secs(9));
         assert!(due.is_empty() && early == 0);
@@ -211,7 +202,7 @@ mod tests {
         let start = Instant::now();
         let mut buffer = TraceBuffer::default();
         for trace in 0..10 {
-            buffer.add(fragment(trace, 1), start);
+            add(&mut buffer, trace, 1, start);
         }
         let (due, early) = buffer.take_due(Duration::from_secs(10), 4, usize::MAX, start);
         assert_eq!((due.len(), early), (6, 6));
