@@ -1,0 +1,15 @@
+//! Weft's end-to-end tests, one module per concern, linked into one test binary: each binary
+//! links the whole host (wasmtime, tonic, the OTLP types), so one binary keeps the test build
+//! small on disk and quick to link.
+
+mod faults;
+mod hostile;
+mod javascript_plugin;
+mod lossless;
+mod malformed;
+mod operability;
+mod python_plugin;
+mod reference_plugins;
+mod reload;
+mod tail_sampling;
+mod traffic;
