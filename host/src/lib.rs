@@ -18,5 +18,6 @@ pub mod reload;
 pub mod runtime;
 pub mod service;
 pub mod tail;
+pub mod tap;
 pub mod telemetry;
 pub mod topology;

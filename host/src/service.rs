@@ -9,9 +9,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::LoadedConfig;
+use crate::config::{LoadedConfig, ShutdownConfig};
 use crate::loader::load_chain;
-use crate::pipeline::{WorkerPool, start_workers};
+use crate::pipeline::{Submitter, WorkerPool, start_workers};
 use crate::reload::{ReloadHandle, Reloader, watch_files};
 use crate::runtime::PluginEngine;
 use crate::telemetry::{Metrics, PipelineStats};
@@ -24,6 +24,8 @@ pub struct RunningService {
     addresses: Arc<std::sync::Mutex<Addresses>>,
     stop_admin: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     workers: WorkerPool,
+    queue: Submitter,
+    deadlines: ShutdownConfig,
     reload: ReloadHandle,
     admin_addr: Option<SocketAddr>,
     _watcher: Option<notify::RecommendedWatcher>,
@@ -69,6 +71,7 @@ impl RunningService {
             fanout,
             metrics.clone(),
         );
+        let queue = submitter.clone();
         topology
             .set_receivers(&config.config.receivers.otlp, Some(submitter))
             .await?;
@@ -110,6 +113,8 @@ impl RunningService {
             addresses,
             stop_admin: None,
             workers,
+            queue,
+            deadlines: pipeline.shutdown.clone(),
             reload,
             admin_addr: None,
             _watcher: watcher,
@@ -184,36 +189,117 @@ impl RunningService {
         &self.reload
     }
 
-    /// Stops in data-flow order: receivers stop accepting and finish in-flight requests, the
-    /// workers drain the queue, the exporters flush. Every span accepted before this call is
-    /// exported (or counted as failed) by the time it returns.
-    pub async fn shutdown(self) {
+    /// Stops in data-flow order, each stage within its deadline (`[pipeline.shutdown]`):
+    /// receivers stop accepting and finish in-flight requests, the workers drain the queue
+    /// (the tail-sampling stage decides what it holds), the exporters flush. When every stage
+    /// finishes in time, every span accepted before this call is exported (or counted as
+    /// failed) by the time it returns. Past a deadline, shutdown goes on to the next stage;
+    /// what was not flushed is logged and returned.
+    pub async fn shutdown(self) -> Unflushed {
         let started = Instant::now();
+        let deadlines = self.deadlines.clone();
         if let Some((stop, task)) = self.stop_admin {
             let _ = stop.send(());
             let _ = task.await;
         }
-        self.topology.lock().await.stop_receivers().await;
+        let receivers = async { self.topology.lock().await.stop_receivers().await };
+        let receivers_in_time = tokio::time::timeout(ms(deadlines.receivers_ms), receivers)
+            .await
+            .is_ok();
+        if !receivers_in_time {
+            tracing::warn!(
+                deadline_ms = deadlines.receivers_ms,
+                "Receivers did not finish their in-flight requests in time; refusing what is left (clients may retry)."
+            );
+        }
+        self.queue.close();
+        drop(self.queue);
         drop(self.reload);
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Receivers stopped; draining the pipeline."
         );
         let workers = self.workers;
-        let _ = tokio::task::spawn_blocking(move || workers.join()).await;
+        let drained = tokio::time::timeout(
+            ms(deadlines.drain_ms),
+            tokio::task::spawn_blocking(move || workers.join()),
+        )
+        .await
+        .is_ok();
+        let in_pipeline = self.metrics.pipeline.snapshot().spans_in_pipeline();
+        if !drained {
+            tracing::warn!(
+                deadline_ms = deadlines.drain_ms,
+                spans = in_pipeline,
+                "The pipeline did not drain in time; these spans are still queued, in a processor or in the tail-sampling stage."
+            );
+        }
         let exporters = self.topology.lock().await.release_exporters();
-        for exporter in exporters {
-            exporter.join().await;
+        let flushed = tokio::time::timeout(ms(deadlines.flush_ms), async {
+            for exporter in exporters {
+                exporter.join().await;
+            }
+        })
+        .await
+        .is_ok();
+        let mut unflushed = Unflushed {
+            in_pipeline: if drained { 0 } else { in_pipeline },
+            by_exporter: Vec::new(),
+        };
+        for (name, counters) in self.metrics.exporters() {
+            let unsent = counters.spans_unsent();
+            if unsent > 0 {
+                tracing::warn!(exporter = %name, spans = unsent, deadline_ms = deadlines.flush_ms, "Exporter did not flush in time; these spans were not sent.");
+                unflushed.by_exporter.push((name, unsent));
+            }
         }
         let stats = self.metrics.pipeline.snapshot();
-        tracing::info!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            received = stats.spans_received,
-            exported = stats.spans_exported,
-            export_failed = stats.spans_export_failed,
-            "Shutdown complete."
-        );
+        if flushed && unflushed.is_empty() {
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                received = stats.spans_received,
+                exported = stats.spans_exported,
+                export_failed = stats.spans_export_failed,
+                "Shutdown complete."
+            );
+        } else {
+            tracing::error!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                received = stats.spans_received,
+                exported = stats.spans_exported,
+                export_failed = stats.spans_export_failed,
+                not_flushed = unflushed.total(),
+                "Shutdown finished past a deadline; spans were not flushed."
+            );
+        }
+        unflushed
     }
+}
+
+/// What a shutdown left behind when a stage ran past its deadline.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unflushed {
+    /// Accepted spans that never reached the exporters.
+    pub in_pipeline: u64,
+    /// Per exporter, spans it held and did not send.
+    pub by_exporter: Vec<(String, u64)>,
+}
+
+impl Unflushed {
+    /// Whether everything was flushed.
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0
+    }
+
+    /// Span deliveries not made: spans left in the pipeline (once) plus each exporter's unsent
+    /// spans.
+    pub fn total(&self) -> u64 {
+        self.in_pipeline + self.by_exporter.iter().map(|(_, n)| n).sum::<u64>()
+    }
+}
+
+fn ms(millis: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(millis)
 }
 
 /// The files to watch (file-based plugins and the config file) and the plugin directory.

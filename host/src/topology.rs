@@ -31,6 +31,7 @@ struct RunningReceiver {
 /// A running exporter and the queue that feeds it.
 struct RunningExporter {
     config: ExporterConfig,
+    counters: Arc<crate::telemetry::ExporterMetrics>,
     sender: async_channel::Sender<
         Arc<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
     >,
@@ -221,7 +222,7 @@ impl Topology {
 fn fanout_of(exporters: &BTreeMap<String, RunningExporter>) -> ExportFanout {
     let mut fanout = ExportFanout::default();
     for exporter in exporters.values() {
-        fanout.push(exporter.sender.clone());
+        fanout.push(exporter.sender.clone(), exporter.counters.clone());
     }
     fanout
 }
@@ -243,6 +244,7 @@ fn start_one(
     );
     Ok(RunningExporter {
         config: config.clone(),
+        counters: metrics.exporter(name),
         sender,
         handle,
     })

@@ -2,8 +2,9 @@
 //! after accepting spans, which must all be flushed before it exits 0.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,6 +19,84 @@ fn scratch_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A `weft run` child process, started and listening.
+struct Weft {
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+    http: String,
+    admin: String,
+}
+
+/// Starts `weft run --config CONFIG` with JSON logs and waits for its start-up line (60 s at
+/// most); the addresses come from that line. The caller waits for the child.
+#[allow(clippy::zombie_processes)]
+fn spawn_weft(config: &Path) -> Weft {
+    let mut child = Command::new(WEFT)
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(config)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut line = String::new();
+        let read = stderr.read_line(&mut line).unwrap_or(0);
+        if read == 0 || Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("weft did not start (it exited, or took over 60 s)");
+        }
+        if line.contains("Weft is running.") {
+            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let address = |field: &str| {
+                log["fields"][field]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches("Some(")
+                    .trim_end_matches(')')
+                    .to_owned()
+            };
+            return Weft {
+                http: address("http"),
+                admin: address("admin"),
+                child,
+                stderr,
+            };
+        }
+    }
+}
+
+/// POSTs one OTLP JSON request of `spans` spans (ids from `first`), each with `attributes`.
+async fn post_spans(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    addr: &str,
+    first: u64,
+    spans: u64,
+    attributes: serde_json::Value,
+) {
+    let spans: Vec<serde_json::Value> = (first..first + spans)
+        .map(|n| {
+            serde_json::json!({
+                "traceId": format!("{:032x}", n + 1),
+                "spanId": format!("{:016x}", n + 1),
+                "name": "GET /",
+                "attributes": attributes,
+            })
+        })
+        .collect();
+    let body =
+        serde_json::json!({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).to_string();
+    let request = http::Request::post(format!("http://{addr}/v1/traces"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let _ = response.into_body().collect().await;
 }
 
 #[test]
@@ -97,31 +176,13 @@ max_spans = 1000000
 "#,
     )
     .unwrap();
-    let mut child = Command::new(WEFT)
-        .args(["run", "--log-format", "json", "--config"])
-        .arg(&config)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let addr = loop {
-        assert!(Instant::now() < deadline, "weft did not start");
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "weft exited before it started"
-        );
-        if line.contains("Weft is running.") {
-            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
-            let http = log["fields"]["http"].as_str().unwrap().to_owned();
-            break http
-                .trim_start_matches("Some(")
-                .trim_end_matches(')')
-                .to_owned();
-        }
-    };
+    // Keep its log pipe open: weft logs while it shuts down.
+    let Weft {
+        mut child,
+        http: addr,
+        stderr: _log,
+        ..
+    } = spawn_weft(&config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -130,24 +191,7 @@ max_spans = 1000000
     runtime.block_on(async {
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         for r in 0..requests {
-            let spans: Vec<serde_json::Value> = (0..50)
-                .map(|s| {
-                    serde_json::json!({
-                        "traceId": format!("{:032x}", r * 1000 + s + 1),
-                        "spanId": format!("{:016x}", r * 1000 + s + 1),
-                        "name": "GET /",
-                    })
-                })
-                .collect();
-            let body = serde_json::json!({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]})
-                .to_string();
-            let request = http::Request::post(format!("http://{addr}/v1/traces"))
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body)))
-                .unwrap();
-            let response = client.request(request).await.unwrap();
-            assert_eq!(response.status(), 200);
-            let _ = response.into_body().collect().await;
+            post_spans(&client, &addr, r * 1000, 50, serde_json::json!([])).await;
         }
     });
     let status = Command::new("kill")
@@ -268,4 +312,164 @@ fn plugin_test_dry_runs_a_tail_sampling_policy() {
     ] {
         assert!(stderr.contains(line), "{line}\n{stderr}");
     }
+}
+
+#[test]
+fn tap_diff_on_the_redaction_processor_shows_the_masked_values() {
+    let dir = scratch_dir("tap");
+    let config = dir.join("weft.toml");
+    std::fs::write(
+        &config,
+        r#"
+[receivers.otlp.http]
+endpoint = "127.0.0.1:0"
+[admin]
+endpoint = "127.0.0.1:0"
+[[processors]]
+name = "redact"
+plugin = "builtin:pii-redact"
+[exporters.file]
+type = "file"
+path = "spans.jsonl"
+"#,
+    )
+    .unwrap();
+    let mut weft = spawn_weft(&config);
+    let unknown = Command::new(WEFT)
+        .args(["tap", "--processor", "nope", "--admin", &weft.admin])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        said.contains("no processor named \"nope\"") && said.contains("redact"),
+        "{said}"
+    );
+
+    let mut tap = Command::new(WEFT)
+        .args(["tap", "--processor", "redact", "--diff", "--limit", "3"])
+        .args(["--filter", "tenant=acme", "--admin", &weft.admin])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tap_stderr = BufReader::new(tap.stderr.take().unwrap());
+    let mut line = String::new();
+    tap_stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("Tapping processor \"redact\""), "{line}");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    runtime.block_on(async {
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let attribute = |key: &str, value: &str| {
+            serde_json::json!({"key": key, "value": {"stringValue": value}})
+        };
+        let mut first = 0;
+        while tap.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the tap showed fewer than 3 spans");
+            // Spans of another tenant do not pass the filter; acme's do.
+            let other = serde_json::json!([attribute("tenant", "globex"), attribute("user.email", "bob@example.com")]);
+            post_spans(&client, &weft.http, first, 2, other).await;
+            let acme = serde_json::json!([
+                attribute("tenant", "acme"),
+                attribute("user.email", "alice@example.com"),
+                attribute("order.id", "ORD-2024-000123"),
+            ]);
+            post_spans(&client, &weft.http, first + 2, 1, acme).await;
+            first += 3;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let output = tap.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let shown = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(shown.matches("diff redact").count(), 3, "{shown}");
+    assert_eq!(
+        shown
+            .matches("~ attributes.user.email: \"alice@example.com\" -> \"[REDACTED:email]\"")
+            .count(),
+        3,
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("bob@example.com"),
+        "the filter lets only acme through: {shown}"
+    );
+    assert!(
+        !shown.contains("order.id"),
+        "unchanged fields are not listed: {shown}"
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &weft.child.id().to_string()])
+        .status();
+    assert!(weft.child.wait().unwrap().success());
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut weft.stderr, &mut rest);
+    assert!(rest.contains("Tap opened."), "{rest}");
+}
+
+#[test]
+fn shutdown_past_its_flush_deadline_counts_what_was_not_sent_and_exits_1() {
+    // An OTLP endpoint that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = silent.local_addr().unwrap();
+    let dir = scratch_dir("deadline");
+    let config = dir.join("weft.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[receivers.otlp.http]
+endpoint = "127.0.0.1:0"
+[admin]
+endpoint = "127.0.0.1:0"
+[pipeline.shutdown]
+flush_ms = 1000
+[exporters.stuck]
+type = "otlp"
+endpoint = "http://{endpoint}"
+timeout_ms = 600000
+[exporters.stuck.batch]
+timeout_ms = 3600000
+"#
+        ),
+    )
+    .unwrap();
+    let mut weft = spawn_weft(&config);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        for r in 0..4 {
+            post_spans(&client, &weft.http, r * 100, 25, serde_json::json!([])).await;
+        }
+    });
+    let stopping = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-TERM", &weft.child.id().to_string()])
+        .status();
+    let exit = weft.child.wait().unwrap();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(30),
+        "the flush deadline bounds the shutdown"
+    );
+    assert_eq!(exit.code(), Some(1), "spans were not flushed");
+    let mut log = String::new();
+    let _ = std::io::Read::read_to_string(&mut weft.stderr, &mut log);
+    let unsent = log
+        .lines()
+        .find(|line| line.contains("Exporter did not flush in time"))
+        .unwrap_or_else(|| panic!("no unflushed line: {log}"));
+    let unsent: serde_json::Value = serde_json::from_str(unsent).unwrap();
+    assert_eq!(unsent["fields"]["spans"], 100, "{unsent}");
+    assert_eq!(unsent["fields"]["exporter"], "stuck", "{unsent}");
+    assert!(log.contains("not_flushed\":100"), "{log}");
+    drop(silent);
 }

@@ -6,7 +6,11 @@
 //! | `GET /readyz` | 200 when receivers are bound, every processor serves its configured version and no exporter is failing; else 503 with the reasons |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /api/plugins` | JSON: each processor's plugin, hash, size, load time, generation, state, last error, limits |
+//! | `GET /api/tap?processor=NAME` | a live tap: spans before or after a processor, or what it changed, as JSON lines (query below) |
 //! | `POST /reload` | re-read the config and plugins; the reload report as JSON (200 applied, 422 refused) |
+//!
+//! The tap's query: `processor=NAME`, `point=before|after|diff` (default `diff`),
+//! `filter=KEY=VALUE` (repeatable), `rate=N` spans a second (default 10, at most 1000).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +22,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+
+mod tap;
 
 use crate::reload::ReloadHandle;
 use crate::telemetry::Metrics;
@@ -40,6 +46,7 @@ pub async fn serve_admin(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/api/plugins", get(plugins))
+        .route("/api/tap", get(tap::tap))
         .route("/reload", post(reload_now))
         .with_state(Admin { reload, metrics });
     axum::serve(listener, app)

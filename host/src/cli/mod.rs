@@ -4,6 +4,7 @@ mod bench;
 mod check;
 mod plugin_test;
 mod run;
+mod tap;
 
 use std::path::PathBuf;
 
@@ -42,6 +43,9 @@ pub enum Command {
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Watch spans pass one processor of a running weft: before it, after it, or what it
+    /// changed (through the admin server).
+    Tap(tap::TapArgs),
     /// Benchmark tools: an OTLP load generator and a counting sink.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -90,6 +94,7 @@ pub fn main() -> std::process::ExitCode {
             expect,
         }) => plugin_test::plugin_test(&plugin, config.as_deref(), &input, expect.as_deref()),
         Command::Bench(command) => bench::bench(command),
+        Command::Tap(args) => tap::tap(args),
     };
     match result {
         Ok(code) => code,

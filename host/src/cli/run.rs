@@ -29,7 +29,11 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             "Shutting down: stopping receivers, draining the pipeline, flushing exporters."
         );
         tokio::select! {
-            _ = service.shutdown() => {}
+            unflushed = service.shutdown() => {
+                if !unflushed.is_empty() {
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
             signal = wait_for_stop_signal() => {
                 tracing::warn!(signal, "Second signal: exiting without finishing the flush.");
                 return Ok(ExitCode::from(130));

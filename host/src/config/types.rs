@@ -140,6 +140,48 @@ pub struct PipelineConfig {
     /// Where the component cache lives (default: `$XDG_CACHE_HOME/weft/components`, else
     /// `~/.cache/weft/components`).
     pub cache_dir: Option<PathBuf>,
+    /// `[pipeline.shutdown]`: how long each stage of a graceful shutdown may take.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+}
+
+/// `[pipeline.shutdown]`: a graceful shutdown stops receivers, drains the pipeline, then
+/// flushes exporters; each stage gets its own deadline. Past one, weft goes on to the next
+/// stage, and what was not flushed is counted and logged.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// Receivers finish their in-flight requests (later ones are refused as retryable).
+    #[serde(default = "default_receivers_ms")]
+    pub receivers_ms: u64,
+    /// Workers process what is queued; the tail-sampling stage decides what it holds.
+    #[serde(default = "default_drain_ms")]
+    pub drain_ms: u64,
+    /// Exporters send what they hold, with retries.
+    #[serde(default = "default_flush_ms")]
+    pub flush_ms: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            receivers_ms: default_receivers_ms(),
+            drain_ms: default_drain_ms(),
+            flush_ms: default_flush_ms(),
+        }
+    }
+}
+
+fn default_receivers_ms() -> u64 {
+    5_000
+}
+
+fn default_drain_ms() -> u64 {
+    30_000
+}
+
+fn default_flush_ms() -> u64 {
+    30_000
 }
 
 impl Default for PipelineConfig {
@@ -151,6 +193,7 @@ impl Default for PipelineConfig {
             plugin_dir: None,
             component_cache: true,
             cache_dir: None,
+            shutdown: ShutdownConfig::default(),
         }
     }
 }

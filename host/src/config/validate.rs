@@ -254,6 +254,19 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
             "must be at least 1",
         ));
     }
+    let shutdown = &pipeline.shutdown;
+    for (key, ms) in [
+        ("receivers_ms", shutdown.receivers_ms),
+        ("drain_ms", shutdown.drain_ms),
+        ("flush_ms", shutdown.flush_ms),
+    ] {
+        if ms == 0 {
+            errors.push(ConfigError::new(
+                format!("pipeline.shutdown.{key}"),
+                "must be at least 1",
+            ));
+        }
+    }
     let mut names = HashSet::new();
     let mut tail_stage = None;
     for (i, processor) in config.processors.iter().enumerate() {

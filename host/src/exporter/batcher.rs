@@ -19,23 +19,34 @@ use super::sink::Sink;
 /// once every clone is dropped and their queues are drained.
 #[derive(Clone, Default)]
 pub struct ExportFanout {
-    exporters: Vec<async_channel::Sender<Arc<ExportTraceServiceRequest>>>,
+    exporters: Vec<(
+        async_channel::Sender<Arc<ExportTraceServiceRequest>>,
+        Arc<ExporterMetrics>,
+    )>,
 }
 
 impl ExportFanout {
     /// Sends `request` to every exporter, waiting while an exporter's queue is full
     /// (back-pressure towards the workers and, through the pipeline queue, the receivers).
-    pub fn send_blocking(&self, request: ExportTraceServiceRequest) {
+    /// Counts the spans in `stats` and in each exporter's counters.
+    pub fn send_blocking(&self, request: ExportTraceServiceRequest, stats: &PipelineStats) {
+        let spans = span_count(&request) as u64;
+        PipelineStats::add(&stats.spans_to_exporters, spans);
         let request = Arc::new(request);
-        for exporter in &self.exporters {
+        for (queue, counters) in &self.exporters {
+            PipelineStats::add(&counters.spans_enqueued, spans);
             // An exporter only closes its queue after every sender is gone, so this cannot fail.
-            let _ = exporter.send_blocking(request.clone());
+            let _ = queue.send_blocking(request.clone());
         }
     }
 
-    /// Adds an exporter's queue.
-    pub fn push(&mut self, sender: async_channel::Sender<Arc<ExportTraceServiceRequest>>) {
-        self.exporters.push(sender);
+    /// Adds an exporter's queue and counters.
+    pub fn push(
+        &mut self,
+        sender: async_channel::Sender<Arc<ExportTraceServiceRequest>>,
+        counters: Arc<ExporterMetrics>,
+    ) {
+        self.exporters.push((sender, counters));
     }
 }
 

@@ -131,8 +131,16 @@ impl Chain {
             }
             let spans_in = span_count(&request) as u64;
             PipelineStats::add(&counters.spans_in, spans_in);
+            let mut watch = metrics.taps.watch(stage.plugin.name());
+            if let Some(watch) = &mut watch {
+                watch.before(&request);
+            }
             let outcome =
                 through_breaker(stage, counters, || run_stage(stage, instance, &mut request));
+            if let Some(watch) = watch {
+                let dropped = outcome.is_err() && stage.on_error == OnError::Drop;
+                watch.after((!dropped).then_some(&request));
+            }
             match outcome {
                 Ok(summary) => {
                     PipelineStats::add(

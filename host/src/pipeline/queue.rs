@@ -88,6 +88,12 @@ impl Submitter {
         result
     }
 
+    /// Closes the queue for every receiver: later requests are refused as retryable, workers
+    /// drain what is queued and stop.
+    pub fn close(&self) {
+        self.sender.close();
+    }
+
     /// Counts a request refused before it reached the queue (malformed, too large).
     pub fn count_refused(&self, protocol: Protocol, spans: usize) {
         PipelineStats::add(&self.metrics.pipeline.spans_refused, spans as u64);

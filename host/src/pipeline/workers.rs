@@ -83,7 +83,7 @@ pub fn start_workers(
                         }
                         if let Some(processed) = run_chain(&mut chain, &sampler, request, &metrics)
                         {
-                            fanout.send_blocking(processed);
+                            fanout.send_blocking(processed, &metrics.pipeline);
                         }
                     }
                 })

@@ -328,7 +328,7 @@ impl TailSampler {
         let after = position.map_or(0, |p| p + 1);
         let stages = chain.spec().stages.len();
         if let Some(processed) = chain.run_stages(after..stages, request, &self.metrics) {
-            fanout.send_blocking(processed);
+            fanout.send_blocking(processed, &self.metrics.pipeline);
         }
     }
 

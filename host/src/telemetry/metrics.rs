@@ -100,6 +100,8 @@ impl ProcessorMetrics {
 /// One exporter's counters.
 #[derive(Debug, Default)]
 pub struct ExporterMetrics {
+    /// Spans handed to this exporter.
+    pub spans_enqueued: AtomicU64,
     /// Spans delivered.
     pub spans_sent: AtomicU64,
     /// Spans given up on after retries.
@@ -110,6 +112,14 @@ pub struct ExporterMetrics {
     pub consecutive_failures: AtomicU64,
     /// Batches waiting in the exporter's queue.
     pub queued: AtomicU64,
+}
+
+impl ExporterMetrics {
+    /// Spans handed to this exporter and neither delivered nor given up on yet.
+    pub fn spans_unsent(&self) -> u64 {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        get(&self.spans_enqueued).saturating_sub(get(&self.spans_sent) + get(&self.spans_failed))
+    }
 }
 
 /// Counters of one receiver protocol.
@@ -136,6 +146,8 @@ pub struct Metrics {
     pub queued: AtomicU64,
     /// The tail-sampling stage.
     pub tail: super::TailMetrics,
+    /// Operators' live taps on processors (`weft tap`).
+    pub taps: crate::tap::TapHub,
     processors: Mutex<BTreeMap<String, Arc<ProcessorMetrics>>>,
     exporters: Mutex<BTreeMap<String, Arc<ExporterMetrics>>>,
     plugins: Mutex<BTreeMap<String, super::PluginStatus>>,
@@ -150,6 +162,16 @@ impl Metrics {
             .entry(name.to_owned())
             .or_default()
             .clone()
+    }
+
+    /// Every exporter's counters, by name.
+    pub fn exporters(&self) -> Vec<(String, Arc<ExporterMetrics>)> {
+        self.exporters
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, m)| (name.clone(), m.clone()))
+            .collect()
     }
 
     /// The counters of exporter `name`.

@@ -17,6 +17,8 @@ pub struct PipelineStats {
     pub spans_dropped_on_error: AtomicU64,
     /// Processor failures (traps, timeouts, errors, invalid edits).
     pub processor_failures: AtomicU64,
+    /// Spans that left the processors for the exporters (once, however many exporters).
+    pub spans_to_exporters: AtomicU64,
     /// Spans handed to exporters (counted once per exporter).
     pub spans_exported: AtomicU64,
     /// Spans an exporter gave up on after retries.
@@ -39,11 +41,24 @@ pub struct StatsSnapshot {
     pub spans_dropped_by_processors: u64,
     pub spans_dropped_on_error: u64,
     pub processor_failures: u64,
+    pub spans_to_exporters: u64,
     pub spans_exported: u64,
     pub spans_export_failed: u64,
     pub export_retries: u64,
     pub reloads_applied: u64,
     pub reloads_refused: u64,
+}
+
+impl StatsSnapshot {
+    /// Accepted spans not yet handed to exporters nor dropped by a processor or its
+    /// `on_error`: still queued, in a worker, or held by the tail-sampling stage.
+    pub fn spans_in_pipeline(&self) -> u64 {
+        self.spans_received.saturating_sub(
+            self.spans_to_exporters
+                + self.spans_dropped_by_processors
+                + self.spans_dropped_on_error,
+        )
+    }
 }
 
 impl PipelineStats {
@@ -62,6 +77,7 @@ impl PipelineStats {
             spans_dropped_by_processors: get(&self.spans_dropped_by_processors),
             spans_dropped_on_error: get(&self.spans_dropped_on_error),
             processor_failures: get(&self.processor_failures),
+            spans_to_exporters: get(&self.spans_to_exporters),
             spans_exported: get(&self.spans_exported),
             spans_export_failed: get(&self.spans_export_failed),
             export_retries: get(&self.export_retries),

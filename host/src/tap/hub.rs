@@ -1,0 +1,416 @@
+//! Live taps: operators watching spans pass one processor of the running pipeline.
+//!
+//! Cheap when no one watches: a worker checks one atomic counter per stage. While a tap is
+//! open, a worker snapshots only the spans the tap selects (its filter, then its rate), and
+//! hands them over without waiting: a reader that falls behind misses spans (counted in the
+//! next event it gets), the pipeline never waits for it.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::snapshot::{FieldChange, SpanSnapshot, hex, matches};
+
+/// Events a tap holds for its reader before newer ones are skipped.
+const TAP_QUEUE: usize = 256;
+
+/// Where a tap watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TapPoint {
+    /// Spans as they enter the processor.
+    Before,
+    /// Spans as the processor leaves them.
+    After,
+    /// What the processor changed in each span (or that it dropped it).
+    Diff,
+}
+
+impl FromStr for TapPoint {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "before" => Ok(TapPoint::Before),
+            "after" => Ok(TapPoint::After),
+            "diff" => Ok(TapPoint::Diff),
+            other => Err(format!(
+                "unknown tap point {other:?}: use before, after or diff"
+            )),
+        }
+    }
+}
+
+/// What one tap watches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TapRequest {
+    /// The processor's name in the config.
+    pub processor: String,
+    /// Before it, after it, or the difference.
+    pub point: TapPoint,
+    /// `(attribute key, value)` pairs a span (or its resource) must all have to be shown; for
+    /// `After` they are matched on the processor's output, otherwise on its input.
+    pub filters: Vec<(String, String)>,
+    /// At most this many spans a second.
+    pub rate: u32,
+}
+
+/// One span seen by a tap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TapEvent {
+    /// The processor tapped.
+    pub processor: String,
+    /// Where.
+    pub point: TapPoint,
+    /// The span (for `Diff`, as it entered the processor).
+    pub span: SpanSnapshot,
+    /// For `Diff`: what the processor changed (empty when it changed nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<FieldChange>>,
+    /// For `Diff`: the span did not come out (dropped by a verdict, or its batch by `on_error`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
+    /// Spans this tap selected but could not deliver since its previous event (the reader fell
+    /// behind).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Every open tap of a running pipeline.
+#[derive(Debug, Default)]
+pub struct TapHub {
+    open: AtomicUsize,
+    taps: Mutex<Vec<Arc<Tap>>>,
+}
+
+#[derive(Debug)]
+struct Tap {
+    request: TapRequest,
+    sender: mpsc::Sender<TapEvent>,
+    tokens: Mutex<TokenBucket>,
+    skipped: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl TapHub {
+    /// Opens a tap; its events arrive on the receiver until it is dropped.
+    pub fn open(&self, request: TapRequest) -> mpsc::Receiver<TapEvent> {
+        let (sender, receiver) = mpsc::channel(TAP_QUEUE);
+        let rate = f64::from(request.rate.max(1));
+        let tap = Arc::new(Tap {
+            request,
+            sender,
+            tokens: Mutex::new(TokenBucket::new(rate)),
+            skipped: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        });
+        let mut taps = self.taps.lock().unwrap();
+        taps.push(tap);
+        self.open.store(taps.len(), Ordering::Release);
+        receiver
+    }
+
+    /// Taps open now (those whose reader went away are forgotten at the next batch).
+    pub fn open_taps(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// The taps on `processor`, or `None` (one atomic load) when no one watches anything.
+    pub fn watch(&self, processor: &str) -> Option<Watch> {
+        if self.open.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut taps = self.taps.lock().unwrap();
+        taps.retain(|tap| !tap.closed.load(Ordering::Relaxed) && !tap.sender.is_closed());
+        self.open.store(taps.len(), Ordering::Release);
+        let watching: Vec<Arc<Tap>> = taps
+            .iter()
+            .filter(|tap| tap.request.processor == processor)
+            .cloned()
+            .collect();
+        (!watching.is_empty()).then_some(Watch {
+            taps: watching,
+            pending: Vec::new(),
+        })
+    }
+}
+
+/// The taps on one processor for one batch: [`Watch::before`] the processor runs,
+/// [`Watch::after`] it has.
+pub struct Watch {
+    taps: Vec<Arc<Tap>>,
+    pending: Vec<(usize, SpanSnapshot)>,
+}
+
+impl Watch {
+    /// Shows the batch entering the processor to `Before` taps and remembers what `Diff`
+    /// taps selected.
+    pub fn before(&mut self, request: &ExportTraceServiceRequest) {
+        for (index, tap) in self.taps.iter().enumerate() {
+            match tap.request.point {
+                TapPoint::Before => {
+                    for span in tap.select(request) {
+                        tap.send(span, None, false);
+                    }
+                }
+                TapPoint::Diff => {
+                    let selected = tap.select(request);
+                    self.pending
+                        .extend(selected.into_iter().map(|span| (index, span)));
+                }
+                TapPoint::After => {}
+            }
+        }
+    }
+
+    /// Shows the processor's output (`None` when the whole batch was dropped) to `After`
+    /// taps, and to `Diff` taps what changed in the spans they selected.
+    pub fn after(self, request: Option<&ExportTraceServiceRequest>) {
+        for tap in &self.taps {
+            if let (TapPoint::After, Some(request)) = (tap.request.point, request) {
+                for span in tap.select(request) {
+                    tap.send(span, None, false);
+                }
+            }
+        }
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut outcomes: HashMap<(String, String), Option<SpanSnapshot>> = self
+            .pending
+            .iter()
+            .map(|(_, s)| ((s.trace_id.clone(), s.span_id.clone()), None))
+            .collect();
+        if let Some(request) = request {
+            for (span, resource, scope) in spans(request) {
+                let id = (hex(&span.trace_id), hex(&span.span_id));
+                if let Some(slot) = outcomes.get_mut(&id) {
+                    *slot = Some(SpanSnapshot::of(span, resource, scope));
+                }
+            }
+        }
+        for (index, before) in &self.pending {
+            let after = &outcomes[&(before.trace_id.clone(), before.span_id.clone())];
+            let (changes, dropped) = match after {
+                Some(after) => (after.changes_from(before), false),
+                None => (Vec::new(), true),
+            };
+            self.taps[*index].send(before.clone(), Some(changes), dropped);
+        }
+    }
+}
+
+impl Tap {
+    /// The spans of `request` this tap shows now: matching its filters, within its rate.
+    fn select(&self, request: &ExportTraceServiceRequest) -> Vec<SpanSnapshot> {
+        let mut tokens = self.tokens.lock().unwrap();
+        let mut selected = Vec::new();
+        for (span, resource, scope) in spans(request) {
+            if !tokens.available() {
+                break;
+            }
+            let wanted = self
+                .request
+                .filters
+                .iter()
+                .all(|(key, value)| matches(span, resource, key, value));
+            if wanted {
+                tokens.take();
+                selected.push(SpanSnapshot::of(span, resource, scope));
+            }
+        }
+        selected
+    }
+
+    fn send(&self, span: SpanSnapshot, changes: Option<Vec<FieldChange>>, dropped: bool) {
+        let skipped = self.skipped.swap(0, Ordering::Relaxed);
+        let event = TapEvent {
+            processor: self.request.processor.clone(),
+            point: self.request.point,
+            span,
+            changes,
+            dropped,
+            skipped,
+        };
+        match self.sender.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.skipped.fetch_add(skipped + 1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.closed.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Every span of `request` with its resource and scope name and version.
+fn spans(
+    request: &ExportTraceServiceRequest,
+) -> impl Iterator<Item = (&Span, Option<&Resource>, (&str, &str))> {
+    request.resource_spans.iter().flat_map(|rs| {
+        rs.scope_spans.iter().flat_map(move |ss| {
+            let scope = ss
+                .scope
+                .as_ref()
+                .map(|s| (s.name.as_str(), s.version.as_str()))
+                .unwrap_or(("", ""));
+            ss.spans
+                .iter()
+                .map(move |span| (span, rs.resource.as_ref(), scope))
+        })
+    })
+}
+
+/// `rate` tokens a second, holding at most `rate`.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64) -> Self {
+        TokenBucket {
+            rate,
+            tokens: rate,
+            refilled: Instant::now(),
+        }
+    }
+
+    fn available(&mut self) -> bool {
+        let now = Instant::now();
+        let earned = now.duration_since(self.refilled).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + earned).min(self.rate);
+        self.refilled = now;
+        self.tokens >= 1.0
+    }
+
+    fn take(&mut self) {
+        self.tokens -= 1.0;
+    }
+}
+
+/// Parses `KEY=VALUE` filters as the command line and the admin endpoint take them.
+pub fn parse_filter(filter: &str) -> Result<(String, String), String> {
+    match filter.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!(
+            "filter {filter:?} is not KEY=VALUE (for example service.name=checkout)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+
+    fn request(count: u8, email: &str) -> ExportTraceServiceRequest {
+        let spans = (0..count)
+            .map(|n| Span {
+                trace_id: vec![n + 1; 16],
+                span_id: vec![n + 1; 8],
+                name: format!("span-{n}"),
+                attributes: vec![KeyValue {
+                    key_strindex: 0,
+                    key: "user.email".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(email.into())),
+                    }),
+                }],
+                ..Default::default()
+            })
+            .collect();
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn tap(hub: &TapHub, point: TapPoint, rate: u32) -> mpsc::Receiver<TapEvent> {
+        hub.open(TapRequest {
+            processor: "redact".into(),
+            point,
+            filters: Vec::new(),
+            rate,
+        })
+    }
+
+    #[test]
+    fn no_watch_without_a_tap_on_that_processor() {
+        let hub = TapHub::default();
+        assert!(hub.watch("redact").is_none());
+        let _receiver = tap(&hub, TapPoint::Diff, 10);
+        assert!(hub.watch("enrich").is_none());
+        assert!(hub.watch("redact").is_some());
+    }
+
+    #[test]
+    fn a_diff_shows_what_changed_and_what_was_dropped_within_the_rate() {
+        let hub = TapHub::default();
+        let mut receiver = tap(&hub, TapPoint::Diff, 3);
+        let mut watch = hub.watch("redact").unwrap();
+        let before = request(5, "a@b.example");
+        watch.before(&before);
+        let mut after = request(5, "[REDACTED:email]");
+        after.resource_spans[0].scope_spans[0].spans.remove(1);
+        watch.after(Some(&after));
+        let events: Vec<TapEvent> = std::iter::from_fn(|| receiver.try_recv().ok()).collect();
+        assert_eq!(events.len(), 3, "the rate allows three spans now");
+        assert!(!events[0].dropped);
+        let change = &events[0].changes.as_ref().unwrap()[0];
+        assert_eq!(change.field, "attributes.user.email");
+        assert_eq!(change.after, Some("[REDACTED:email]".into()));
+        assert!(events[1].dropped, "span-1 did not come out");
+    }
+
+    #[test]
+    fn a_slow_reader_misses_spans_and_is_told_how_many() {
+        let hub = TapHub::default();
+        let mut receiver = tap(&hub, TapPoint::Before, 1_000);
+        for _ in 0..3 {
+            let mut watch = hub.watch("redact").unwrap();
+            watch.before(&request(200, "x"));
+            watch.after(None);
+        }
+        let mut received = 0;
+        let mut skipped = 0;
+        while let Ok(event) = receiver.try_recv() {
+            received += 1;
+            skipped += event.skipped;
+        }
+        assert_eq!(received, TAP_QUEUE);
+        let mut watch = hub.watch("redact").unwrap();
+        watch.before(&request(1, "x"));
+        let last = receiver.try_recv().unwrap();
+        assert_eq!(skipped + last.skipped, 600 - TAP_QUEUE as u64);
+    }
+
+    #[test]
+    fn a_closed_reader_is_forgotten() {
+        let hub = TapHub::default();
+        drop(tap(&hub, TapPoint::After, 10));
+        assert!(hub.watch("redact").is_none());
+        assert_eq!(hub.open_taps(), 0);
+    }
+}
