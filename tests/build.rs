@@ -45,6 +45,35 @@ fn main() {
     build_python_plugin(&root, "redact");
     build_python_plugin(&root, "checkout-policy");
     build_javascript_plugin(&root);
+    build_c_plugin(&root);
+}
+
+/// Builds the C example sampler (clang for wasm32-wasi, installed from Debian's packages by
+/// `examples/plugins/c/install-toolchain.sh` when missing).
+fn build_c_plugin(root: &Path) {
+    let dir = root.join("examples/plugins/c/sample");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let install = root.join("examples/plugins/c/install-toolchain.sh");
+    let installed = std::process::Command::new("bash").arg(&install).output();
+    if let Ok(output) = &installed
+        && !output.status.success()
+    {
+        println!(
+            "cargo:warning=installing the C toolchain failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let out = out_dir.join("c-sample.wasm");
+    weft_wasm_build::c::build_c_component(
+        &root.join("wit"),
+        "processor",
+        &dir,
+        &out_dir.join("c-sample"),
+        &out,
+    )
+    .unwrap_or_else(|e| panic!("building the C example plugin (see docs/plugins/c.md): {e}"));
+    println!("cargo:rustc-env=WEFT_FIXTURE_C_SAMPLE={}", out.display());
 }
 
 /// Builds the JavaScript example processor with componentize-js (running `npm install` first when

@@ -22,6 +22,7 @@ pub fn fixture(name: &str) -> &'static str {
         "python-checkout-policy" => env!("WEFT_FIXTURE_PYTHON_CHECKOUT_POLICY"),
         "hostile" => env!("WEFT_FIXTURE_HOSTILE"),
         "javascript-enrich" => env!("WEFT_FIXTURE_JAVASCRIPT_ENRICH"),
+        "c-sample" => env!("WEFT_FIXTURE_C_SAMPLE"),
         other => panic!("no fixture {other:?}"),
     }
 }

@@ -2,9 +2,13 @@
 //!
 //! Build scripts of `weft` (built-in plugins) and `weft-tests` (test fixtures) call
 //! [`build_components`], so every `.wasm` the project uses is built from source by `cargo`.
+//! With the `c` feature, [`c`] builds C plugins the same way.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[cfg(feature = "c")]
+pub mod c;
 
 /// A component built from a workspace crate.
 #[derive(Debug, Clone)]
