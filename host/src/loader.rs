@@ -142,6 +142,9 @@ pub fn load_plugin(
         bytes = bytes.len(),
         cache = ?plugin.cache_outcome(),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        timeout_ms = processor.timeout_ms,
+        memory_limit_mb = processor.memory_limit_mb,
+        on_error = ?processor.on_error,
         "Loaded processor."
     );
     Ok(plugin)

@@ -79,7 +79,6 @@ impl RunningService {
             grpc: topology.grpc_addr(),
             http: topology.http_addr(),
         }));
-        let exporters = topology.exporter_count();
         let topology = Arc::new(tokio::sync::Mutex::new(topology));
 
         let (watch_list, plugin_dirs) = watched_paths(&config);
@@ -150,8 +149,20 @@ impl RunningService {
             grpc = ?addresses.grpc,
             http = ?addresses.http,
             admin = ?service.admin_addr,
-            processors = config.config.processors.len(),
-            exporters,
+            chain = %config
+                .config
+                .processors
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" -> "),
+            exporters = %config
+                .config
+                .exporters
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
             workers = pipeline.workers,
             config = %config.origin,
             "Weft is running."

@@ -87,11 +87,6 @@ impl Topology {
         self.http.as_ref().map(|r| r.addr)
     }
 
-    /// The number of running exporters.
-    pub fn exporter_count(&self) -> usize {
-        self.exporters.len()
-    }
-
     /// Makes the receivers match `config`, binding new listeners before stopping old ones
     /// (or, for the same address, right after). Returns what changed. On a bind failure the
     /// running receiver of that protocol stays.

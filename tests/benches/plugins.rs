@@ -162,7 +162,7 @@ fn main() {
             host / native
         );
     }
-    // The Python and JavaScript examples, inside weft (no native counterpart), against the
+    // The Python, JavaScript and C examples, inside weft (no native counterpart), against the
     // Rust plugin doing comparable work in the same run.
     let file = |name: &str| std::fs::read(weft_tests::fixture(name)).unwrap();
     let polyglot = [
@@ -172,6 +172,12 @@ fn main() {
             file("javascript-enrich"),
             r#"{"set": {"deployment.environment": "prod"}}"#,
             rows[1].1,
+        ),
+        (
+            "c-sample",
+            file("c-sample"),
+            r#"{"ratio": 0.1, "keep_errors": true, "slower_than_ms": 2000}"#,
+            rows[2].1,
         ),
     ];
     println!(

@@ -175,3 +175,64 @@ async fn shutdown_flushes_every_accepted_span() {
     weft.shutdown().await;
     assert_all_arrived_once_and_stamped(&sink, 1000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_under_load_exports_every_accepted_span() {
+    let sink = OtlpSink::start().await;
+    let weft = start_weft(&config_with(STAMP, sink.addr())).await;
+    let addr = weft.grpc_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
+    // Two clients send without pause until weft refuses them (at most 400 requests each).
+    let clients: Vec<_> = (0..2u64)
+        .map(|c| {
+            let accepted = accepted.clone();
+            tokio::spawn(async move {
+                let mut client = grpc_client(addr).await;
+                for r in 0..400u64 {
+                    let first = (c * 400 + r) * 50;
+                    match client.export(request(first, 50)).await {
+                        Ok(_) => accepted.lock().unwrap().extend(first..first + 50),
+                        Err(status) => return (r, Some(status)),
+                    }
+                }
+                (400, None)
+            })
+        })
+        .collect();
+    // Let traffic build up, then shut down while it flows.
+    while accepted.lock().unwrap().len() < 2_000 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    weft.shutdown().await;
+    for client in clients {
+        let (sent, refusal) = client.await.unwrap();
+        if let Some(status) = refusal {
+            // Refused once shutting down (or the connection went away): retryable, never lost.
+            assert!(
+                matches!(
+                    status.code(),
+                    tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+                ),
+                "after {sent} requests: {status:?}"
+            );
+        }
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    let mut arrived = HashSet::new();
+    for span in sink.spans() {
+        let n = span_number(&span).unwrap() as u64;
+        assert!(arrived.insert(n), "span {n} arrived twice");
+    }
+    let lost: Vec<&u64> = accepted.difference(&arrived).take(5).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} accepted spans never reached the sink, e.g. {lost:?}",
+        accepted.difference(&arrived).count(),
+        accepted.len()
+    );
+    eprintln!(
+        "shutdown under load: {} spans accepted, {} exported",
+        accepted.len(),
+        arrived.len()
+    );
+}
