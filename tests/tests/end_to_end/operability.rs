@@ -1,6 +1,8 @@
 //! What operators rely on: `/metrics` matching what was sent and dropped, `/readyz` flipping
-//! when a processor fails to load and recovering, `/api/plugins` saying why.
+//! when a processor fails to load and recovering, `/api/plugins` saying why, and the Grafana
+//! dashboard in `examples/observability` querying only metrics weft exports.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use weft::config::LoadedConfig;
@@ -240,4 +242,115 @@ async fn readyz_flips_when_a_plugin_fails_to_load_and_recovers_and_a_removed_fil
             .iter()
             .all(|s| s.attributes.iter().any(|kv| kv.key == "v"))
     );
+}
+
+/// Every metric the Grafana dashboard in `examples/observability` queries (panel `expr`s and
+/// template variables) is a family weft exports, so a renamed or removed metric fails here
+/// instead of leaving an empty panel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grafana_dashboard_queries_only_metrics_weft_exports() {
+    let sink = OtlpSink::start().await;
+    let chain = r#"
+[[processors]]
+name = "stamp"
+plugin = "builtin:enrich"
+config = { actions = [{ action = "upsert", key = "stamped", value = true }] }
+"#;
+    let weft = start_weft(&config_with(chain, sink.addr())).await;
+    let admin = weft.admin_addr().unwrap();
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+    client
+        .export(request_named(0, 5, |_| "checkout".into()))
+        .await
+        .unwrap();
+    assert_eq!(sink.wait_for(5, Duration::from_secs(20)).await, 5);
+    let (status, scrape) = get(admin, "/metrics").await;
+    weft.shutdown().await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(
+            &scrape,
+            "weft_receiver_spans_accepted_total{protocol=\"grpc\"}"
+        ),
+        5
+    );
+    let families: BTreeMap<&str, &str> = scrape
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.split_once(' '))
+        .collect();
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/observability/grafana-dashboard.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut queries = Vec::new();
+    collect_queries(&dashboard, &mut queries);
+    let used: BTreeSet<&str> = queries.iter().flat_map(|q| metric_names(q)).collect();
+    assert!(
+        used.len() >= 20,
+        "only {} metric names found in the dashboard's queries: {used:?}",
+        used.len()
+    );
+    let unknown: Vec<&str> = used
+        .iter()
+        .copied()
+        .filter(|name| {
+            if families.contains_key(name) {
+                return false;
+            }
+            let histogram = ["_bucket", "_sum", "_count"].iter().any(|suffix| {
+                name.strip_suffix(suffix)
+                    .is_some_and(|family| families.get(family) == Some(&"histogram"))
+            });
+            !histogram
+        })
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "the dashboard queries metrics weft does not export: {unknown:?}\nexported families: {:?}",
+        families.keys().collect::<Vec<_>>()
+    );
+}
+
+/// The PromQL of every panel target (`expr`) and template variable (`query`, `definition`).
+fn collect_queries<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value.as_str()) {
+                    ("expr" | "query" | "definition", Some(query)) => out.push(query),
+                    _ => collect_queries(value, out),
+                }
+            }
+        }
+        serde_json::Value::Array(values) => {
+            for value in values {
+                collect_queries(value, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The `weft_*` metric names in a PromQL expression.
+fn metric_names(query: &str) -> Vec<&str> {
+    let is_name = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_';
+    let bytes = query.as_bytes();
+    let mut names = Vec::new();
+    let mut at = 0;
+    while let Some(found) = query[at..].find("weft_") {
+        let start = at + found;
+        let mut end = start + "weft_".len();
+        while end < bytes.len() && is_name(bytes[end]) {
+            end += 1;
+        }
+        let glued =
+            start > 0 && (is_name(bytes[start - 1]) || bytes[start - 1].is_ascii_uppercase());
+        if !glued {
+            names.push(&query[start..end]);
+        }
+        at = end;
+    }
+    names
 }
