@@ -209,9 +209,19 @@ impl RunningService {
     pub async fn shutdown(self) -> Unflushed {
         let started = Instant::now();
         let deadlines = self.deadlines.clone();
+        // Open taps are endless responses: end them, so the admin server can stop.
+        self.metrics.taps.close_all();
         if let Some((stop, task)) = self.stop_admin {
             let _ = stop.send(());
-            let _ = task.await;
+            if tokio::time::timeout(ms(deadlines.receivers_ms), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    deadline_ms = deadlines.receivers_ms,
+                    "The admin server did not finish its requests in time; going on."
+                );
+            }
         }
         let receivers = async { self.topology.lock().await.stop_receivers().await };
         let receivers_in_time = tokio::time::timeout(ms(deadlines.receivers_ms), receivers)

@@ -404,10 +404,31 @@ path = "spans.jsonl"
         "unchanged fields are not listed: {shown}"
     );
 
+    // A tap still open when weft stops is closed by the shutdown, not waited for.
+    let mut open_tap = Command::new(WEFT)
+        .args(["tap", "--processor", "redact", "--admin", &weft.admin])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut open_stderr = BufReader::new(open_tap.stderr.take().unwrap());
+    let mut line = String::new();
+    open_stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("Tapping processor"), "{line}");
+    let stopping = Instant::now();
     let _ = Command::new("kill")
         .args(["-TERM", &weft.child.id().to_string()])
         .status();
     assert!(weft.child.wait().unwrap().success());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(4),
+        "an open tap does not hold the shutdown up: {:?}",
+        stopping.elapsed()
+    );
+    assert!(open_tap.wait().unwrap().success());
+    let mut said = String::new();
+    let _ = std::io::Read::read_to_string(&mut open_stderr, &mut said);
+    assert!(said.contains("weft closed the tap"), "{said}");
     let mut rest = String::new();
     let _ = std::io::Read::read_to_string(&mut weft.stderr, &mut rest);
     assert!(rest.contains("Tap opened."), "{rest}");

@@ -122,6 +122,17 @@ impl TapHub {
         receiver
     }
 
+    /// Ends every open tap: its stream closes once the reader has the events already sent.
+    /// Shutdown calls this first, so open taps do not hold the admin server up.
+    pub fn close_all(&self) {
+        let mut taps = self.taps.lock().unwrap();
+        for tap in taps.iter() {
+            tap.closed.store(true, Ordering::Relaxed);
+        }
+        taps.clear();
+        self.open.store(0, Ordering::Release);
+    }
+
     /// Taps open now (those whose reader went away are forgotten at the next batch).
     pub fn open_taps(&self) -> usize {
         self.open.load(Ordering::Acquire)
