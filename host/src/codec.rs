@@ -1,4 +1,4 @@
-//! gzip helpers shared by receivers and exporters.
+//! Encoding helpers: gzip for receivers and exporters, hex for ids and digests.
 
 use std::io::{Read, Write};
 
@@ -42,6 +42,17 @@ pub fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
     Ok(out)
 }
 
+/// Lower-case hex of `bytes` (trace and span ids, digests).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +78,11 @@ mod tests {
             gunzip(b"not gzip at all", 1000),
             Err(GunzipError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
     }
 }

@@ -21,6 +21,16 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Writes `weft.toml` into a fresh scratch directory `name`: an OTLP/HTTP receiver and the
+/// admin server on ephemeral ports, then `rest` (processors, exporters, ...).
+fn config_file(name: &str, rest: &str) -> PathBuf {
+    let config = scratch_dir(name).join("weft.toml");
+    let listeners =
+        "[receivers.otlp.http]\nendpoint = \"127.0.0.1:0\"\n[admin]\nendpoint = \"127.0.0.1:0\"\n";
+    std::fs::write(&config, format!("{listeners}{rest}")).unwrap();
+    config
+}
+
 /// A `weft run` child process, started and listening.
 struct Weft {
     child: Child,
@@ -152,17 +162,10 @@ fn check_lists_every_error_with_its_path_and_exits_1() {
 
 #[test]
 fn sigterm_flushes_every_accepted_span_and_exits_0() {
-    let dir = scratch_dir("sigterm");
-    let output = dir.join("spans.jsonl");
-    let config = dir.join("weft.toml");
     // A batch timeout far longer than the test: only the shutdown flush can write the file.
-    std::fs::write(
-        &config,
+    let config = config_file(
+        "sigterm",
         r#"
-[receivers.otlp.http]
-endpoint = "127.0.0.1:0"
-[admin]
-endpoint = "127.0.0.1:0"
 [[processors]]
 name = "enrich"
 plugin = "builtin:enrich"
@@ -174,8 +177,8 @@ path = "spans.jsonl"
 timeout_ms = 3600000
 max_spans = 1000000
 "#,
-    )
-    .unwrap();
+    );
+    let output = config.with_file_name("spans.jsonl");
     // Keep its log pipe open: weft logs while it shuts down.
     let Weft {
         mut child,
@@ -316,15 +319,9 @@ fn plugin_test_dry_runs_a_tail_sampling_policy() {
 
 #[test]
 fn tap_diff_on_the_redaction_processor_shows_the_masked_values() {
-    let dir = scratch_dir("tap");
-    let config = dir.join("weft.toml");
-    std::fs::write(
-        &config,
+    let config = config_file(
+        "tap",
         r#"
-[receivers.otlp.http]
-endpoint = "127.0.0.1:0"
-[admin]
-endpoint = "127.0.0.1:0"
 [[processors]]
 name = "redact"
 plugin = "builtin:pii-redact"
@@ -332,8 +329,7 @@ plugin = "builtin:pii-redact"
 type = "file"
 path = "spans.jsonl"
 "#,
-    )
-    .unwrap();
+    );
     let mut weft = spawn_weft(&config);
     let unknown = Command::new(WEFT)
         .args(["tap", "--processor", "nope", "--admin", &weft.admin])
@@ -439,16 +435,10 @@ fn shutdown_past_its_flush_deadline_counts_what_was_not_sent_and_exits_1() {
     // An OTLP endpoint that accepts connections and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = silent.local_addr().unwrap();
-    let dir = scratch_dir("deadline");
-    let config = dir.join("weft.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = config_file(
+        "deadline",
+        &format!(
             r#"
-[receivers.otlp.http]
-endpoint = "127.0.0.1:0"
-[admin]
-endpoint = "127.0.0.1:0"
 [pipeline.shutdown]
 flush_ms = 1000
 [exporters.stuck]
@@ -459,8 +449,7 @@ timeout_ms = 600000
 timeout_ms = 3600000
 "#
         ),
-    )
-    .unwrap();
+    );
     let mut weft = spawn_weft(&config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -139,7 +139,7 @@ fn decide(
     let mut fragments = joined.resource_spans.into_iter();
     let mut kept = Vec::new();
     for (((key, count), range), decision) in keys.iter().zip(&ranges).zip(&decisions) {
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::codec::hex(key);
         let verdict = if decision.keep { "keep" } else { "drop" };
         let reason = match decision.reason.as_str() {
             "" => String::new(),

@@ -58,8 +58,7 @@ impl TapArgs {
     fn url(&self) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.append_pair("processor", &self.processor);
-        let point = serde_json::to_value(self.point()).expect("a point serialises");
-        query.append_pair("point", point.as_str().unwrap_or("diff"));
+        query.append_pair("point", self.point().as_str());
         for (key, value) in &self.filter {
             query.append_pair("filter", &format!("{key}={value}"));
         }
@@ -150,14 +149,12 @@ pub fn render(event: &TapEvent) -> String {
             event.skipped
         ));
     }
-    let point = match event.point {
-        TapPoint::Before => "before",
-        TapPoint::After => "after",
-        TapPoint::Diff => "diff",
-    };
     out.push_str(&format!(
-        "{point} {}  trace {}  span {}  {name}\n",
-        event.processor, span.trace_id, span.span_id
+        "{} {}  trace {}  span {}  {name}\n",
+        event.point.as_str(),
+        event.processor,
+        span.trace_id,
+        span.span_id
     ));
     match &event.changes {
         _ if event.dropped => out.push_str("  dropped: the span did not come out\n"),

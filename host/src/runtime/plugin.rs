@@ -572,8 +572,5 @@ fn is_limit_error(error: &wasmtime::Error) -> bool {
 
 /// Hex SHA-256 of `bytes`.
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::codec::hex(&Sha256::digest(bytes))
 }

@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::snapshot::{FieldChange, SpanSnapshot, hex, matches};
+use super::snapshot::{FieldChange, SpanSnapshot, matches};
 
 /// Events a tap holds for its reader before newer ones are skipped.
 const TAP_QUEUE: usize = 256;
@@ -32,6 +32,17 @@ pub enum TapPoint {
     After,
     /// What the processor changed in each span (or that it dropped it).
     Diff,
+}
+
+impl TapPoint {
+    /// The point's name, as the admin endpoint and the JSON lines spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TapPoint::Before => "before",
+            TapPoint::After => "after",
+            TapPoint::Diff => "diff",
+        }
+    }
 }
 
 impl FromStr for TapPoint {
@@ -162,8 +173,12 @@ impl TapHub {
 /// [`Watch::after`] it has.
 pub struct Watch {
     taps: Vec<Arc<Tap>>,
-    pending: Vec<(usize, SpanSnapshot)>,
+    /// What `Diff` taps selected: the tap's index, the span's raw ids, its snapshot.
+    pending: Vec<(usize, SpanId, SpanSnapshot)>,
 }
+
+/// A span's trace id and span id, as OTLP bytes.
+type SpanId = (Vec<u8>, Vec<u8>);
 
 impl Watch {
     /// Shows the batch entering the processor to `Before` taps and remembers what `Diff`
@@ -172,14 +187,14 @@ impl Watch {
         for (index, tap) in self.taps.iter().enumerate() {
             match tap.request.point {
                 TapPoint::Before => {
-                    for span in tap.select(request) {
+                    for (_, span) in tap.select(request) {
                         tap.send(span, None, false);
                     }
                 }
                 TapPoint::Diff => {
                     let selected = tap.select(request);
                     self.pending
-                        .extend(selected.into_iter().map(|span| (index, span)));
+                        .extend(selected.into_iter().map(|(id, span)| (index, id, span)));
                 }
                 TapPoint::After => {}
             }
@@ -191,7 +206,7 @@ impl Watch {
     pub fn after(self, request: Option<&ExportTraceServiceRequest>) {
         for tap in &self.taps {
             if let (TapPoint::After, Some(request)) = (tap.request.point, request) {
-                for span in tap.select(request) {
+                for (_, span) in tap.select(request) {
                     tap.send(span, None, false);
                 }
             }
@@ -199,21 +214,27 @@ impl Watch {
         if self.pending.is_empty() {
             return;
         }
-        let mut outcomes: HashMap<(String, String), Option<SpanSnapshot>> = self
+        // Found by raw ids: no allocation for the spans of the batch the taps did not select.
+        let mut outcomes: HashMap<(&[u8], &[u8]), Option<SpanSnapshot>> = self
             .pending
             .iter()
-            .map(|(_, s)| ((s.trace_id.clone(), s.span_id.clone()), None))
+            .map(|(_, id, _)| ((id.0.as_slice(), id.1.as_slice()), None))
             .collect();
+        let mut missing = outcomes.len();
         if let Some(request) = request {
             for (span, resource, scope) in spans(request) {
-                let id = (hex(&span.trace_id), hex(&span.span_id));
-                if let Some(slot) = outcomes.get_mut(&id) {
+                if missing == 0 {
+                    break;
+                }
+                let id = (span.trace_id.as_slice(), span.span_id.as_slice());
+                if let Some(slot @ None) = outcomes.get_mut(&id) {
                     *slot = Some(SpanSnapshot::of(span, resource, scope));
+                    missing -= 1;
                 }
             }
         }
-        for (index, before) in &self.pending {
-            let after = &outcomes[&(before.trace_id.clone(), before.span_id.clone())];
+        for (index, id, before) in &self.pending {
+            let after = &outcomes[&(id.0.as_slice(), id.1.as_slice())];
             let (changes, dropped) = match after {
                 Some(after) => (after.changes_from(before), false),
                 None => (Vec::new(), true),
@@ -225,7 +246,7 @@ impl Watch {
 
 impl Tap {
     /// The spans of `request` this tap shows now: matching its filters, within its rate.
-    fn select(&self, request: &ExportTraceServiceRequest) -> Vec<SpanSnapshot> {
+    fn select(&self, request: &ExportTraceServiceRequest) -> Vec<(SpanId, SpanSnapshot)> {
         let mut tokens = self.tokens.lock().unwrap();
         let mut selected = Vec::new();
         for (span, resource, scope) in spans(request) {
@@ -239,7 +260,8 @@ impl Tap {
                 .all(|(key, value)| matches(span, resource, key, value));
             if wanted {
                 tokens.take();
-                selected.push(SpanSnapshot::of(span, resource, scope));
+                let id = (span.trace_id.clone(), span.span_id.clone());
+                selected.push((id, SpanSnapshot::of(span, resource, scope)));
             }
         }
         selected

@@ -10,6 +10,8 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::codec::hex;
+
 /// One span, its resource and scope, as `field → value`. Field names read like paths:
 /// `name`, `status.code`, `attributes.user.email`, `resource.attributes.service.name`,
 /// `events[exception].attributes.exception.message` (a second event of the same name is
@@ -195,10 +197,6 @@ fn json(value: &AnyValue) -> Value {
                 .collect(),
         ),
     }
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

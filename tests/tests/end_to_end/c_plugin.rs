@@ -22,6 +22,14 @@ fn trace_id(n: u64) -> [u8; 16] {
     id
 }
 
+/// A chain of the C sampler with `config` (the inside of its TOML config table).
+fn c_sampler(config: &str) -> String {
+    format!(
+        "[[processors]]\nname = \"sample-c\"\nplugin = \"{}\"\nconfig = {{ {config} }}\n",
+        fixture("c-sample")
+    )
+}
+
 fn rust_rule_keeps(id: &[u8; 16], ratio: f64) -> bool {
     let trace = TraceId {
         high: u64::from_be_bytes(id[..8].try_into().unwrap()),
@@ -33,15 +41,7 @@ fn rust_rule_keeps(id: &[u8; 16], ratio: f64) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_sampler_keeps_errors_slow_spans_and_the_consistent_share() {
     let sink = OtlpSink::start().await;
-    let chain = format!(
-        r#"
-[[processors]]
-name = "sample-c"
-plugin = "{}"
-config = {{ ratio = 0.25, keep_errors = true, slower_than_ms = 500 }}
-"#,
-        fixture("c-sample")
-    );
+    let chain = c_sampler("ratio = 0.25, keep_errors = true, slower_than_ms = 500");
     let weft = start_weft(&config_with(&chain, sink.addr())).await;
     let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
     let (batches, per_batch) = (20u64, 200u64);
@@ -90,15 +90,7 @@ config = {{ ratio = 0.25, keep_errors = true, slower_than_ms = 500 }}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_sampler_refuses_a_bad_config_with_the_key() {
     let sink = OtlpSink::start().await;
-    let chain = format!(
-        r#"
-[[processors]]
-name = "sample-c"
-plugin = "{}"
-config = {{ ratio = 1.5 }}
-"#,
-        fixture("c-sample")
-    );
+    let chain = c_sampler("ratio = 1.5");
     let config = weft::config::LoadedConfig::from_str(
         &config_with(&chain, sink.addr()),
         std::path::PathBuf::from("."),
