@@ -65,7 +65,7 @@ impl RunningService {
         let pipeline = &config.config.pipeline;
         let (submitter, workers) = start_workers(
             pipeline.workers,
-            pipeline.queue_capacity,
+            (pipeline.queue_capacity, pipeline.memory_limit_mb << 20),
             pipeline.enqueue_timeout(),
             chain_rx,
             fanout,

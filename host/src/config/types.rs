@@ -132,6 +132,13 @@ pub struct PipelineConfig {
     /// How long a receiver waits for room in a full queue before refusing with a retryable status.
     #[serde(default = "default_enqueue_timeout_ms")]
     pub enqueue_timeout_ms: u64,
+    /// Ceiling on the memory of the requests the pipeline holds, from admission until their
+    /// spans reach the exporters, in MiB. A request's decoded size is estimated from its
+    /// bytes before decoding; past the ceiling receivers wait up to `enqueue_timeout_ms`,
+    /// then refuse with a retryable status. A single request larger than the ceiling is
+    /// refused outright.
+    #[serde(default = "default_pipeline_memory_limit_mb")]
+    pub memory_limit_mb: usize,
     /// Directory that relative plugin paths resolve against (default: the config file's directory).
     pub plugin_dir: Option<PathBuf>,
     /// Keep precompiled plugins on disk, so reloads and restarts skip compilation.
@@ -190,6 +197,7 @@ impl Default for PipelineConfig {
             workers: default_workers(),
             queue_capacity: default_queue_capacity(),
             enqueue_timeout_ms: default_enqueue_timeout_ms(),
+            memory_limit_mb: default_pipeline_memory_limit_mb(),
             plugin_dir: None,
             component_cache: true,
             cache_dir: None,
@@ -236,6 +244,10 @@ fn default_queue_capacity() -> usize {
 
 fn default_enqueue_timeout_ms() -> u64 {
     5_000
+}
+
+fn default_pipeline_memory_limit_mb() -> usize {
+    256
 }
 
 /// One `[[processors]]` entry.

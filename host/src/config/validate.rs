@@ -254,6 +254,15 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
             "must be at least 1",
         ));
     }
+    if pipeline.memory_limit_mb == 0 || pipeline.memory_limit_mb > 1 << 20 {
+        errors.push(ConfigError::new(
+            "pipeline.memory_limit_mb",
+            format!(
+                "must be between 1 and 1048576 (1 TiB), got {}",
+                pipeline.memory_limit_mb
+            ),
+        ));
+    }
     let shutdown = &pipeline.shutdown;
     for (key, ms) in [
         ("receivers_ms", shutdown.receivers_ms),

@@ -7,6 +7,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::telemetry::{Metrics, PipelineStats};
 
+use super::admission::{MemoryBudget, MemoryPermit};
+use super::footprint::Footprint;
+
 /// Why a receiver could not hand a request to the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -16,6 +19,34 @@ pub enum Refusal {
     /// The pipeline is shutting down.
     #[error("the pipeline is shutting down")]
     ShuttingDown,
+    /// Decoded, the request would take more than the pipeline's whole memory ceiling:
+    /// retrying cannot help, the client must send smaller requests.
+    #[error(
+        "the request would take about {estimate} bytes decoded, more than the pipeline's \
+         {limit}-byte memory ceiling; send smaller requests"
+    )]
+    TooLarge {
+        /// Estimated decoded size of the request.
+        estimate: usize,
+        /// The ceiling.
+        limit: usize,
+    },
+}
+
+impl Refusal {
+    /// Whether the client should retry the same request later.
+    pub fn retryable(self) -> bool {
+        !matches!(self, Refusal::TooLarge { .. })
+    }
+}
+
+/// A request the pipeline accepted, with the memory it reserved: the reservation is given
+/// back when the request is dropped, after its spans reached the exporters.
+pub struct Admitted {
+    /// The request.
+    pub request: ExportTraceServiceRequest,
+    /// Its share of the memory budget.
+    pub memory: MemoryPermit,
 }
 
 /// Which receiver a request came through, for metrics.
@@ -37,37 +68,61 @@ pub fn span_count(request: &ExportTraceServiceRequest) -> usize {
         .sum()
 }
 
-/// The receivers' handle on the pipeline queue. Cloning is cheap; the queue closes when the
-/// last clone is dropped, and workers then drain what is left and stop.
+/// The receivers' handle on the pipeline: admission by memory, then the queue. Cloning is
+/// cheap; the queue closes when the last clone is dropped, and workers then drain what is
+/// left and stop.
 #[derive(Clone)]
 pub struct Submitter {
-    sender: async_channel::Sender<ExportTraceServiceRequest>,
+    sender: async_channel::Sender<Admitted>,
     enqueue_timeout: Duration,
+    budget: MemoryBudget,
     metrics: Arc<Metrics>,
 }
 
 impl Submitter {
     pub(super) fn new(
-        sender: async_channel::Sender<ExportTraceServiceRequest>,
+        sender: async_channel::Sender<Admitted>,
         enqueue_timeout: Duration,
+        budget: MemoryBudget,
         metrics: Arc<Metrics>,
     ) -> Self {
         Submitter {
             sender,
             enqueue_timeout,
+            budget,
             metrics,
         }
     }
 
-    /// Queues `request`, waiting up to the enqueue timeout for room. Once this returns `Ok`
-    /// the pipeline owns the spans: they are exported or counted as dropped, even on shutdown.
+    /// Reserves memory for a request of `footprint`, before it is decoded, waiting up to
+    /// the enqueue timeout for memory to be given back. A refusal is counted here.
+    pub async fn admit(
+        &self,
+        protocol: Protocol,
+        footprint: Footprint,
+    ) -> Result<MemoryPermit, Refusal> {
+        if self.sender.is_closed() {
+            self.count_refused(protocol, footprint.spans);
+            return Err(Refusal::ShuttingDown);
+        }
+        let admitted = self.budget.reserve(footprint, self.enqueue_timeout).await;
+        if admitted.is_err() {
+            self.count_refused(protocol, footprint.spans);
+        }
+        admitted
+    }
+
+    /// Queues `request` with the memory it was admitted with, waiting up to the enqueue
+    /// timeout for room. Once this returns `Ok` the pipeline owns the spans: they are
+    /// exported or counted as dropped, even on shutdown. A refusal is counted here.
     pub async fn submit(
         &self,
         protocol: Protocol,
         request: ExportTraceServiceRequest,
+        memory: MemoryPermit,
     ) -> Result<(), Refusal> {
         let spans = span_count(&request) as u64;
-        let result = match self.sender.try_send(request) {
+        let result = match self.sender.try_send(Admitted { request, memory }) {
             Ok(()) => Ok(()),
             Err(async_channel::TrySendError::Closed(_)) => Err(Refusal::ShuttingDown),
             Err(async_channel::TrySendError::Full(request)) => {

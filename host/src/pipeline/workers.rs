@@ -10,8 +10,9 @@ use crate::exporter::ExportFanout;
 use crate::tail::{TailSampler, TailThread};
 use crate::telemetry::Metrics;
 
+use super::admission::MemoryBudget;
 use super::chain::{Chain, ChainSpec};
-use super::queue::Submitter;
+use super::queue::{Admitted, Submitter};
 
 /// The running workers, and the tail-sampling stage's decision thread.
 pub struct WorkerPool {
@@ -46,17 +47,18 @@ impl WorkerPool {
     }
 }
 
-/// Starts `workers` threads reading from a queue of `capacity` requests. Returns the handle
-/// receivers submit with, and the pool.
+/// Starts `workers` threads reading from a queue of `capacity` requests, admitted within
+/// `memory_limit` bytes. Returns the handle receivers submit with, and the pool.
 pub fn start_workers(
     workers: usize,
-    capacity: usize,
+    (capacity, memory_limit): (usize, usize),
     enqueue_timeout: std::time::Duration,
     chain: watch::Receiver<Arc<ChainSpec>>,
     fanout: watch::Receiver<Arc<ExportFanout>>,
     metrics: Arc<Metrics>,
 ) -> (Submitter, WorkerPool) {
-    let (sender, receiver) = async_channel::bounded::<ExportTraceServiceRequest>(capacity);
+    let (sender, receiver) = async_channel::bounded::<Admitted>(capacity);
+    let budget = MemoryBudget::new(memory_limit, metrics.clone());
     let sampler = TailSampler::new(metrics.clone());
     let tail = sampler.start(chain.clone(), fanout.clone());
     let threads = (0..workers)
@@ -71,7 +73,7 @@ pub fn start_workers(
                 .spawn(move || {
                     let mut chain = Chain::new(chain_updates.borrow_and_update().clone(), &metrics);
                     let mut fanout = fanout_updates.borrow_and_update().clone();
-                    while let Ok(request) = receiver.recv_blocking() {
+                    while let Ok(Admitted { request, memory }) = receiver.recv_blocking() {
                         metrics
                             .queued
                             .store(receiver.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -85,13 +87,14 @@ pub fn start_workers(
                         {
                             fanout.send_blocking(processed, &metrics.pipeline);
                         }
+                        drop(memory);
                     }
                 })
                 .expect("spawning a pipeline worker thread")
         })
         .collect();
     (
-        Submitter::new(sender, enqueue_timeout, metrics),
+        Submitter::new(sender, enqueue_timeout, budget, metrics),
         WorkerPool {
             threads,
             tail,

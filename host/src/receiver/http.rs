@@ -16,7 +16,9 @@ use prost::Message;
 use tokio::net::TcpListener;
 
 use crate::codec::{GunzipError, gunzip};
-use crate::pipeline::{Protocol, Refusal, Submitter, span_count};
+use crate::pipeline::{
+    Protocol, Refusal, Submitter, json_footprint, protobuf_footprint, span_count,
+};
 
 use super::validate::validate_request;
 
@@ -243,6 +245,15 @@ async fn handle(
     } else {
         raw
     };
+    let footprint = match encoding {
+        Encoding::Protobuf => protobuf_footprint(&bytes),
+        Encoding::Json => json_footprint(&bytes),
+    };
+    let memory = receiver
+        .submitter
+        .admit(Protocol::Http, footprint)
+        .await
+        .map_err(|refusal| refused(refusal, encoding))?;
     let request = match encoding {
         Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes).map_err(|e| {
             Failure::new(
@@ -270,18 +281,24 @@ async fn handle(
     }
     receiver
         .submitter
-        .submit(Protocol::Http, request)
+        .submit(Protocol::Http, request, memory)
         .await
-        .map_err(|refusal| {
-            let (status, code) = match refusal {
-                Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, RESOURCE_EXHAUSTED),
-                Refusal::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
-            };
-            // The submitter already counted the refused spans.
-            let mut failure = Failure::new(status, code, refusal.to_string(), encoding);
-            failure.retry_after = Some(1);
-            failure.counted = true;
-            failure
-        })?;
+        .map_err(|refusal| refused(refusal, encoding))?;
     Ok(encoding)
+}
+
+/// The response to a request the pipeline refused: retryable ones with `Retry-After`.
+fn refused(refusal: Refusal, encoding: Encoding) -> Failure {
+    let (status, code) = match refusal {
+        Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, RESOURCE_EXHAUSTED),
+        Refusal::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
+        Refusal::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
+    };
+    let mut failure = Failure::new(status, code, refusal.to_string(), encoding);
+    if refusal.retryable() {
+        failure.retry_after = Some(1);
+    }
+    // The submitter already counted the refused spans.
+    failure.counted = true;
+    failure
 }

@@ -144,6 +144,12 @@ pub struct Metrics {
     pub receivers_bound: std::sync::atomic::AtomicBool,
     /// Requests waiting for a worker (updated by the workers).
     pub queued: AtomicU64,
+    /// Estimated decoded bytes of the requests admitted and not yet handed to exporters.
+    pub memory_bytes: AtomicU64,
+    /// The admission ceiling on [`Self::memory_bytes`].
+    pub memory_limit_bytes: AtomicU64,
+    /// Requests refused because the memory ceiling stayed full.
+    pub memory_refusals: AtomicU64,
     /// The tail-sampling stage.
     pub tail: super::TailMetrics,
     /// Operators' live taps on processors (`weft tap`).
@@ -246,6 +252,29 @@ impl Metrics {
             "Requests waiting for a worker.",
         );
         let _ = writeln!(out, "weft_pipeline_queue_batches {queued}");
+        for (name, kind, help, value) in [
+            (
+                "weft_pipeline_memory_bytes",
+                "gauge",
+                "Estimated decoded bytes of requests admitted and not yet handed to exporters.",
+                &self.memory_bytes,
+            ),
+            (
+                "weft_pipeline_memory_limit_bytes",
+                "gauge",
+                "The admission ceiling on weft_pipeline_memory_bytes.",
+                &self.memory_limit_bytes,
+            ),
+            (
+                "weft_pipeline_memory_refusals_total",
+                "counter",
+                "Requests refused because the memory ceiling stayed full.",
+                &self.memory_refusals,
+            ),
+        ] {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {}", get(value));
+        }
         family(
             &mut out,
             "weft_pipeline_spans_dropped_on_error_total",

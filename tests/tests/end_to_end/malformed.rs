@@ -321,8 +321,12 @@ async fn truncated_grpc_protobuf_is_refused_and_serving_continues() {
         )
         .await;
     let status = result.unwrap_err();
-    assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
-    assert!(status.message().contains("decode"), "{}", status.message());
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("invalid OTLP protobuf"),
+        "{}",
+        status.message()
+    );
     let mut client = grpc_client(addr).await;
     client
         .export(request(100, 10))

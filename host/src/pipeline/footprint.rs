@@ -1,0 +1,249 @@
+//! How much memory a request will take once decoded, read off its encoded bytes *before*
+//! decoding them.
+//!
+//! Decoding is where a small request turns into a lot of memory: an empty span is two bytes
+//! of protobuf (or `{},` in JSON) and a few hundred bytes decoded, so a 4 MiB request of
+//! empty spans decodes to hundreds of MiB. Admission control charges the estimate made here,
+//! so a request is refused or made to wait before it is decoded, not after.
+
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+
+/// What a request will cost decoded, and how many spans it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Estimated heap bytes of the decoded request.
+    pub bytes: usize,
+    /// Spans in the request (0 when the encoding does not say, as in JSON).
+    pub spans: usize,
+}
+
+/// Messages nest no deeper than prost decodes (its recursion limit is 100).
+const MAX_DEPTH: u32 = 100;
+
+/// The OTLP messages the scan tells apart, each decoded into one struct of known size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Message {
+    Request,
+    ResourceSpans,
+    Resource,
+    ScopeSpans,
+    Scope,
+    Span,
+    Event,
+    Link,
+    KeyValue,
+    AnyValue,
+    ArrayValue,
+    KeyValueList,
+}
+
+impl Message {
+    /// The message field `field` of `self` holds, if it is one the scan counts.
+    fn child(self, field: u64) -> Option<Message> {
+        use Message::*;
+        Some(match (self, field) {
+            (Request, 1) => ResourceSpans,
+            (ResourceSpans, 1) => Resource,
+            (ResourceSpans, 2) => ScopeSpans,
+            (Resource, 1) | (Scope, 3) | (Span, 9) | (Event, 3) | (Link, 4) => KeyValue,
+            (KeyValueList, 1) => KeyValue,
+            (ScopeSpans, 1) => Scope,
+            (ScopeSpans, 2) => Span,
+            (Span, 11) => Event,
+            (Span, 13) => Link,
+            (KeyValue, 2) | (ArrayValue, 1) => AnyValue,
+            (AnyValue, 5) => ArrayValue,
+            (AnyValue, 6) => KeyValueList,
+            _ => return None,
+        })
+    }
+
+    /// Bytes one decoded record takes when `parent` holds it: a `Vec` element costs its
+    /// struct, a message held inline (a resource, a scope, an attribute's value) nothing more.
+    fn record_bytes(self, parent: Message) -> usize {
+        use std::mem::size_of;
+        match self {
+            Message::AnyValue if parent == Message::KeyValue => 0,
+            Message::ResourceSpans => size_of::<ResourceSpans>(),
+            Message::ScopeSpans => size_of::<ScopeSpans>(),
+            Message::Span => size_of::<Span>(),
+            Message::Event => size_of::<span::Event>(),
+            Message::Link => size_of::<span::Link>(),
+            Message::KeyValue => size_of::<KeyValue>(),
+            Message::AnyValue => size_of::<AnyValue>(),
+            _ => 0,
+        }
+    }
+}
+
+/// The decoded footprint of an OTLP protobuf `ExportTraceServiceRequest`, from a scan of
+/// its wire format that allocates nothing: every string and bytes field costs its length,
+/// every repeated record the size of its struct. The scan stops where the bytes stop
+/// making sense (decoding will refuse them there), counting what came before.
+pub fn protobuf_footprint(bytes: &[u8]) -> Footprint {
+    let mut footprint = Footprint {
+        bytes: bytes.len(),
+        spans: 0,
+    };
+    let _ = scan(bytes, Message::Request, 0, &mut footprint);
+    footprint
+}
+
+/// The decoded footprint of an OTLP JSON request: at most one record per JSON object, each
+/// charged as a span (the largest record). Spans are not counted.
+pub fn json_footprint(bytes: &[u8]) -> Footprint {
+    let objects = bytes.iter().filter(|&&b| b == b'{').count();
+    Footprint {
+        bytes: bytes
+            .len()
+            .saturating_add(objects.saturating_mul(std::mem::size_of::<Span>())),
+        spans: 0,
+    }
+}
+
+/// The wire is malformed at this point.
+struct Malformed;
+
+fn scan(
+    mut bytes: &[u8],
+    message: Message,
+    depth: u32,
+    footprint: &mut Footprint,
+) -> Result<(), Malformed> {
+    while !bytes.is_empty() {
+        let key = varint(&mut bytes)?;
+        let field = key >> 3;
+        match key & 7 {
+            0 => {
+                varint(&mut bytes)?;
+            }
+            1 => bytes = bytes.get(8..).ok_or(Malformed)?,
+            5 => bytes = bytes.get(4..).ok_or(Malformed)?,
+            2 => {
+                let len = usize::try_from(varint(&mut bytes)?).map_err(|_| Malformed)?;
+                let body = bytes.get(..len).ok_or(Malformed)?;
+                bytes = &bytes[len..];
+                if let Some(child) = message.child(field) {
+                    footprint.bytes = footprint.bytes.saturating_add(child.record_bytes(message));
+                    if child == Message::Span {
+                        footprint.spans += 1;
+                    }
+                    if depth < MAX_DEPTH {
+                        scan(body, child, depth + 1, footprint)?;
+                    }
+                }
+            }
+            _ => return Err(Malformed),
+        }
+    }
+    Ok(())
+}
+
+fn varint(bytes: &mut &[u8]) -> Result<u64, Malformed> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = bytes.split_first().ok_or(Malformed)?;
+        *bytes = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    use prost::Message as _;
+
+    fn attribute(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..Default::default()
+        }
+    }
+
+    fn request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn counts_spans_and_charges_their_records() {
+        let span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: "GET /checkout".into(),
+            attributes: vec![
+                attribute("user.email", any_value::Value::StringValue("a@b.c".into())),
+                attribute("retries", any_value::Value::IntValue(3)),
+            ],
+            events: vec![span::Event::default()],
+            ..Default::default()
+        };
+        let encoded = request(vec![span; 3]).encode_to_vec();
+        let footprint = protobuf_footprint(&encoded);
+        assert_eq!(footprint.spans, 3);
+        let records = std::mem::size_of::<ResourceSpans>()
+            + std::mem::size_of::<ScopeSpans>()
+            + 3 * (std::mem::size_of::<Span>()
+                + 2 * std::mem::size_of::<KeyValue>()
+                + std::mem::size_of::<span::Event>());
+        assert_eq!(footprint.bytes, encoded.len() + records);
+    }
+
+    #[test]
+    fn empty_spans_cost_far_more_than_their_bytes() {
+        // Two bytes on the wire per span: the tag and a zero length.
+        let encoded = request(vec![Span::default(); 10_000]).encode_to_vec();
+        let footprint = protobuf_footprint(&encoded);
+        assert_eq!(footprint.spans, 10_000);
+        assert!(footprint.bytes > 50 * encoded.len(), "{footprint:?}");
+    }
+
+    #[test]
+    fn nested_values_are_charged_per_element() {
+        let list =
+            any_value::Value::ArrayValue(opentelemetry_proto::tonic::common::v1::ArrayValue {
+                values: vec![AnyValue::default(); 100],
+            });
+        let span = Span {
+            attributes: vec![attribute("list", list)],
+            ..Default::default()
+        };
+        let encoded = request(vec![span]).encode_to_vec();
+        assert!(protobuf_footprint(&encoded).bytes > 100 * std::mem::size_of::<AnyValue>());
+    }
+
+    #[test]
+    fn malformed_bytes_count_what_came_before() {
+        let mut encoded = request(vec![Span::default(); 5]).encode_to_vec();
+        encoded.extend_from_slice(&[0x0a, 0xff]); // a field claiming more bytes than follow
+        let footprint = protobuf_footprint(&encoded);
+        assert_eq!(footprint.spans, 5);
+        assert!(footprint.bytes >= encoded.len());
+        assert_eq!(protobuf_footprint(&[0xff; 20]).spans, 0);
+    }
+
+    #[test]
+    fn json_charges_every_object() {
+        let body = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{},{},{}]}]}]}"#;
+        let footprint = json_footprint(body);
+        assert_eq!(
+            footprint.bytes,
+            body.len() + 6 * std::mem::size_of::<Span>()
+        );
+    }
+}
