@@ -71,6 +71,7 @@ pub fn plugin_settings(processor: &ProcessorConfig) -> (String, Limits) {
     let limits = Limits {
         memory_bytes: (processor.memory_limit_mb as usize) << 20,
         timeout: Duration::from_millis(processor.timeout_ms),
+        max_resources: processor.max_resources,
     };
     (config_json, limits)
 }

@@ -265,9 +265,13 @@ pub struct ProcessorConfig {
     /// CPU deadline for one batch, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Memory cap per instance, in MiB.
+    /// Memory cap per instance, in MiB: every linear memory and table of the plugin together.
     #[serde(default = "default_memory_limit_mb")]
     pub memory_limit_mb: u64,
+    /// Host resources (WASI streams, pollables, ...) an instance may hold at once; past it,
+    /// the call fails as a memory failure.
+    #[serde(default = "default_max_resources")]
+    pub max_resources: usize,
     /// Quarantine the processor after this many failed batches in a row (0: never).
     #[serde(default = "default_quarantine_after")]
     pub quarantine_after: u32,
@@ -402,6 +406,10 @@ fn default_quarantine_ms() -> u64 {
 
 fn default_memory_limit_mb() -> u64 {
     64
+}
+
+fn default_max_resources() -> usize {
+    1_000
 }
 
 /// What happens to a batch when its processor fails (traps, times out, returns an error or

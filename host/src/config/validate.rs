@@ -343,6 +343,12 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
                 "must be between 1 and 4096",
             ));
         }
+        if processor.max_resources == 0 || processor.max_resources > 1_000_000 {
+            errors.push(ConfigError::new(
+                format!("{path}.max_resources"),
+                "must be between 1 and 1000000",
+            ));
+        }
     }
     if config.admin.enabled && config.admin.endpoint.parse::<SocketAddr>().is_err() {
         errors.push(ConfigError::new(

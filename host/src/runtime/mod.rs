@@ -8,6 +8,7 @@ mod cache;
 mod edits;
 mod engine;
 mod guest_log;
+mod limiter;
 mod plugin;
 mod smoke;
 mod view;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::policy::{TraceSampler, TraceSamplerPre};
@@ -13,14 +13,17 @@ use super::bindings::{
 };
 use super::cache::{CacheOutcome, ComponentCache};
 use super::engine::{EPOCH_TICK, PluginEngine};
+use super::limiter::PluginLimiter;
 
 /// Resource limits applied to every instance of a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Linear memory cap per instance, in bytes.
+    /// Memory cap per instance, in bytes: every linear memory and table, together.
     pub memory_bytes: usize,
     /// CPU deadline for one `init` or `process` call.
     pub timeout: std::time::Duration,
+    /// Host resources (WASI streams, pollables, ...) an instance may hold at once.
+    pub max_resources: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +31,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: 64 << 20,
             timeout: std::time::Duration::from_secs(1),
+            max_resources: 1_000,
         }
     }
 }
@@ -174,7 +178,7 @@ impl std::fmt::Display for FailureKind {
 pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: PluginLimiter,
     plugin: Arc<str>,
 }
 
@@ -416,16 +420,12 @@ impl LoadedPlugin {
     }
 
     fn instantiate_with_interest(&self) -> Result<(PluginInstance, Interest), PluginError> {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(self.limits.max_resources);
         let state = PluginState {
             wasi: self.wasi_context()?,
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.limits.memory_bytes)
-                .trap_on_grow_failure(true)
-                .instances(100)
-                .tables(100)
-                .memories(16)
-                .build(),
+            table,
+            limits: PluginLimiter::new(self.limits.memory_bytes),
             plugin: self.name.clone(),
         };
         let mut store = Store::new(self.engine.engine(), state);
@@ -551,19 +551,23 @@ fn deadline_ticks(timeout: std::time::Duration) -> u64 {
 
 /// Turns a wasmtime error from a guest call into a [`PluginError::Trap`].
 fn classify(plugin: &str, error: wasmtime::Error) -> PluginError {
+    let text = format!("{error:#}");
     let kind = match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => FailureKind::Timeout,
-        _ if format!("{error:#}").contains("memory") && is_limit_error(&error) => {
-            FailureKind::Memory
-        }
+        _ if text.contains("memory") && is_limit_error(&error) => FailureKind::Memory,
+        // Host resources are host memory: a plugin leaking WASI handles hit its cap.
+        _ if text.contains(RESOURCE_TABLE_FULL) => FailureKind::Memory,
         _ => FailureKind::Trap,
     };
     PluginError::Trap {
         plugin: plugin.to_owned(),
         kind,
-        reason: format!("{error:#}"),
+        reason: text,
     }
 }
+
+/// What wasmtime says when an instance's resource table is at its cap.
+const RESOURCE_TABLE_FULL: &str = "resource table has no free keys";
 
 fn is_limit_error(error: &wasmtime::Error) -> bool {
     let text = format!("{error:?}");

@@ -1,6 +1,6 @@
-//! The hostile plugin suite: a plugin that allocates without end, overflows its stack, hits
-//! `unreachable`, floods its output, or probes for files, sockets and environment costs its own
-//! batch at most; the host stays up and other traffic flows.
+//! The hostile plugin suite: a plugin that allocates without end, hoards host resources,
+//! overflows its stack, hits `unreachable`, floods its output, or probes for files, sockets
+//! and environment costs its own batch at most; the host stays up and other traffic flows.
 
 use std::time::Duration;
 
@@ -50,6 +50,7 @@ quarantine_after = 0
         "env",
         "granted-file",
         "granted-env",
+        "resources",
     ];
     let mut client = grpc_client(addr).await;
     for (i, attack) in attacks.iter().enumerate() {
@@ -90,7 +91,7 @@ quarantine_after = 0
             );
         }
     }
-    for failed in ["alloc", "recurse", "unreachable", "amplify"] {
+    for failed in ["alloc", "recurse", "unreachable", "amplify", "resources"] {
         assert_eq!(
             results[failed], None,
             "{failed}: the batch passed on unchanged"
@@ -111,7 +112,11 @@ quarantine_after = 0
             &format!("weft_processor_errors_total{{processor=\"hostile\",kind=\"{kind}\"}}"),
         )
     };
-    assert_eq!(errors("memory"), 1, "{scrape}");
+    assert_eq!(
+        errors("memory"),
+        2,
+        "linear memory and host resources: {scrape}"
+    );
     assert_eq!(errors("trap"), 2, "stack overflow and unreachable");
     assert_eq!(errors("invalid_edit"), 1, "output amplification");
     assert_eq!(errors("timeout"), 0);

@@ -1,0 +1,159 @@
+//! The memory cap of a plugin instance, over everything it can grow.
+//!
+//! wasmtime's stock `StoreLimits` caps each linear memory and each table on its own, so a
+//! component with sixteen memories (or a table grown to millions of entries) could take many
+//! times its cap. This limiter charges every linear memory and every table element of the
+//! instance to one budget; growth past it traps, and the batch follows `on_error`.
+
+use wasmtime::ResourceLimiter;
+
+/// Bytes one table element takes in the host (a pointer and wasmtime's lazy-init tag, rounded
+/// up).
+const TABLE_ELEMENT_BYTES: usize = 16;
+
+/// Core instances a component may create (CPython components use dozens).
+const MAX_INSTANCES: usize = 100;
+/// Tables a component may create.
+const MAX_TABLES: usize = 100;
+/// Linear memories a component may create.
+const MAX_MEMORIES: usize = 16;
+
+/// One instance's budget of linear memory and table space.
+#[derive(Debug)]
+pub struct PluginLimiter {
+    cap: usize,
+    used: usize,
+    /// The last growth allowed, given back if the growth then fails.
+    pending: usize,
+}
+
+impl PluginLimiter {
+    /// A budget of `cap` bytes.
+    pub fn new(cap: usize) -> Self {
+        PluginLimiter {
+            cap,
+            used: 0,
+            pending: 0,
+        }
+    }
+
+    /// Bytes charged so far.
+    #[cfg(test)]
+    fn used(&self) -> usize {
+        self.used
+    }
+
+    fn grow(&mut self, what: &str, extra: usize) -> wasmtime::Result<bool> {
+        let total = self.used.saturating_add(extra);
+        if total > self.cap {
+            // An error (not `Ok(false)`) traps: a plugin cannot carry on past its cap and fail
+            // in some stranger way later.
+            return Err(wasmtime::format_err!(
+                "memory limit exceeded: growing {what} by {extra} bytes would take the plugin \
+                 to {total} bytes, past its {}-byte cap (all linear memories and tables)",
+                self.cap
+            ));
+        }
+        self.used = total;
+        self.pending = extra;
+        Ok(true)
+    }
+
+    fn failed(&mut self) {
+        self.used -= std::mem::take(&mut self.pending);
+    }
+}
+
+impl ResourceLimiter for PluginLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        self.grow("a linear memory", desired.saturating_sub(current))
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.failed();
+        Ok(())
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        let extra = desired
+            .saturating_sub(current)
+            .saturating_mul(TABLE_ELEMENT_BYTES);
+        self.grow("a table", extra)
+    }
+
+    fn table_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.failed();
+        Ok(())
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: usize = 64 << 10;
+
+    #[test]
+    fn memories_and_tables_share_one_cap() {
+        let mut limiter = PluginLimiter::new(10 * PAGE);
+        assert!(limiter.memory_growing(0, 4 * PAGE, None).unwrap());
+        assert!(
+            limiter.memory_growing(0, 4 * PAGE, None).unwrap(),
+            "a second memory"
+        );
+        // 2 pages left: a table of PAGE / 16 * 2 elements fits, one more element does not.
+        let elements = 2 * PAGE / TABLE_ELEMENT_BYTES;
+        let error = limiter.table_growing(0, elements + 1, None).unwrap_err();
+        assert!(
+            error.to_string().contains("memory limit exceeded"),
+            "{error}"
+        );
+        assert!(limiter.table_growing(0, elements, None).unwrap());
+        assert_eq!(limiter.used(), 10 * PAGE);
+        assert!(limiter.memory_growing(4 * PAGE, 5 * PAGE, None).is_err());
+    }
+
+    #[test]
+    fn a_failed_growth_is_given_back() {
+        let mut limiter = PluginLimiter::new(10 * PAGE);
+        assert!(limiter.memory_growing(0, 6 * PAGE, None).unwrap());
+        limiter
+            .memory_grow_failed(wasmtime::format_err!("no"))
+            .unwrap();
+        assert_eq!(limiter.used(), 0);
+        assert!(!limiter.memory_growing(0, 2 * PAGE, Some(PAGE)).unwrap());
+        assert_eq!(
+            limiter.used(),
+            0,
+            "growth past the declared maximum is not charged"
+        );
+    }
+}
