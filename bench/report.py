@@ -12,6 +12,7 @@ LABELS = {
     "weft-none": ("Weft", "no processors"),
     "weft-pass": ("Weft", "one pass-through WASM processor"),
     "weft-chain": ("Weft", "redact + enrich + sample(100%), WASM"),
+    "weft-bomb": ("Weft", "the chain + a memory bomb every 10th batch (on_error = pass)"),
     "rotel": ("Rotel", "forward (no processor)"),
     "rotel-pynoop": ("Rotel", "Python no-op processor"),
     "rotel-pyredact": ("Rotel", "Python PII-redaction processor"),
@@ -79,6 +80,8 @@ def main(path):
          ratio("weft-chain-grpc", "rotel-pyredact-grpc", "spans_per_sec"), ">= 10", lambda v: v >= 10),
         ("one pass-through processor throughput / no processors (gRPC)",
          ratio("weft-pass-grpc", "weft-none-grpc", "spans_per_sec"), "(context)", None),
+        ("chain with a memory-bomb plugin / the same chain without it (gRPC)",
+         ratio("weft-bomb-grpc", "weft-chain-grpc", "spans_per_sec"), "(context: hostile plugin)", None),
         ("Weft no processors throughput / Rotel forwarding throughput",
          ratio("weft-none-grpc", "rotel-grpc", "spans_per_sec"), "(context)", None),
     ]

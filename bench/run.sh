@@ -43,13 +43,14 @@ CLK_TCK=$(getconf CLK_TCK)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
 
-echo "--- building weft (release) and the pass-through fixture plugin" >&2
+echo "--- building weft (release) and the pass-through and hostile fixture plugins" >&2
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release --locked -p weft
 cargo build --quiet --locked --target wasm32-wasip2 --profile wasm -p weft-fixture-passthrough \
-  --target-dir "$TARGET_DIR/wasm-build"
+  -p weft-fixture-hostile --target-dir "$TARGET_DIR/wasm-build"
 WEFT=$TARGET_DIR/release/weft
 PASSTHROUGH=$TARGET_DIR/wasm-build/wasm32-wasip2/wasm/weft_fixture_passthrough.wasm
+HOSTILE=$TARGET_DIR/wasm-build/wasm32-wasip2/wasm/weft_fixture_hostile.wasm
 
 find_rotel() {
   python3 -c 'import os, rotel; p = os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"); print(p if os.access(p, os.X_OK) else "")' 2>/dev/null || true
@@ -78,11 +79,11 @@ if [ "$ROTEL" = 1 ]; then
   fi
 fi
 
-ALL="weft-none-grpc weft-none-http weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http"
+ALL="weft-none-grpc weft-none-http weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-bomb-grpc"
 [ -n "$ROTEL_AGENT" ] && ALL="$ALL rotel-grpc rotel-http rotel-pynoop-grpc rotel-pyredact-grpc"
 SCENARIOS=${ONLY:-$ALL}
 
-# Writes the Weft config for a processor set (none, pass, chain) and prints its path.
+# Writes the Weft config for a processor set (none, pass, chain, bomb) and prints its path.
 weft_config() {
   local file=$WORK/weft-$1.toml
   cat >"$file" <<EOF
@@ -105,6 +106,18 @@ plugin = "$PASSTHROUGH"
 EOF
       ;;
     chain) cat bench/chain.toml >>"$file" ;;
+    bomb) # The chain, then a plugin that allocates until its 64 MiB cap and traps on every
+      # tenth batch an instance gets; never quarantined, so every bomb goes off.
+      cat bench/chain.toml >>"$file"
+      cat >>"$file" <<EOF
+[[processors]]
+name = "bomb"
+plugin = "$HOSTILE"
+on_error = "pass"
+quarantine_after = 0
+config = { attack = "alloc", every = 10 }
+EOF
+      ;;
   esac
   cat >>"$file" <<EOF
 [exporters.sink]

@@ -9,6 +9,7 @@ mod hostile;
 mod javascript_plugin;
 mod lossless;
 mod malformed;
+mod memory_bomb;
 mod operability;
 mod python_plugin;
 mod reference_plugins;

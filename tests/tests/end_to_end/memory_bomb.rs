@@ -1,0 +1,181 @@
+//! A plugin that allocates until its cap on every batch, under load, in a real `weft` process:
+//! the host's peak RSS stays under the ceiling its config sets, and does not grow from one
+//! round of traps to the next.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use weft_tests::client::post_traces;
+use weft_tests::sink::OtlpSink;
+use weft_tests::spans::request;
+use weft_tests::{fixture, scratch_dir};
+
+const WORKERS: u64 = 2;
+const PLUGIN_CAP_MB: u64 = 32;
+const PIPELINE_CAP_MB: u64 = 16;
+
+/// The `weft` binary `cargo test --workspace` builds beside this test binary.
+fn weft_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("weft");
+    assert!(
+        binary.exists(),
+        "{} is missing: this test runs the weft binary; run `cargo test --workspace` \
+         (or `cargo build -p weft` first)",
+        binary.display()
+    );
+    binary
+}
+
+/// `VmRSS` and `VmHWM` (peak) of `pid`, in MiB.
+fn rss_mb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+            / 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Starts `weft run` and returns it with its OTLP/HTTP address, read off its start-up line.
+fn spawn(config: &std::path::Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(weft_binary())
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(config)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.contains("Weft is running.") {
+            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let http = log["fields"]["http"].as_str().unwrap_or_default();
+            let http = http.trim_start_matches("Some(").trim_end_matches(')');
+            // Keep reading the log so weft never blocks on a full pipe.
+            std::thread::spawn(move || for _ in stderr.lines() {});
+            return (child, http.parse().unwrap());
+        }
+    }
+    let _ = child.kill();
+    panic!("weft did not start: {line}");
+}
+
+/// Sends `requests` requests of 100 spans from 4 concurrent clients; all must be accepted.
+async fn load(http: SocketAddr, first: u64, requests: u64) {
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            tokio::spawn(async move {
+                for r in (c..requests).step_by(4) {
+                    let body = request(first + r * 100, 100).encode_to_vec();
+                    let response =
+                        post_traces(http, &[("content-type", "application/x-protobuf")], body)
+                            .await;
+                    assert_eq!(response.status, 200, "{:?}", response.body);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_under_load_keeps_host_rss_under_its_ceiling() {
+    let sink = OtlpSink::start().await;
+    let config = scratch_dir("memory-bomb").join("weft.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[receivers.otlp.http]
+endpoint = "127.0.0.1:0"
+[pipeline]
+workers = {WORKERS}
+memory_limit_mb = {PIPELINE_CAP_MB}
+component_cache = false
+[reload]
+watch = false
+[admin]
+enabled = false
+
+[[processors]]
+name = "bomb"
+plugin = "{}"
+on_error = "pass"
+memory_limit_mb = {PLUGIN_CAP_MB}
+quarantine_after = 0
+config = {{ attack = "alloc", every = 1 }}
+
+[exporters.sink]
+type = "otlp"
+endpoint = "http://{}"
+[exporters.sink.batch]
+timeout_ms = 20
+"#,
+            fixture("hostile"),
+            sink.addr()
+        ),
+    )
+    .unwrap();
+    let (mut weft, http) = spawn(&config);
+    let pid = weft.id();
+    let (started, _) = rss_mb(pid);
+
+    // Round 1: 100 batches; every instance's second batch is a bomb that fills its 32 MiB and
+    // traps (the replacement passes its first batch, then bombs): 50 traps a round.
+    load(http, 0, 100).await;
+    assert_eq!(sink.wait_for(10_000, Duration::from_secs(60)).await, 10_000);
+    let (after_first, _) = rss_mb(pid);
+    // Round 2: as many again. Memory of trapped instances is given back, not kept.
+    load(http, 1_000_000, 100).await;
+    assert_eq!(sink.wait_for(20_000, Duration::from_secs(60)).await, 20_000);
+    let (after_second, peak) = rss_mb(pid);
+
+    let _ = weft.kill();
+    let _ = weft.wait();
+    // What the config allows: each worker's instance at its cap, the pipeline's admission
+    // ceiling, and 64 MiB for the receivers' and exporters' buffers and the allocator.
+    let ceiling = started + WORKERS * PLUGIN_CAP_MB + PIPELINE_CAP_MB + 64;
+    eprintln!(
+        "RSS MiB: started {started}, after 50 traps {after_first}, after 100 {after_second}, \
+         peak {peak}, ceiling {ceiling}"
+    );
+    assert!(
+        peak >= started + PLUGIN_CAP_MB,
+        "the bombs went off: at least one instance filled its {PLUGIN_CAP_MB} MiB"
+    );
+    assert!(
+        peak <= ceiling,
+        "peak RSS {peak} MiB passed the ceiling {ceiling} MiB"
+    );
+    assert!(
+        after_second <= after_first + 16,
+        "RSS grew from {after_first} to {after_second} MiB over 50 more traps"
+    );
+}
