@@ -82,6 +82,7 @@ fn spawn(config: &std::path::Path) -> (Child, SocketAddr) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("weft did not start: {line}");
 }
 
