@@ -120,6 +120,9 @@ fn scan(
             }
             1 => bytes = bytes.get(8..).ok_or(Malformed)?,
             5 => bytes = bytes.get(4..).ok_or(Malformed)?,
+            // A group (a deprecated encoding prost still skips in unknown fields): the scan
+            // must skip it too, or spans after it would go uncounted.
+            3 => skip_group(&mut bytes, field, depth)?,
             2 => {
                 let len = usize::try_from(varint(&mut bytes)?).map_err(|_| Malformed)?;
                 let body = bytes.get(..len).ok_or(Malformed)?;
@@ -138,6 +141,30 @@ fn scan(
         }
     }
     Ok(())
+}
+
+/// Skips the fields of group `field` up to its end tag, as prost does.
+fn skip_group(bytes: &mut &[u8], field: u64, depth: u32) -> Result<(), Malformed> {
+    if depth >= MAX_DEPTH {
+        return Err(Malformed);
+    }
+    loop {
+        let key = varint(bytes)?;
+        match key & 7 {
+            0 => {
+                varint(bytes)?;
+            }
+            1 => *bytes = bytes.get(8..).ok_or(Malformed)?,
+            5 => *bytes = bytes.get(4..).ok_or(Malformed)?,
+            2 => {
+                let len = usize::try_from(varint(bytes)?).map_err(|_| Malformed)?;
+                *bytes = bytes.get(len..).ok_or(Malformed)?;
+            }
+            3 => skip_group(bytes, key >> 3, depth + 1)?,
+            4 if key >> 3 == field => return Ok(()),
+            _ => return Err(Malformed),
+        }
+    }
 }
 
 fn varint(bytes: &mut &[u8]) -> Result<u64, Malformed> {
@@ -235,6 +262,17 @@ mod tests {
         assert_eq!(footprint.spans, 5);
         assert!(footprint.bytes >= encoded.len());
         assert_eq!(protobuf_footprint(&[0xff; 20]).spans, 0);
+    }
+
+    #[test]
+    fn spans_after_a_group_are_counted() {
+        // Found by the otlp_protobuf fuzz target: prost skips an unknown field encoded as a
+        // group, and the scan stopped there, so spans after it went uncounted.
+        let mut encoded = vec![0x1b, 0x08, 0x01, 0x1c]; // group 3 { field 1 = 1 }
+        encoded.extend(request(vec![Span::default(); 7]).encode_to_vec());
+        let decoded = ExportTraceServiceRequest::decode(encoded.as_slice()).unwrap();
+        assert_eq!(decoded.resource_spans[0].scope_spans[0].spans.len(), 7);
+        assert_eq!(protobuf_footprint(&encoded).spans, 7);
     }
 
     #[test]

@@ -104,6 +104,7 @@ pub fn apply_edits(
         dropped_spans: 0,
     };
     let mut dropped = Vec::new();
+    let mut dropped_events = Vec::new();
     for edit in edits {
         match edit {
             Edit::SetAttribute((target, key, value)) => {
@@ -130,13 +131,19 @@ pub fn apply_edits(
                 span_mut(request, &layout, span).trace_state = state
             }
             Edit::SetKind((span, kind)) => span_mut(request, &layout, span).kind = kind_code(kind),
-            Edit::DropEvent((span, event)) => {
-                let span = span_mut(request, &layout, span);
-                span.events.remove(event as usize);
-                span.dropped_events_count = span.dropped_events_count.saturating_add(1);
-            }
+            Edit::DropEvent(at) => dropped_events.push(at),
             Edit::DropSpan(span) => dropped.push(span),
         }
+    }
+    // Event drops apply after every other edit, last index first, so every index an edit
+    // names refers to the batch as it was sent (as span drops do); dropping an event twice
+    // drops it once.
+    dropped_events.sort_unstable();
+    dropped_events.dedup();
+    for &(span, event) in dropped_events.iter().rev() {
+        let span = span_mut(request, &layout, span);
+        span.events.remove(event as usize);
+        span.dropped_events_count = span.dropped_events_count.saturating_add(1);
     }
     if !dropped.is_empty() {
         dropped.sort_unstable();
@@ -181,7 +188,7 @@ fn check(request: &ExportTraceServiceRequest, layout: &Layout, edit: &Edit) -> R
         | Edit::SetKind((span, _)) => span_exists(*span),
         Edit::DropEvent((span, event)) => {
             span_exists(*span)?;
-            // Checked against the original count: two drops of the same event fail here.
+            // Event indices refer to the batch as sent: drops apply last (see apply_edits).
             let events = span_ref(request, layout.spans[*span as usize]).events.len();
             if (*event as usize) < events {
                 Ok(())
@@ -595,6 +602,33 @@ mod tests {
         assert_eq!(spans[2].attributes[0].value, Some(string("2")));
         assert!(spans[2].events.is_empty());
         assert_eq!(spans[2].dropped_events_count, 1);
+    }
+
+    #[test]
+    fn event_indices_refer_to_the_batch_as_sent() {
+        // Found by the contract_edits fuzz target: dropping the same event twice, or an
+        // event after an earlier one of the same span, removed by shifted indices and
+        // panicked the worker.
+        let mut request = request(2);
+        let events = &mut request.resource_spans[0].scope_spans[1].spans[0].events;
+        *events = ["e0", "e1", "e2"]
+            .map(|name| otlp::span::Event {
+                name: name.into(),
+                ..Default::default()
+            })
+            .to_vec();
+        let edits = vec![
+            Edit::DropEvent((1, 0)),
+            Edit::DropEvent((1, 2)),
+            Edit::DropEvent((1, 2)),
+            Edit::SetAttribute((Target::Event((1, 1)), "kept".into(), Value::Boolean(true))),
+        ];
+        apply_edits(&mut request, edits).unwrap();
+        let span = &request.resource_spans[0].scope_spans[1].spans[0];
+        let names: Vec<_> = span.events.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["e1"]);
+        assert_eq!(span.events[0].attributes[0].key, "kept");
+        assert_eq!(span.dropped_events_count, 2);
     }
 
     #[test]

@@ -1,0 +1,104 @@
+//! What every decode target checks once it has a request: the receivers' validation, and a
+//! full view of it (what a plugin reading everything is sent) that stays inside its own
+//! bounds: every range within its list, every slice within the arena, every key in the table.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use weft::runtime::bindings::{
+    AttributeSelection, AttributeView, Batch, Interest, NodeView, Range, Slice, SpanFields,
+    ValueView,
+};
+
+/// An interest that reads every field and attribute.
+pub fn everything() -> Interest {
+    Interest {
+        span_fields: SpanFields::all(),
+        span_attributes: AttributeSelection::All,
+        event_attributes: AttributeSelection::All,
+        link_attributes: AttributeSelection::All,
+        resource_attributes: AttributeSelection::All,
+        scope_attributes: AttributeSelection::All,
+    }
+}
+
+/// Validates `request` as a receiver does and, if it passes, builds and checks its view.
+pub fn check_request(request: &ExportTraceServiceRequest) {
+    if weft::receiver::validate_request(request).is_err() {
+        return;
+    }
+    let spans = weft::pipeline::span_count(request);
+    let view = weft::runtime::build_view(request, &everything());
+    assert_eq!(view.spans.len(), spans, "one view span per span");
+    check_view(&view);
+}
+
+/// Panics if anything in `view` points outside it.
+pub fn check_view(view: &Batch) {
+    let slice = |s: &Slice| {
+        let end = s.offset as usize + s.len as usize;
+        assert!(end <= view.arena.len(), "slice {s:?} past the arena");
+    };
+    let range = |r: &Range, len: usize| {
+        assert!(
+            r.start as usize + r.len as usize <= len,
+            "range {r:?} past {len}"
+        );
+    };
+    let attributes = |r: &Range| range(r, view.attributes.len());
+    for resource in &view.resources {
+        attributes(&resource.attributes);
+        slice(&resource.schema_url);
+    }
+    for scope in &view.scopes {
+        assert!((scope.resource as usize) < view.resources.len());
+        attributes(&scope.attributes);
+        slice(&scope.name);
+        slice(&scope.version);
+    }
+    for span in &view.spans {
+        assert!((span.scope as usize) < view.scopes.len());
+        attributes(&span.attributes);
+        range(&span.events, view.events.len());
+        range(&span.links, view.links.len());
+        slice(&span.name);
+        slice(&span.trace_state);
+        slice(&span.status.message);
+    }
+    for event in &view.events {
+        attributes(&event.attributes);
+        slice(&event.name);
+    }
+    for link in &view.links {
+        attributes(&link.attributes);
+        slice(&link.trace_state);
+    }
+    for AttributeView { key, value } in &view.attributes {
+        assert!(
+            (*key as usize) < view.keys.len(),
+            "key {key} not in the table"
+        );
+        match value {
+            ValueView::Str(s) | ValueView::Bytes(s) => {
+                slice(s);
+                if matches!(value, ValueView::Str(_)) {
+                    let bytes = &view.arena[s.offset as usize..][..s.len as usize];
+                    assert!(std::str::from_utf8(bytes).is_ok(), "string not UTF-8");
+                }
+            }
+            ValueView::Nested(nodes) => {
+                for (index, node) in nodes.iter().enumerate() {
+                    let child = |c: u32| assert!(c as usize > index && (c as usize) < nodes.len());
+                    match node {
+                        NodeView::Str(s) | NodeView::Bytes(s) => slice(s),
+                        NodeView::Array(children) => children.iter().copied().for_each(child),
+                        NodeView::Kvlist(entries) => entries.iter().for_each(|(key, c)| {
+                            slice(key);
+                            child(*c)
+                        }),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
