@@ -113,58 +113,57 @@ fn scan(
 ) -> Result<(), Malformed> {
     while !bytes.is_empty() {
         let key = varint(&mut bytes)?;
-        let field = key >> 3;
-        match key & 7 {
-            0 => {
-                varint(&mut bytes)?;
-            }
-            1 => bytes = bytes.get(8..).ok_or(Malformed)?,
-            5 => bytes = bytes.get(4..).ok_or(Malformed)?,
-            // A group (a deprecated encoding prost still skips in unknown fields): the scan
-            // must skip it too, or spans after it would go uncounted.
-            3 => skip_group(&mut bytes, field, depth)?,
-            2 => {
-                let len = usize::try_from(varint(&mut bytes)?).map_err(|_| Malformed)?;
-                let body = bytes.get(..len).ok_or(Malformed)?;
-                bytes = &bytes[len..];
-                if let Some(child) = message.child(field) {
-                    footprint.bytes = footprint.bytes.saturating_add(child.record_bytes(message));
-                    if child == Message::Span {
-                        footprint.spans += 1;
-                    }
-                    if depth < MAX_DEPTH {
-                        scan(body, child, depth + 1, footprint)?;
-                    }
+        let (field, wire_type) = (key >> 3, key & 7);
+        match message.child(field) {
+            Some(child) if wire_type == 2 => {
+                let body = length_delimited(&mut bytes)?;
+                footprint.bytes = footprint.bytes.saturating_add(child.record_bytes(message));
+                if child == Message::Span {
+                    footprint.spans += 1;
+                }
+                if depth < MAX_DEPTH {
+                    scan(body, child, depth + 1, footprint)?;
                 }
             }
-            _ => return Err(Malformed),
+            _ => skip(&mut bytes, field, wire_type, depth)?,
         }
     }
     Ok(())
 }
 
-/// Skips the fields of group `field` up to its end tag, as prost does.
-fn skip_group(bytes: &mut &[u8], field: u64, depth: u32) -> Result<(), Malformed> {
-    if depth >= MAX_DEPTH {
-        return Err(Malformed);
-    }
-    loop {
-        let key = varint(bytes)?;
-        match key & 7 {
-            0 => {
-                varint(bytes)?;
+/// Skips a field the scan does not count, as prost does: including a group (a deprecated
+/// encoding prost still skips in unknown fields), or spans after it would go uncounted.
+fn skip(bytes: &mut &[u8], field: u64, wire_type: u64, depth: u32) -> Result<(), Malformed> {
+    match wire_type {
+        0 => varint(bytes).map(drop),
+        1 => advance(bytes, 8),
+        2 => length_delimited(bytes).map(drop),
+        3 if depth < MAX_DEPTH => loop {
+            let key = varint(bytes)?;
+            if key & 7 == 4 {
+                return if key >> 3 == field {
+                    Ok(())
+                } else {
+                    Err(Malformed)
+                };
             }
-            1 => *bytes = bytes.get(8..).ok_or(Malformed)?,
-            5 => *bytes = bytes.get(4..).ok_or(Malformed)?,
-            2 => {
-                let len = usize::try_from(varint(bytes)?).map_err(|_| Malformed)?;
-                *bytes = bytes.get(len..).ok_or(Malformed)?;
-            }
-            3 => skip_group(bytes, key >> 3, depth + 1)?,
-            4 if key >> 3 == field => return Ok(()),
-            _ => return Err(Malformed),
-        }
+            skip(bytes, key >> 3, key & 7, depth + 1)?;
+        },
+        5 => advance(bytes, 4),
+        _ => Err(Malformed),
     }
+}
+
+fn advance(bytes: &mut &[u8], n: usize) -> Result<(), Malformed> {
+    *bytes = bytes.get(n..).ok_or(Malformed)?;
+    Ok(())
+}
+
+fn length_delimited<'a>(bytes: &mut &'a [u8]) -> Result<&'a [u8], Malformed> {
+    let len = usize::try_from(varint(bytes)?).map_err(|_| Malformed)?;
+    let body = bytes.get(..len).ok_or(Malformed)?;
+    *bytes = &bytes[len..];
+    Ok(body)
 }
 
 fn varint(bytes: &mut &[u8]) -> Result<u64, Malformed> {
