@@ -6,7 +6,7 @@
 //! empty spans decodes to hundreds of MiB. Admission control charges the estimate made here,
 //! so a request is refused or made to wait before it is decoded, not after.
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, EntityRef, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
 
 /// What a request will cost decoded, and how many spans it holds.
@@ -17,6 +17,9 @@ pub struct Footprint {
     /// Spans in the request (0 when the encoding does not say, as in JSON).
     pub spans: usize,
 }
+
+/// What a string or bytes field costs besides its payload.
+const STRING_BYTES: usize = std::mem::size_of::<String>();
 
 /// Messages nest no deeper than prost decodes (its recursion limit is 100).
 const MAX_DEPTH: u32 = 100;
@@ -36,6 +39,7 @@ enum Message {
     AnyValue,
     ArrayValue,
     KeyValueList,
+    EntityRef,
 }
 
 impl Message {
@@ -44,6 +48,7 @@ impl Message {
         use Message::*;
         Some(match (self, field) {
             (Request, 1) => ResourceSpans,
+            (Resource, 3) => EntityRef,
             (ResourceSpans, 1) => Resource,
             (ResourceSpans, 2) => ScopeSpans,
             (Resource, 1) | (Scope, 3) | (Span, 9) | (Event, 3) | (Link, 4) => KeyValue,
@@ -72,14 +77,17 @@ impl Message {
             Message::Link => size_of::<span::Link>(),
             Message::KeyValue => size_of::<KeyValue>(),
             Message::AnyValue => size_of::<AnyValue>(),
+            Message::EntityRef => size_of::<EntityRef>(),
             _ => 0,
         }
     }
 }
 
 /// The decoded footprint of an OTLP protobuf `ExportTraceServiceRequest`, from a scan of
-/// its wire format that allocates nothing: every string and bytes field costs its length,
-/// every repeated record the size of its struct. The scan stops where the bytes stop
+/// its wire format that allocates nothing: every byte of the request once (string and bytes
+/// payloads are copied out), every string or bytes field a `String` more (what a repeated
+/// string costs; an over-charge for the ones held inline), and every repeated record twice
+/// the size of its struct (a `Vec` grows by doubling). The scan stops where the bytes stop
 /// making sense (decoding will refuse them there), counting what came before.
 pub fn protobuf_footprint(bytes: &[u8]) -> Footprint {
     let mut footprint = Footprint {
@@ -117,7 +125,9 @@ fn scan(
         match message.child(field) {
             Some(child) if wire_type == 2 => {
                 let body = length_delimited(&mut bytes)?;
-                footprint.bytes = footprint.bytes.saturating_add(child.record_bytes(message));
+                footprint.bytes = footprint
+                    .bytes
+                    .saturating_add(2 * child.record_bytes(message));
                 if child == Message::Span {
                     footprint.spans += 1;
                 }
@@ -125,7 +135,12 @@ fn scan(
                     scan(body, child, depth + 1, footprint)?;
                 }
             }
-            _ => skip(&mut bytes, field, wire_type, depth)?,
+            _ => {
+                if wire_type == 2 {
+                    footprint.bytes = footprint.bytes.saturating_add(STRING_BYTES);
+                }
+                skip(&mut bytes, field, wire_type, depth)?
+            }
         }
     }
     Ok(())
@@ -227,7 +242,9 @@ mod tests {
             + 3 * (std::mem::size_of::<Span>()
                 + 2 * std::mem::size_of::<KeyValue>()
                 + std::mem::size_of::<span::Event>());
-        assert_eq!(footprint.bytes, encoded.len() + records);
+        // Per span: trace id, span id, name, two keys and one string value.
+        let strings = 3 * 6 * STRING_BYTES;
+        assert_eq!(footprint.bytes, encoded.len() + 2 * records + strings);
     }
 
     #[test]
@@ -237,6 +254,22 @@ mod tests {
         let footprint = protobuf_footprint(&encoded);
         assert_eq!(footprint.spans, 10_000);
         assert!(footprint.bytes > 50 * encoded.len(), "{footprint:?}");
+    }
+
+    #[test]
+    fn resource_entity_refs_are_charged() {
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    entity_refs: vec![EntityRef::default(); 10_000],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+        };
+        let footprint = protobuf_footprint(&request.encode_to_vec());
+        assert!(footprint.bytes > 10_000 * std::mem::size_of::<EntityRef>());
     }
 
     #[test]

@@ -334,8 +334,9 @@ pub fn to_any_value(value: Value) -> Result<AnyValue, String> {
 
 const MAX_NESTING: usize = 64;
 
-/// Checks a nested value is a tree: every child index points to a later node, and no node
-/// has two parents (which would let a small value expand exponentially).
+/// Checks a nested value is a tree no deeper than [`MAX_NESTING`]: every child index points
+/// to a later node, and no node has two parents (which would let a small value expand
+/// exponentially).
 fn check_value(value: &Value) -> Result<(), String> {
     let Value::Nested(nodes) = value else {
         return Ok(());
@@ -344,6 +345,8 @@ fn check_value(value: &Value) -> Result<(), String> {
         return Err("nested value has no root node".into());
     }
     let mut has_parent = vec![false; nodes.len()];
+    // Children point forward, so a node's depth is known before its children are reached.
+    let mut depth = vec![0usize; nodes.len()];
     for (index, node) in nodes.iter().enumerate() {
         let children: Vec<u32> = match node {
             ValueNode::Array(children) => children.clone(),
@@ -359,6 +362,10 @@ fn check_value(value: &Value) -> Result<(), String> {
             }
             if std::mem::replace(&mut has_parent[c], true) {
                 return Err(format!("nested value node {c} has more than one parent"));
+            }
+            depth[c] = depth[index] + 1;
+            if depth[c] > MAX_NESTING {
+                return Err(format!("nested value is deeper than {MAX_NESTING} levels"));
             }
         }
     }
@@ -602,6 +609,25 @@ mod tests {
         assert_eq!(spans[2].attributes[0].value, Some(string("2")));
         assert!(spans[2].events.is_empty());
         assert_eq!(spans[2].dropped_events_count, 1);
+    }
+
+    #[test]
+    fn a_value_nested_too_deep_is_refused_before_anything_applies() {
+        // Found in review: the check did not limit depth, the conversion did, and its
+        // `expect` panicked the worker on a chain of 66 nested arrays.
+        let mut request = request(1);
+        let original = request.clone();
+        let chain: Vec<ValueNode> = (1..=MAX_NESTING as u32 + 2)
+            .map(|next| ValueNode::Array(vec![next]))
+            .chain([ValueNode::Int(1)])
+            .collect();
+        let edits = vec![
+            Edit::SetName((0, "renamed".into())),
+            Edit::SetAttribute((Target::Span(0), "deep".into(), Value::Nested(chain))),
+        ];
+        let error = apply_edits(&mut request, edits).unwrap_err();
+        assert!(error.contains("deeper than 64 levels"), "{error}");
+        assert_eq!(request, original);
     }
 
     #[test]

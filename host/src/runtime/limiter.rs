@@ -23,18 +23,12 @@ const MAX_MEMORIES: usize = 16;
 pub struct PluginLimiter {
     cap: usize,
     used: usize,
-    /// The last growth allowed, given back if the growth then fails.
-    pending: usize,
 }
 
 impl PluginLimiter {
     /// A budget of `cap` bytes.
     pub fn new(cap: usize) -> Self {
-        PluginLimiter {
-            cap,
-            used: 0,
-            pending: 0,
-        }
+        PluginLimiter { cap, used: 0 }
     }
 
     /// Bytes charged so far.
@@ -55,12 +49,7 @@ impl PluginLimiter {
             ));
         }
         self.used = total;
-        self.pending = extra;
         Ok(true)
-    }
-
-    fn failed(&mut self) {
-        self.used -= std::mem::take(&mut self.pending);
     }
 }
 
@@ -77,9 +66,13 @@ impl ResourceLimiter for PluginLimiter {
         self.grow("a linear memory", desired.saturating_sub(current))
     }
 
-    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.failed();
-        Ok(())
+    /// A growth that failed after it was allowed traps, and the instance is discarded; what
+    /// it was charged is never given back (wasmtime can report a failure for a growth it
+    /// never asked about, so giving back "the last one" could be gamed).
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(wasmtime::format_err!(
+            "memory limit: a memory growth failed: {error}"
+        ))
     }
 
     fn table_growing(
@@ -97,9 +90,10 @@ impl ResourceLimiter for PluginLimiter {
         self.grow("a table", extra)
     }
 
-    fn table_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.failed();
-        Ok(())
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(wasmtime::format_err!(
+            "memory limit: a table growth failed: {error}"
+        ))
     }
 
     fn instances(&self) -> usize {
@@ -142,17 +136,18 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_growth_is_given_back() {
+    fn a_failed_growth_traps_and_is_not_given_back() {
         let mut limiter = PluginLimiter::new(10 * PAGE);
         assert!(limiter.memory_growing(0, 6 * PAGE, None).unwrap());
-        limiter
-            .memory_grow_failed(wasmtime::format_err!("no"))
-            .unwrap();
-        assert_eq!(limiter.used(), 0);
+        let error = limiter
+            .table_grow_failed(wasmtime::format_err!("overflow"))
+            .unwrap_err();
+        assert!(format!("{error:#}").contains("memory limit"), "{error:#}");
+        assert_eq!(limiter.used(), 6 * PAGE);
         assert!(!limiter.memory_growing(0, 2 * PAGE, Some(PAGE)).unwrap());
         assert_eq!(
             limiter.used(),
-            0,
+            6 * PAGE,
             "growth past the declared maximum is not charged"
         );
     }
