@@ -58,6 +58,15 @@ max_backoff_ms = 100
     )
 }
 
+/// [`config_with`] with `settings` (TOML lines) added to its `[pipeline]` table.
+pub fn config_with_pipeline(
+    processors: &str,
+    sink: std::net::SocketAddr,
+    settings: &str,
+) -> String {
+    config_with(processors, sink).replace("[pipeline]\n", &format!("[pipeline]\n{settings}\n"))
+}
+
 /// A fresh scratch directory for one test.
 pub fn scratch_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("weft-test-{name}-{}", std::process::id()));

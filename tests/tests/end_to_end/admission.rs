@@ -10,14 +10,9 @@ use prost::Message;
 use weft_tests::client::{get, grpc_client, metric_sample as sample, post_traces};
 use weft_tests::sink::OtlpSink;
 use weft_tests::spans::{request, request_named};
-use weft_tests::{config_with, fixture, start_weft};
+use weft_tests::{config_with_pipeline, fixture, start_weft};
 
 const PROTOBUF: (&str, &str) = ("content-type", "application/x-protobuf");
-
-/// `config_with(processors, sink)` with `settings` added to `[pipeline]`.
-fn config_with_pipeline(processors: &str, sink: std::net::SocketAddr, settings: &str) -> String {
-    config_with(processors, sink).replace("[pipeline]\n", &format!("[pipeline]\n{settings}\n"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_memory_ceiling_receivers_push_back_and_lose_nothing() {

@@ -12,7 +12,7 @@ use prost::Message;
 use weft_tests::client::post_traces;
 use weft_tests::sink::OtlpSink;
 use weft_tests::spans::request;
-use weft_tests::{fixture, scratch_dir};
+use weft_tests::{config_with_pipeline, fixture, scratch_dir};
 
 const WORKERS: u64 = 2;
 const PLUGIN_CAP_MB: u64 = 32;
@@ -109,22 +109,8 @@ async fn load(http: SocketAddr, first: u64, requests: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_bomb_under_load_keeps_host_rss_under_its_ceiling() {
     let sink = OtlpSink::start().await;
-    let config = scratch_dir("memory-bomb").join("weft.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[receivers.otlp.http]
-endpoint = "127.0.0.1:0"
-[pipeline]
-workers = {WORKERS}
-memory_limit_mb = {PIPELINE_CAP_MB}
-component_cache = false
-[reload]
-watch = false
-[admin]
-enabled = false
-
+    let chain = format!(
+        r#"
 [[processors]]
 name = "bomb"
 plugin = "{}"
@@ -132,16 +118,14 @@ on_error = "pass"
 memory_limit_mb = {PLUGIN_CAP_MB}
 quarantine_after = 0
 config = {{ attack = "alloc", every = 1 }}
-
-[exporters.sink]
-type = "otlp"
-endpoint = "http://{}"
-[exporters.sink.batch]
-timeout_ms = 20
 "#,
-            fixture("hostile"),
-            sink.addr()
-        ),
+        fixture("hostile")
+    );
+    let config = scratch_dir("memory-bomb").join("weft.toml");
+    let settings = format!("workers = {WORKERS}\nmemory_limit_mb = {PIPELINE_CAP_MB}");
+    std::fs::write(
+        &config,
+        config_with_pipeline(&chain, sink.addr(), &settings),
     )
     .unwrap();
     let (mut weft, http) = spawn(&config);
