@@ -130,6 +130,10 @@ fn build_python_plugin(root: &Path, name: &str) {
     for file in ["app.py", "build.sh", "../componentize.sh"] {
         println!("cargo:rerun-if-changed={}", dir.join(file).display());
     }
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("sdk/python/weft_packed.py").display()
+    );
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join(format!("python-{name}.wasm"));
     let output = std::process::Command::new("bash")
         .arg(dir.join("build.sh"))

@@ -1,6 +1,6 @@
 //! Recording what a processor changes.
 
-use crate::{Edit, SpanKind, StatusCode, Target, Value};
+use crate::{Edit, Range, SpanKind, StatusCode, Target, Value};
 
 /// The edits a processor makes to one batch, applied by the host in order.
 ///
@@ -24,6 +24,21 @@ impl Edits {
         value: impl Into<Value>,
     ) {
         self.set_attribute(Target::Span(span as u32), key, value);
+    }
+
+    /// Sets attribute `key` on each span of `spans` with one edit (what stamping every span
+    /// of a batch should use: `0..batch.spans.len()`).
+    pub fn set_spans_attribute(
+        &mut self,
+        spans: std::ops::Range<usize>,
+        key: impl Into<String>,
+        value: impl Into<Value>,
+    ) {
+        let range = Range {
+            start: spans.start as u32,
+            len: spans.len() as u32,
+        };
+        self.set_attribute(Target::Spans(range), key, value);
     }
 
     /// Removes attribute `key` from span `span`.

@@ -238,6 +238,7 @@ impl BatchBuilder {
             resources,
             scopes,
             spans,
+            packed: Vec::new(),
         }
     }
 }

@@ -15,4 +15,4 @@ if ! "$tool" --version 2>/dev/null | grep -q "$version"; then
   python3 -m pip install --quiet --disable-pip-version-check "componentize-py==$version"
 fi
 cd "$dir"
-"$tool" -d "$root/wit" -w "$world" componentize app -o "$out"
+"$tool" -d "$root/wit" -w "$world" componentize app -p . -p "$root/sdk/python" -o "$out"

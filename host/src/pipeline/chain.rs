@@ -9,6 +9,7 @@ use crate::config::{OnError, ProcessorConfig, TailSamplingConfig};
 
 use super::breaker::{Breaker, Verdict};
 use crate::runtime::bindings::{Decision, Range as TraceRange};
+use crate::runtime::packed::view_span_count;
 use crate::runtime::{
     EditSummary, FailureKind, LoadedPlugin, PluginError, PluginInstance, apply_edits, build_view,
     output_bytes,
@@ -299,14 +300,14 @@ fn run_stage(
     };
     let (bytes, cap) = (
         output_bytes(&edits),
-        output_cap(view.spans.len(), view.arena.len()),
+        output_cap(view_span_count(&view), view.arena.len()),
     );
     if bytes > cap {
         return Err(PluginError::InvalidEdit {
             plugin: stage.plugin.name().to_owned(),
             reason: format!(
                 "output amplification: {bytes} bytes of edits for {} spans (at most {cap})",
-                view.spans.len()
+                view_span_count(&view)
             ),
         });
     }

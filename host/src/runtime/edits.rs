@@ -72,12 +72,17 @@ pub fn output_bytes(edits: &[Edit]) -> usize {
             .sum(),
         _ => 8,
     };
+    // An edit on a range of spans writes its bytes once per span.
+    let fanout = |target: &Target| match target {
+        Target::Spans(range) => range.len as usize,
+        _ => 1,
+    };
     edits
         .iter()
         .map(|edit| match edit {
-            Edit::SetAttribute((_, key, v)) => key.len() + value(v),
-            Edit::RemoveAttribute((_, key)) => key.len(),
-            Edit::RenameAttribute((_, from, to)) => from.len() + to.len(),
+            Edit::SetAttribute((t, key, v)) => (key.len() + value(v)) * fanout(t),
+            Edit::RemoveAttribute((t, key)) => key.len() * fanout(t),
+            Edit::RenameAttribute((t, from, to)) => (from.len() + to.len()) * fanout(t),
             Edit::SetName((_, s)) | Edit::SetTraceState((_, s)) | Edit::SetStatus((_, _, s)) => {
                 s.len()
             }
@@ -109,19 +114,35 @@ pub fn apply_edits(
         match edit {
             Edit::SetAttribute((target, key, value)) => {
                 let value = to_any_value(value).expect("checked");
-                set_attribute(attributes_mut(request, &layout, &target), key, value);
+                if let Target::Spans(range) = target {
+                    for s in range.start..range.start + range.len {
+                        let attributes = &mut span_mut(request, &layout, s).attributes;
+                        set_attribute(attributes, key.clone(), value.clone());
+                    }
+                } else {
+                    // One item: the key and value move in, uncopied.
+                    let mut owned = Some((key, value));
+                    each_attributes(request, &layout, &target, |attributes| {
+                        if let Some((key, value)) = owned.take() {
+                            set_attribute(attributes, key, value);
+                        }
+                    });
+                }
             }
             Edit::RemoveAttribute((target, key)) => {
-                attributes_mut(request, &layout, &target).retain(|kv| kv.key != key);
+                each_attributes(request, &layout, &target, |attributes| {
+                    attributes.retain(|kv| kv.key != key)
+                });
             }
             Edit::RenameAttribute((target, from, to)) => {
-                let attributes = attributes_mut(request, &layout, &target);
-                if let Some(position) = attributes.iter().position(|kv| kv.key == from) {
-                    let mut kv = attributes.remove(position);
-                    attributes.retain(|other| other.key != to);
-                    kv.key = to;
-                    attributes.push(kv);
-                }
+                each_attributes(request, &layout, &target, |attributes| {
+                    if let Some(position) = attributes.iter().position(|kv| kv.key == from) {
+                        let mut kv = attributes.remove(position);
+                        attributes.retain(|other| other.key != to);
+                        kv.key.clone_from(&to);
+                        attributes.push(kv);
+                    }
+                });
             }
             Edit::SetName((span, name)) => span_mut(request, &layout, span).name = name,
             Edit::SetStatus((span, code, message)) => {
@@ -237,6 +258,18 @@ fn check_target(
                 Err(format!("link index {l} is out of range for span {s}"))
             }
         }
+        Target::Spans(range) => {
+            let end = u64::from(range.start) + u64::from(range.len);
+            if end <= layout.spans.len() as u64 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "span range {}..{end} is out of range (batch has {} spans)",
+                    range.start,
+                    layout.spans.len()
+                ))
+            }
+        }
     }
 }
 
@@ -255,28 +288,36 @@ fn span_mut<'a>(
         .spans[at.span_in_scope as usize]
 }
 
-fn attributes_mut<'a>(
-    request: &'a mut ExportTraceServiceRequest,
+/// Calls `f` with the attribute list of each item `target` names (one, or each span of a
+/// range).
+fn each_attributes(
+    request: &mut ExportTraceServiceRequest,
     layout: &Layout,
     target: &Target,
-) -> &'a mut Vec<KeyValue> {
+    mut f: impl FnMut(&mut Vec<KeyValue>),
+) {
     match *target {
-        Target::Span(s) => &mut span_mut(request, layout, s).attributes,
-        Target::Resource(r) => {
-            &mut request.resource_spans[r as usize]
-                .resource
-                .get_or_insert_with(Default::default)
-                .attributes
+        Target::Span(s) => f(&mut span_mut(request, layout, s).attributes),
+        Target::Spans(range) => {
+            for s in range.start..range.start + range.len {
+                f(&mut span_mut(request, layout, s).attributes);
+            }
         }
+        Target::Resource(r) => f(&mut request.resource_spans[r as usize]
+            .resource
+            .get_or_insert_with(Default::default)
+            .attributes),
         Target::Scope(s) => {
             let (r, s) = layout.scopes[s as usize];
-            &mut request.resource_spans[r as usize].scope_spans[s as usize]
-                .scope
-                .get_or_insert_with(Default::default)
-                .attributes
+            f(
+                &mut request.resource_spans[r as usize].scope_spans[s as usize]
+                    .scope
+                    .get_or_insert_with(Default::default)
+                    .attributes,
+            )
         }
-        Target::Event((s, e)) => &mut span_mut(request, layout, s).events[e as usize].attributes,
-        Target::Link((s, l)) => &mut span_mut(request, layout, s).links[l as usize].attributes,
+        Target::Event((s, e)) => f(&mut span_mut(request, layout, s).events[e as usize].attributes),
+        Target::Link((s, l)) => f(&mut span_mut(request, layout, s).links[l as usize].attributes),
     }
 }
 
@@ -442,7 +483,9 @@ fn kind_code(kind: SpanKind) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::{Interest, NodeView, Slice, SpanFields, Value, ValueView};
+    use crate::runtime::bindings::{
+        Interest, NodeView, Range, Slice, SpanFields, Value, ValueView,
+    };
     use crate::runtime::view::{build_view, no_interest};
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
@@ -658,6 +701,43 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_on_a_span_range_applies_to_each_span_of_it() {
+        let mut request = request(4);
+        let range = Target::Spans(Range { start: 1, len: 2 });
+        let edits = vec![
+            Edit::SetAttribute((range, "env".into(), Value::Str("prod".into()))),
+            Edit::RenameAttribute((range, "a".into(), "b".into())),
+            Edit::SetAttribute((
+                Target::Spans(Range { start: 0, len: 4 }),
+                "n".into(),
+                Value::Int(1),
+            )),
+            Edit::RemoveAttribute((Target::Spans(Range { start: 3, len: 1 }), "n".into())),
+        ];
+        // The output cap counts the bytes once per span the edit applies to.
+        assert_eq!(
+            output_bytes(&edits),
+            (3 + 4) * 2 + (1 + 1) * 2 + (1 + 8) * 4 + 1
+        );
+        apply_edits(&mut request, edits).unwrap();
+        let keys: Vec<Vec<&str>> = request.resource_spans[0]
+            .scope_spans
+            .iter()
+            .flat_map(|ss| &ss.spans)
+            .map(|span| span.attributes.iter().map(|kv| kv.key.as_str()).collect())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                vec!["a", "n"],
+                vec!["env", "b", "n"],
+                vec!["env", "b", "n"],
+                vec!["a"]
+            ]
+        );
+    }
+
+    #[test]
     fn dropping_every_span_of_a_scope_removes_the_empty_containers() {
         let mut request = request(4);
         apply_edits(&mut request, vec![Edit::DropSpan(0), Edit::DropSpan(1)]).unwrap();
@@ -684,6 +764,20 @@ mod tests {
             (
                 Edit::SetAttribute((Target::Span(0), String::new(), Value::Int(1))),
                 "key is empty",
+            ),
+            (
+                Edit::RemoveAttribute((Target::Spans(Range { start: 1, len: 2 }), "a".into())),
+                "span range 1..3 is out of range (batch has 2 spans)",
+            ),
+            (
+                Edit::RemoveAttribute((
+                    Target::Spans(Range {
+                        start: u32::MAX,
+                        len: u32::MAX,
+                    }),
+                    "a".into(),
+                )),
+                "is out of range",
             ),
             (
                 Edit::SetAttribute((

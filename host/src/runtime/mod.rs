@@ -9,6 +9,7 @@ mod edits;
 mod engine;
 mod guest_log;
 mod limiter;
+pub mod packed;
 mod plugin;
 mod smoke;
 mod view;

@@ -57,7 +57,7 @@ pub enum PluginError {
         reason: String,
     },
     /// The component does not target the world its stage needs, or imports more.
-    #[error("plugin {plugin:?} does not implement the weft:plugin@0.1.0 {world} world: {reason}")]
+    #[error("plugin {plugin:?} does not implement the weft:plugin@0.2.0 {world} world: {reason}")]
     WrongWorld {
         /// Processor name.
         plugin: String,
@@ -342,7 +342,7 @@ impl LoadedPlugin {
                 })?;
             }
             World::TraceSampler => {
-                let traces: Vec<TraceRange> = (0..view.spans.len() as u32)
+                let traces: Vec<TraceRange> = (0..super::packed::view_span_count(&view) as u32)
                     .map(|start| TraceRange { start, len: 1 })
                     .collect();
                 probe.decide(&view, &traces, 0)?;

@@ -6,6 +6,8 @@ use opentelemetry_proto::tonic::trace::v1 as otlp;
 
 use std::collections::HashMap;
 
+use super::packed::pack_if_asked;
+
 use super::bindings::{
     AttributeSelection, AttributeView, Batch, Event, Interest, Link, NodeView, Range, Resource,
     Scope, Slice, Span, SpanFields, SpanKind, Status, StatusCode, TraceId, ValueView,
@@ -66,6 +68,7 @@ pub fn build_view(request: &ExportTraceServiceRequest, interest: &Interest) -> B
             resources: Vec::with_capacity(request.resource_spans.len()),
             scopes: Vec::new(),
             spans: Vec::with_capacity(span_count),
+            packed: Vec::new(),
         },
     };
     for resource_spans in &request.resource_spans {
@@ -101,7 +104,9 @@ pub fn build_view(request: &ExportTraceServiceRequest, interest: &Interest) -> B
             }
         }
     }
-    view.batch
+    let mut batch = view.batch;
+    pack_if_asked(&mut batch, interest.span_fields);
+    batch
 }
 
 /// Accumulates the flat lists, the key table and the arena while a view is built.

@@ -2,18 +2,25 @@
 //   node build.mjs [OUTPUT.wasm]
 // Needs `npm install` in this directory first (see package.json).
 import { componentize } from "@bytecodealliance/componentize-js";
-import { writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { dirname, join, resolve } from "node:path";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = resolve(process.argv[2] ?? join(here, "enrich.wasm"));
+// componentize-js reads the module and the modules it imports from one directory: stage the
+// processor with the packed-layout reader (sdk/javascript, linked here for `npm test`).
+const stage = await mkdtemp(join(tmpdir(), "weft-enrich-"));
+await copyFile(join(here, "enrich.js"), join(stage, "enrich.js"));
+await copyFile(join(here, "../../../../sdk/javascript/weft-packed.js"), join(stage, "weft-packed.js"));
 const { component } = await componentize({
-  sourcePath: join(here, "enrich.js"),
+  sourcePath: join(stage, "enrich.js"),
   witPath: join(here, "../../../../wit"),
   worldName: "processor",
   // Keep stdio (console output goes to Weft's log); the processor needs no HTTP.
   disableFeatures: ["http", "fetch-event"],
 });
+await rm(stage, { recursive: true, force: true });
 await writeFile(out, component);
 console.log(`wrote ${out} (${component.byteLength} bytes)`);

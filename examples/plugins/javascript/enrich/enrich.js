@@ -7,7 +7,7 @@
 // Adds the `set` attributes to every span, and `http.route` with ids replaced by `{id}`
 // (`/users/123/orders/9f3c2a1b` -> `/users/{id}/orders/{id}`) when the span has none.
 
-const decoder = new TextDecoder();
+import { Packed, STR } from "./weft-packed.js";
 
 // Module state: set by `init`, read by `process`.
 let settings = { set: {}, routeFrom: "url.path" };
@@ -50,6 +50,8 @@ export const spanProcessor = {
       spanFields: {
         ids: false, traceState: false, name: false, kind: false, times: false,
         status: false, flags: false, events: false, links: false, droppedCounts: false,
+        // Rows in one byte list instead of an object per span and attribute.
+        packed: true,
       },
       // Read only the two keys the processor looks at.
       spanAttributes: { tag: "keys", val: [settings.routeFrom, "http.route"] },
@@ -61,28 +63,30 @@ export const spanProcessor = {
   },
 
   process(batch) {
-    const edits = [];
-    const stamps = Object.entries(settings.set).map(([key, v]) => [key, value(v)]);
-    batch.spans.forEach((span, index) => {
+    // The batch arrives packed (see `init`): rows are read in place, keys compared by index.
+    const view = new Packed(batch);
+    const routeFrom = batch.keys.indexOf(settings.routeFrom);
+    const route = batch.keys.indexOf("http.route");
+    // Each `set` attribute is one edit for every span of the batch.
+    const everySpan = { tag: "spans", val: { start: 0, len: view.spanCount } };
+    const edits = Object.entries(settings.set).map(([key, v]) => ({
+      tag: "set-attribute",
+      val: [everySpan, key, value(v)],
+    }));
+    for (let index = 0; index < view.spanCount; index++) {
       const target = { tag: "span", val: index };
-      for (const [key, v] of stamps) {
-        edits.push({ tag: "set-attribute", val: [target, key, v] });
-      }
       let path = null;
       let hasRoute = false;
-      const first = span.attributes.start;
-      for (const attribute of batch.attributes.slice(first, first + span.attributes.len)) {
-        const key = batch.keys[attribute.key];
-        if (key === "http.route") hasRoute = true;
-        if (key === settings.routeFrom && attribute.value.tag === "str") {
-          const s = attribute.value.val;
-          path = decoder.decode(batch.arena.subarray(s.offset, s.offset + s.len));
-        }
+      const { start, len } = view.spanAttributes(index);
+      for (let attribute = start; attribute < start + len; attribute++) {
+        const key = view.keyIndex(attribute);
+        if (key === route) hasRoute = true;
+        if (key === routeFrom && view.kind(attribute) === STR) path = view.value(attribute);
       }
       if (path !== null && !hasRoute) {
         edits.push({ tag: "set-attribute", val: [target, "http.route", { tag: "str", val: normalizeRoute(path) }] });
       }
-    });
+    }
     return edits;
   },
 };

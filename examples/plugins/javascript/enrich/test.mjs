@@ -10,20 +10,61 @@ test("normalizes identifiers in routes", () => {
   assert.equal(normalizeRoute("/files/deadbeef"), "/files/deadbeef");
 });
 
-test("stamps every span and derives the route", () => {
+/** A batch in the packed layout, written field by field from docs/plugin-contract.md.
+ *  `spans` lists each span's attributes as [key, string] pairs. */
+function packedBatch(spans) {
+  const keys = [], rows = [], spanRows = [];
+  const encoder = new TextEncoder();
+  let arena = new Uint8Array(0);
+  spans.forEach((attributes, span) => {
+    const start = rows.length;
+    for (const [key, text] of attributes) {
+      if (!keys.includes(key)) keys.push(key);
+      const bytes = encoder.encode(text);
+      const row = new DataView(new ArrayBuffer(32));
+      row.setUint32(0, keys.indexOf(key), true);
+      row.setUint8(4, 1); // string
+      row.setUint8(5, 2); // owned by a span
+      row.setUint32(8, span, true);
+      row.setUint32(12, arena.length, true);
+      row.setUint32(16, bytes.length, true);
+      rows.push(row);
+      const grown = new Uint8Array(arena.length + bytes.length);
+      grown.set(arena);
+      grown.set(bytes, arena.length);
+      arena = grown;
+    }
+    const row = new DataView(new ArrayBuffer(128));
+    row.setUint32(88, start, true);
+    row.setUint32(92, attributes.length, true);
+    spanRows.push(row);
+  });
+  const header = new DataView(new ArrayBuffer(32));
+  [1, 0, 0, spanRows.length, 0, 0, rows.length, 0].forEach((v, i) => header.setUint32(4 * i, v, true));
+  const parts = [header, ...spanRows, ...rows].map((v) => new Uint8Array(v.buffer));
+  const packed = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (packed.set(p, at), at + p.length), 0);
+  return { keys, arena, attributes: [], spans: [], packed };
+}
+
+test("stamps every span with one edit and derives the route", () => {
   spanProcessor.init(JSON.stringify({ set: { env: "prod", tier: 2 } }));
-  const arena = new TextEncoder().encode("/users/42");
-  const span = { attributes: { start: 0, len: 1 } };
-  const batch = {
-    keys: ["url.path"],
-    arena,
-    attributes: [{ key: 0, value: { tag: "str", val: { offset: 0, len: arena.length } } }],
-    spans: [span],
-  };
+  const batch = packedBatch([
+    [["url.path", "/users/42"]],
+    [["http.route", "/x/{id}"], ["url.path", "/x/7"]],
+    [["url.path", "/orders/9f3c2a1b/items/3"]],
+  ]);
   const edits = spanProcessor.process(batch);
-  assert.deepEqual(edits.map((e) => e.val[1]), ["env", "tier", "http.route"]);
-  assert.deepEqual(edits[1].val[2], { tag: "int", val: 2n });
-  assert.deepEqual(edits[2].val[2], { tag: "str", val: "/users/{id}" });
+  const everySpan = { tag: "spans", val: { start: 0, len: 3 } };
+  assert.deepEqual(edits, [
+    { tag: "set-attribute", val: [everySpan, "env", { tag: "str", val: "prod" }] },
+    { tag: "set-attribute", val: [everySpan, "tier", { tag: "int", val: 2n }] },
+    { tag: "set-attribute", val: [{ tag: "span", val: 0 }, "http.route", { tag: "str", val: "/users/{id}" }] },
+    {
+      tag: "set-attribute",
+      val: [{ tag: "span", val: 2 }, "http.route", { tag: "str", val: "/orders/{id}/items/{id}" }],
+    },
+  ]);
 });
 
 test("refuses unknown config keys", () => {
