@@ -88,6 +88,10 @@ fn build_javascript_plugin(root: &Path) {
     ] {
         println!("cargo:rerun-if-changed={}", dir.join(file).display());
     }
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("sdk/javascript/weft-packed.js").display()
+    );
     let run = |program: &str, args: &[&std::ffi::OsStr]| {
         let output = std::process::Command::new(program)
             .args(args)

@@ -18,9 +18,13 @@ use tonic::{Request, Response, Status};
 pub struct OtlpSink {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    metadata: Arc<Mutex<Vec<tonic::metadata::MetadataMap>>>,
 }
 
-struct Recorder(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+struct Recorder {
+    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    metadata: Arc<Mutex<Vec<tonic::metadata::MetadataMap>>>,
+}
 
 #[tonic::async_trait]
 impl TraceService for Recorder {
@@ -28,7 +32,11 @@ impl TraceService for Recorder {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.0.lock().unwrap().push(request.into_inner());
+        self.metadata
+            .lock()
+            .unwrap()
+            .push(request.metadata().clone());
+        self.received.lock().unwrap().push(request.into_inner());
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success: None,
         }))
@@ -41,7 +49,12 @@ impl OtlpSink {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
-        let service = TraceServiceServer::new(Recorder(received.clone()))
+        let metadata = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Recorder {
+            received: received.clone(),
+            metadata: metadata.clone(),
+        };
+        let service = TraceServiceServer::new(recorder)
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(64 << 20);
         tokio::spawn(
@@ -49,12 +62,21 @@ impl OtlpSink {
                 .add_service(service)
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
         );
-        OtlpSink { addr, received }
+        OtlpSink {
+            addr,
+            received,
+            metadata,
+        }
     }
 
     /// Where the sink listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The gRPC metadata (request headers) of every request received so far.
+    pub fn metadata(&self) -> Vec<tonic::metadata::MetadataMap> {
+        self.metadata.lock().unwrap().clone()
     }
 
     /// Every request received so far.

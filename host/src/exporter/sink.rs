@@ -26,7 +26,8 @@ pub enum Sink {
 
 /// A batch encoded once, sent as many times as retries need.
 pub enum Payload {
-    /// Protobuf `ExportTraceServiceRequest` bytes (possibly gzip-compressed for HTTP).
+    /// Protobuf `ExportTraceServiceRequest` bytes: a gRPC message frame for gRPC, the body
+    /// for HTTP (gzip-compressed when configured).
     Protobuf(Bytes),
     /// OTLP JSON, one request per line.
     JsonLines(Bytes),
@@ -60,6 +61,7 @@ impl Sink {
                     request.encode(&mut buffer).expect("a Vec grows as needed");
                 }
                 match self {
+                    Sink::Grpc(grpc) => Ok(Payload::Protobuf(grpc.frame(&buffer))),
                     Sink::Http(http) if http.compression() == Compression::Gzip => {
                         Ok(Payload::Protobuf(crate::codec::gzip(&buffer).into()))
                     }

@@ -163,6 +163,29 @@ async fn grpc_gzip_requests_are_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_exports_gzip_with_the_configured_headers() {
+    let sink = OtlpSink::start().await;
+    let config = config_with(STAMP, sink.addr()).replace(
+        "[exporters.sink.batch]",
+        "compression = \"gzip\"\nheaders = { \"X-Tenant\" = \"checkout\" }\n[exporters.sink.batch]",
+    );
+    let weft = start_weft(&config).await;
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+    for i in 0..4 {
+        client.export(request(i * 250, 250)).await.unwrap();
+    }
+    assert_eq!(sink.wait_for(1_000, Duration::from_secs(20)).await, 1_000);
+    weft.shutdown().await;
+    assert_all_arrived_once_and_stamped(&sink, 1_000);
+    let metadata = sink.metadata();
+    assert!(!metadata.is_empty());
+    for headers in metadata {
+        assert_eq!(headers.get("grpc-encoding").unwrap(), "gzip");
+        assert_eq!(headers.get("x-tenant").unwrap(), "checkout");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_flushes_every_accepted_span() {
     let sink = OtlpSink::start().await;
     // A long batch timeout: without a flush on shutdown, these spans would sit in the batcher.
