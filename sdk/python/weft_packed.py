@@ -18,7 +18,6 @@ paths). It needs only the standard library and the generated `wit_world` binding
 
 from bisect import bisect_right
 from collections import namedtuple
-from functools import cached_property
 import struct
 
 from wit_world.imports import traces
@@ -75,6 +74,7 @@ class Packed:
         self.keys = batch.keys
         self._data = data
         self._view = memoryview(data)
+        self._columns = {}
         self.counts = dict(zip(_ORDER, counts))
         self._starts = {}
         at = HEADER.size
@@ -169,29 +169,19 @@ class Packed:
             return traces.Target_Resource(owner)
         return traces.Target_Scope(owner)
 
-    @cached_property
-    def _offsets(self):
-        return self.column("attribute", "offset")
+    def _attribute_column(self, field: str) -> list:
+        """`column("attribute", field)`, read once per batch."""
+        cached = self._columns.get(field)
+        if cached is None:
+            cached = self._columns[field] = self.column("attribute", field)
+        return cached
 
-    @cached_property
-    def _lengths(self):
-        return self.column("attribute", "len")
-
-    @cached_property
-    def _kinds(self):
-        return self.column("attribute", "kind")
-
-    @cached_property
-    def _attribute_keys(self):
-        return self.column("attribute", "key")
-
-    @cached_property
-    def _owners(self):
-        return self.column("attribute", "owner")
-
-    @cached_property
-    def _owner_kinds(self):
-        return self.column("attribute", "owner_kind")
+    _offsets = property(lambda self: self._attribute_column("offset"))
+    _lengths = property(lambda self: self._attribute_column("len"))
+    _kinds = property(lambda self: self._attribute_column("kind"))
+    _attribute_keys = property(lambda self: self._attribute_column("key"))
+    _owners = property(lambda self: self._attribute_column("owner"))
+    _owner_kinds = property(lambda self: self._attribute_column("owner_kind"))
 
 
 def _field(table: str, field: str) -> tuple[int, int]:
