@@ -8,10 +8,10 @@ use weft::runtime::bindings::{
     ValueView,
 };
 
-/// An interest that reads every field and attribute.
+/// An interest that reads every field and attribute, as records (not packed).
 pub fn everything() -> Interest {
     Interest {
-        span_fields: SpanFields::all(),
+        span_fields: SpanFields::all() & !SpanFields::PACKED,
         span_attributes: AttributeSelection::All,
         event_attributes: AttributeSelection::All,
         link_attributes: AttributeSelection::All,
@@ -29,6 +29,40 @@ pub fn check_request(request: &ExportTraceServiceRequest) {
     let view = weft::runtime::build_view(request, &everything());
     assert_eq!(view.spans.len(), spans, "one view span per span");
     check_view(&view);
+    let mut packed = everything();
+    packed.span_fields |= SpanFields::PACKED;
+    check_packed(&weft::runtime::build_view(request, &packed), &view);
+}
+
+/// Panics unless `packed` holds the tables of `records` in rows of the documented sizes,
+/// with only the nested values left as records.
+pub fn check_packed(packed: &Batch, records: &Batch) {
+    use weft::runtime::packed::{
+        ATTRIBUTE_ROW, EVENT_ROW, HEADER_BYTES, LINK_ROW, RESOURCE_ROW, SCOPE_ROW, SPAN_ROW,
+        view_span_count,
+    };
+    assert_eq!(view_span_count(packed), records.spans.len());
+    assert!(packed.spans.is_empty() && packed.events.is_empty() && packed.links.is_empty());
+    assert_eq!(
+        (&packed.keys, &packed.arena),
+        (&records.keys, &records.arena)
+    );
+    let nested = records
+        .attributes
+        .iter()
+        .filter(|a| matches!(a.value, ValueView::Nested(_)))
+        .count();
+    assert_eq!(packed.attributes.len(), nested);
+    assert_eq!(
+        packed.packed.len(),
+        HEADER_BYTES
+            + records.resources.len() * RESOURCE_ROW
+            + records.scopes.len() * SCOPE_ROW
+            + records.spans.len() * SPAN_ROW
+            + records.events.len() * EVENT_ROW
+            + records.links.len() * LINK_ROW
+            + records.attributes.len() * ATTRIBUTE_ROW
+    );
 }
 
 /// Panics if anything in `view` points outside it.

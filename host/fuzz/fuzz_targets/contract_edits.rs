@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
-use weft::runtime::bindings::{Edit, SpanKind, StatusCode, Target, Value, ValueNode};
+use weft::runtime::bindings::{Edit, Range, SpanKind, StatusCode, Target, Value, ValueNode};
 
 /// Reads fuzz bytes as small numbers and strings; zeros once they run out.
 struct Reader<'a>(&'a [u8]);
@@ -62,11 +62,15 @@ impl Reader<'_> {
     }
 
     fn target(&mut self) -> Target {
-        match self.byte() % 5 {
+        match self.byte() % 6 {
             0 => Target::Span(self.index()),
             1 => Target::Resource(self.index()),
             2 => Target::Scope(self.index()),
             3 => Target::Event((self.index(), self.index())),
+            4 => Target::Spans(Range {
+                start: self.index(),
+                len: self.index(),
+            }),
             _ => Target::Link((self.index(), self.index())),
         }
     }
