@@ -4,21 +4,8 @@
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use weft::runtime::bindings::{
-    AttributeSelection, AttributeView, Batch, Interest, NodeView, Range, Slice, SpanFields,
-    ValueView,
+    AttributeView, Batch, NodeView, Range, Slice, SpanFields, ValueView,
 };
-
-/// An interest that reads every field and attribute, as records (not packed).
-pub fn everything() -> Interest {
-    Interest {
-        span_fields: SpanFields::all() & !SpanFields::PACKED,
-        span_attributes: AttributeSelection::All,
-        event_attributes: AttributeSelection::All,
-        link_attributes: AttributeSelection::All,
-        resource_attributes: AttributeSelection::All,
-        scope_attributes: AttributeSelection::All,
-    }
-}
 
 /// Validates `request` as a receiver does and, if it passes, builds and checks its view.
 pub fn check_request(request: &ExportTraceServiceRequest) {
@@ -26,10 +13,10 @@ pub fn check_request(request: &ExportTraceServiceRequest) {
         return;
     }
     let spans = weft::pipeline::span_count(request);
-    let view = weft::runtime::build_view(request, &everything());
+    let view = weft::runtime::build_view(request, &weft::runtime::full_interest());
     assert_eq!(view.spans.len(), spans, "one view span per span");
     check_view(&view);
-    let mut packed = everything();
+    let mut packed = weft::runtime::full_interest();
     packed.span_fields |= SpanFields::PACKED;
     check_packed(&weft::runtime::build_view(request, &packed), &view);
 }

@@ -252,7 +252,7 @@ impl Writer<'_> {
 mod tests {
     use super::*;
     use crate::runtime::bindings::{AttributeSelection, Interest, SpanKind, StatusCode};
-    use crate::runtime::view::build_view;
+    use crate::runtime::view::{build_view, full_interest, no_interest};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{
         AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value::Value,
@@ -354,17 +354,6 @@ mod tests {
         }
     }
 
-    fn everything() -> Interest {
-        Interest {
-            span_fields: SpanFields::all() & !SpanFields::PACKED,
-            span_attributes: AttributeSelection::All,
-            event_attributes: AttributeSelection::All,
-            link_attributes: AttributeSelection::All,
-            resource_attributes: AttributeSelection::All,
-            scope_attributes: AttributeSelection::All,
-        }
-    }
-
     /// Reads the packed bytes by the offsets the contract guide gives, independently of the
     /// writer above.
     struct Rows<'a>(&'a [u8]);
@@ -399,8 +388,8 @@ mod tests {
     #[test]
     fn the_packed_rows_hold_exactly_what_the_records_hold() {
         let request = request();
-        let records = build_view(&request, &everything());
-        let mut interest = everything();
+        let records = build_view(&request, &full_interest());
+        let mut interest = full_interest();
         interest.span_fields |= SpanFields::PACKED;
         let packed = build_view(&request, &interest);
         assert!(records.packed.is_empty());
@@ -552,18 +541,9 @@ mod tests {
         let interest = Interest {
             span_fields: SpanFields::PACKED,
             span_attributes: AttributeSelection::Keys(vec!["email".into()]),
-            ..everything()
+            ..no_interest()
         };
-        let packed = build_view(
-            &request(),
-            &Interest {
-                event_attributes: AttributeSelection::None,
-                link_attributes: AttributeSelection::None,
-                resource_attributes: AttributeSelection::None,
-                scope_attributes: AttributeSelection::None,
-                ..interest
-            },
-        );
+        let packed = build_view(&request(), &interest);
         let rows = Rows(&packed.packed);
         assert_eq!(
             (rows.u32(12), rows.u32(16), rows.u32(20), rows.u32(24)),

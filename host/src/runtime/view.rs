@@ -25,6 +25,18 @@ pub fn no_interest() -> Interest {
     }
 }
 
+/// An interest that reads every field and every attribute, as records (not packed).
+pub fn full_interest() -> Interest {
+    Interest {
+        span_fields: SpanFields::all() & !SpanFields::PACKED,
+        span_attributes: AttributeSelection::All,
+        event_attributes: AttributeSelection::All,
+        link_attributes: AttributeSelection::All,
+        resource_attributes: AttributeSelection::All,
+        scope_attributes: AttributeSelection::All,
+    }
+}
+
 /// What a tail-sampling policy is sent: what it asked for, plus what every policy gets (span
 /// ids and parent ids, names, kinds, times, status, and each resource's `service.name`).
 pub fn policy_interest(mut interest: Interest) -> Interest {
