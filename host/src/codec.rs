@@ -8,7 +8,12 @@ use flate2::write::GzEncoder;
 
 /// gzip-compresses `bytes`.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::fast());
+    gzip_onto(Vec::with_capacity(bytes.len() / 4), bytes)
+}
+
+/// gzip-compresses `bytes`, appending to `out` (which may already hold a header).
+pub fn gzip_onto(out: Vec<u8>, bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(out, Compression::fast());
     encoder
         .write_all(bytes)
         .expect("writing to a Vec cannot fail");

@@ -8,7 +8,7 @@
 use std::future::poll_fn;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
@@ -21,6 +21,9 @@ use crate::config::{Compression, OtlpExporterConfig};
 use super::retry::ExportError;
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Bytes before a gRPC message: a compressed flag and the message length (big-endian `u32`).
+pub const FRAME_HEADER: usize = 5;
 
 /// Sends batches to an OTLP/gRPC endpoint.
 pub struct GrpcSink {
@@ -63,21 +66,22 @@ impl GrpcSink {
     }
 
     /// Frames an encoded `ExportTraceServiceRequest` as one gRPC message, compressed when
-    /// configured.
-    pub fn frame(&self, message: &[u8]) -> Bytes {
-        let gzipped;
-        let (flag, body) = match self.compression {
+    /// configured. `buffer` holds [`FRAME_HEADER`] bytes of room, then the message: the header
+    /// is written in place, so an uncompressed message is not copied.
+    pub fn frame(&self, mut buffer: Vec<u8>) -> Bytes {
+        let flag = match self.compression {
             Compression::Gzip => {
-                gzipped = crate::codec::gzip(message);
-                (1, &gzipped[..])
+                let mut out = Vec::with_capacity(FRAME_HEADER + buffer.len() / 4);
+                out.resize(FRAME_HEADER, 0);
+                buffer = crate::codec::gzip_onto(out, &buffer[FRAME_HEADER..]);
+                1
             }
-            Compression::None => (0, message),
+            Compression::None => 0,
         };
-        let mut frame = BytesMut::with_capacity(5 + body.len());
-        frame.put_u8(flag);
-        frame.put_u32(body.len() as u32);
-        frame.put_slice(body);
-        frame.freeze()
+        let len = (buffer.len() - FRAME_HEADER) as u32;
+        buffer[0] = flag;
+        buffer[1..FRAME_HEADER].copy_from_slice(&len.to_be_bytes());
+        buffer.into()
     }
 
     /// Sends one framed request (see [`GrpcSink::frame`]).
@@ -272,8 +276,9 @@ mod tests {
             ..toml::from_str("endpoint = \"http://127.0.0.1:1\"").unwrap()
         };
         let message = b"spans spans spans spans spans".repeat(10);
+        let with_room = [vec![0; FRAME_HEADER], message.clone()].concat();
         let plain = GrpcSink::new(&config(Compression::None)).unwrap();
-        let frame = plain.frame(&message);
+        let frame = plain.frame(with_room.clone());
         assert_eq!(frame[0], 0);
         assert_eq!(
             u32::from_be_bytes(frame[1..5].try_into().unwrap()) as usize,
@@ -281,7 +286,7 @@ mod tests {
         );
         assert_eq!(&frame[5..], &message[..]);
         let gzip = GrpcSink::new(&config(Compression::Gzip)).unwrap();
-        let frame = gzip.frame(&message);
+        let frame = gzip.frame(with_room);
         assert_eq!(frame[0], 1);
         assert_eq!(
             u32::from_be_bytes(frame[1..5].try_into().unwrap()) as usize,

@@ -10,7 +10,7 @@ use prost::Message;
 use crate::config::{Compression, ExporterConfig};
 
 use super::file::LineWriter;
-use super::otlp_grpc::GrpcSink;
+use super::otlp_grpc::{FRAME_HEADER, GrpcSink};
 use super::otlp_http::HttpSink;
 use super::retry::ExportError;
 
@@ -56,12 +56,20 @@ impl Sink {
     pub fn encode(&self, batch: &[Arc<ExportTraceServiceRequest>]) -> Result<Payload, ExportError> {
         match self {
             Sink::Grpc(_) | Sink::Http(_) => {
-                let mut buffer = Vec::with_capacity(batch.iter().map(|r| r.encoded_len()).sum());
+                // Room for the gRPC frame header, so framing does not copy the message.
+                let room = if matches!(self, Sink::Grpc(_)) {
+                    FRAME_HEADER
+                } else {
+                    0
+                };
+                let mut buffer =
+                    Vec::with_capacity(room + batch.iter().map(|r| r.encoded_len()).sum::<usize>());
+                buffer.resize(room, 0);
                 for request in batch {
                     request.encode(&mut buffer).expect("a Vec grows as needed");
                 }
                 match self {
-                    Sink::Grpc(grpc) => Ok(Payload::Protobuf(grpc.frame(&buffer))),
+                    Sink::Grpc(grpc) => Ok(Payload::Protobuf(grpc.frame(buffer))),
                     Sink::Http(http) if http.compression() == Compression::Gzip => {
                         Ok(Payload::Protobuf(crate::codec::gzip(&buffer).into()))
                     }
