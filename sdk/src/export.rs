@@ -1,6 +1,6 @@
 //! The [`Processor`] trait and the glue that exports it as a component.
 
-use crate::{Batch, Edit, Edits, Interest, ProcessorError};
+use crate::{Batch, Edit, Edits, Interest, ProcessorError, SpanFields};
 
 /// A span processor.
 ///
@@ -19,25 +19,45 @@ pub trait Processor: Sized + 'static {
     fn process(&mut self, batch: &Batch, edits: &mut Edits) -> Result<(), String>;
 }
 
+/// An exported processor and how its batches arrive.
 #[doc(hidden)]
-pub fn init_guest<P: Processor>(state: &mut Option<P>, config: &str) -> Result<Interest, String> {
+pub struct GuestState<P> {
+    processor: P,
+    /// Whether the SDK asked for the packed layout on the processor's behalf, and so turns
+    /// each batch back into records before the processor sees it.
+    unpack: bool,
+}
+
+#[doc(hidden)]
+pub fn init_guest<P: Processor>(
+    state: &mut Option<GuestState<P>>,
+    config: &str,
+) -> Result<Interest, String> {
     let processor = P::init(config)?;
-    let interest = processor.interest();
-    *state = Some(processor);
+    let mut interest = processor.interest();
+    // Records cross the boundary faster packed and unpacked here (see `packed`); a processor
+    // that asked for the packed layout itself reads the rows.
+    let unpack = interest.span_fields & SpanFields::PACKED == SpanFields::empty();
+    interest.span_fields = interest.span_fields | SpanFields::PACKED;
+    *state = Some(GuestState { processor, unpack });
     Ok(interest)
 }
 
 #[doc(hidden)]
 pub fn process_guest<P: Processor>(
-    state: &mut Option<P>,
-    batch: &Batch,
+    state: &mut Option<GuestState<P>>,
+    mut batch: Batch,
 ) -> Result<Vec<Edit>, ProcessorError> {
-    let processor = state.as_mut().ok_or_else(|| ProcessorError {
+    let state = state.as_mut().ok_or_else(|| ProcessorError {
         message: "process called before init".to_owned(),
     })?;
+    if state.unpack {
+        crate::packed::unpack(&mut batch).map_err(|message| ProcessorError { message })?;
+    }
     let mut edits = Edits::new();
-    processor
-        .process(batch, &mut edits)
+    state
+        .processor
+        .process(&batch, &mut edits)
         .map_err(|message| ProcessorError { message })?;
     Ok(edits.take())
 }
@@ -66,7 +86,9 @@ macro_rules! export_processor {
             struct WeftGuest;
 
             ::std::thread_local! {
-                static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> =
+                static STATE: ::std::cell::RefCell<
+                    ::std::option::Option<$crate::__private::GuestState<$ty>>,
+                > =
                     const { ::std::cell::RefCell::new(::std::option::Option::None) };
             }
 
@@ -84,7 +106,7 @@ macro_rules! export_processor {
                 ) -> ::std::result::Result<::std::vec::Vec<$crate::Edit>, $crate::ProcessorError>
                 {
                     STATE.with(|state| {
-                        $crate::__private::process_guest::<$ty>(&mut state.borrow_mut(), &batch)
+                        $crate::__private::process_guest::<$ty>(&mut state.borrow_mut(), batch)
                     })
                 }
             }

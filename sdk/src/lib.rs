@@ -9,6 +9,9 @@
 //! every string is a [`Slice`] of one byte arena (read it with [`Batch::text`]), attribute keys
 //! index a key table, and a span's attributes, events and links are [`Range`]s of batch-wide
 //! lists ([`Batch::attributes`], [`Batch::attribute`], [`Batch::events`], [`Batch::links`]).
+//! Under the hood the exported processor asks the host for the contract's packed layout and
+//! rebuilds these tables inside the guest, which is cheaper than lowering records across the
+//! boundary; a processor that asks for [`SpanFields::PACKED`] itself reads `batch.packed`.
 //!
 //! ```
 //! use weft_sdk::{Batch, Edits, Interest, Processor};
@@ -44,6 +47,7 @@ mod edits;
 mod export;
 mod interest;
 pub mod log;
+mod packed;
 mod policy;
 pub mod sampling;
 pub mod testing;
@@ -100,7 +104,8 @@ pub use value::{Attr, ValueRef};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::export::{init_guest, process_guest};
+    pub use crate::export::{GuestState, init_guest, process_guest};
+    pub use crate::packed::unpack;
     pub use crate::policy::{decide_guest, init_policy_guest};
     pub use wit_bindgen;
 }

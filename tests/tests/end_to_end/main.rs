@@ -11,6 +11,7 @@ mod lossless;
 mod malformed;
 mod memory_bomb;
 mod operability;
+mod packed_sdk;
 mod python_plugin;
 mod reference_plugins;
 mod reload;

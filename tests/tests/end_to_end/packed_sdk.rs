@@ -1,0 +1,231 @@
+//! The host's packed layout read back by the Rust SDK: every Rust processor receives its view
+//! packed and unpacked in the guest, so the two must agree on every field of every table.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
+use weft::runtime::bindings::SpanFields;
+use weft::runtime::{build_view, full_interest};
+
+fn kv(key: &str, value: Option<Value>) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value }),
+        ..Default::default()
+    }
+}
+
+/// Two resources, scope attributes, spans with every kind of value, events and links.
+fn request() -> ExportTraceServiceRequest {
+    let span = |n: u8| Span {
+        trace_id: (n..n + 16).collect(),
+        span_id: vec![n; 8],
+        parent_span_id: if n == 1 { Vec::new() } else { vec![1; 8] },
+        trace_state: "ot=th:8".into(),
+        name: format!("span {n}"),
+        kind: i32::from(n % 6),
+        start_time_unix_nano: 1_000 + u64::from(n),
+        end_time_unix_nano: u64::MAX - u64::from(n),
+        attributes: vec![
+            kv("email", Some(Value::StringValue("ann@example.com".into()))),
+            kv("empty", Some(Value::StringValue(String::new()))),
+            kv("int", Some(Value::IntValue(-7 - i64::from(n)))),
+            kv("double", Some(Value::DoubleValue(1.5))),
+            kv("bool", Some(Value::BoolValue(n.is_multiple_of(2)))),
+            kv("bytes", Some(Value::BytesValue(vec![0, 1, n]))),
+            kv("none", None),
+            kv(
+                "array",
+                Some(Value::ArrayValue(ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(Value::StringValue(format!("in {n}"))),
+                    }],
+                })),
+            ),
+        ],
+        dropped_attributes_count: u32::from(n),
+        events: vec![
+            span::Event {
+                time_unix_nano: 1_500,
+                name: "exception".into(),
+                attributes: vec![kv(
+                    "exception.message",
+                    Some(Value::StringValue("bad".into())),
+                )],
+                dropped_attributes_count: 1,
+            },
+            span::Event::default(),
+        ],
+        dropped_events_count: 2,
+        links: vec![span::Link {
+            trace_id: vec![9; 16],
+            span_id: vec![8; 8],
+            trace_state: "k=v".into(),
+            attributes: vec![kv("link.kind", Some(Value::StringValue("follows".into())))],
+            dropped_attributes_count: 5,
+            flags: 0x301,
+        }],
+        dropped_links_count: 3,
+        status: Some(Status {
+            message: "card declined".into(),
+            code: i32::from(n % 3),
+        }),
+        flags: 0x101,
+    };
+    let resource = |service: &str, spans: Vec<Span>| ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![kv("service.name", Some(Value::StringValue(service.into())))],
+            dropped_attributes_count: 4,
+            ..Default::default()
+        }),
+        scope_spans: vec![ScopeSpans {
+            scope: Some(InstrumentationScope {
+                name: "lib".into(),
+                version: "1.0".into(),
+                attributes: vec![kv("scope.attr", Some(Value::IntValue(3)))],
+                dropped_attributes_count: 6,
+            }),
+            spans,
+            schema_url: "https://opentelemetry.io/schemas/1.24.0".into(),
+        }],
+        schema_url: "https://opentelemetry.io/schemas/1.21.0".into(),
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![
+            resource("checkout", (1..=6).map(span).collect()),
+            resource("cart", vec![span(7)]),
+        ],
+    }
+}
+
+#[test]
+fn the_sdk_reads_back_exactly_the_records_the_host_packed() {
+    let request = request();
+    let records = build_view(&request, &full_interest());
+    let mut packed_interest = full_interest();
+    packed_interest.span_fields |= SpanFields::PACKED;
+    let packed = build_view(&request, &packed_interest);
+    assert!(packed.spans.is_empty() && !packed.packed.is_empty());
+
+    // The host's and the SDK's bindings are different Rust types of the same WIT records;
+    // their debug forms name every field and variant the same way.
+    let mut unpacked = weft_sdk::Batch {
+        keys: packed.keys.clone(),
+        arena: packed.arena.clone(),
+        attributes: Vec::new(),
+        events: Vec::new(),
+        links: Vec::new(),
+        resources: Vec::new(),
+        scopes: Vec::new(),
+        spans: Vec::new(),
+        packed: packed.packed.clone(),
+    };
+    assert!(
+        packed.attributes.len() == 7,
+        "one nested value per span stays a record: {}",
+        packed.attributes.len()
+    );
+    // The nested values cross as records; hand them over in the SDK's types.
+    for nested in &packed.attributes {
+        let weft::runtime::bindings::ValueView::Nested(nodes) = &nested.value else {
+            panic!("only nested values stay records: {nested:?}");
+        };
+        unpacked.attributes.push(weft_sdk::AttributeView {
+            key: nested.key,
+            value: weft_sdk::ValueView::Nested(nodes.iter().map(sdk_node).collect()),
+        });
+    }
+    weft_sdk::__private::unpack(&mut unpacked).unwrap();
+    assert!(unpacked.packed.is_empty());
+    assert_eq!(unpacked.spans.len(), 7);
+    assert_eq!(unpacked.attributes.len(), records.attributes.len());
+    for (name, host, sdk) in [
+        (
+            "resources",
+            format!("{:?}", records.resources),
+            format!("{:?}", unpacked.resources),
+        ),
+        (
+            "scopes",
+            format!("{:?}", records.scopes),
+            format!("{:?}", unpacked.scopes),
+        ),
+        (
+            "spans",
+            format!("{:?}", records.spans),
+            format!("{:?}", unpacked.spans),
+        ),
+        (
+            "events",
+            format!("{:?}", records.events),
+            format!("{:?}", unpacked.events),
+        ),
+        (
+            "links",
+            format!("{:?}", records.links),
+            format!("{:?}", unpacked.links),
+        ),
+        (
+            "attributes",
+            format!("{:?}", records.attributes),
+            format!("{:?}", unpacked.attributes),
+        ),
+        (
+            "keys",
+            format!("{:?}", records.keys),
+            format!("{:?}", unpacked.keys),
+        ),
+    ] {
+        assert_eq!(host, sdk, "{name} differ");
+    }
+}
+
+#[test]
+fn the_sdk_refuses_a_packed_layout_it_does_not_know() {
+    let mut packed_interest = full_interest();
+    packed_interest.span_fields |= SpanFields::PACKED;
+    let packed = build_view(&request(), &packed_interest);
+    let batch = |bytes: Vec<u8>| weft_sdk::Batch {
+        keys: Vec::new(),
+        arena: Vec::new(),
+        attributes: Vec::new(),
+        events: Vec::new(),
+        links: Vec::new(),
+        resources: Vec::new(),
+        scopes: Vec::new(),
+        spans: Vec::new(),
+        packed: bytes,
+    };
+    let mut newer = packed.packed.clone();
+    newer[0] = 2;
+    let error = weft_sdk::__private::unpack(&mut batch(newer)).unwrap_err();
+    assert!(error.contains("version 2"), "{error}");
+    let mut truncated = packed.packed.clone();
+    truncated.truncate(truncated.len() - 1);
+    let error = weft_sdk::__private::unpack(&mut batch(truncated)).unwrap_err();
+    assert!(error.contains("attribute table"), "{error}");
+}
+
+/// A host node view in the SDK's type.
+fn sdk_node(node: &weft::runtime::bindings::NodeView) -> weft_sdk::NodeView {
+    use weft::runtime::bindings::NodeView as Host;
+    use weft_sdk::NodeView as Sdk;
+    let slice = |s: &weft::runtime::bindings::Slice| weft_sdk::Slice {
+        offset: s.offset,
+        len: s.len,
+    };
+    match node {
+        Host::Empty => Sdk::Empty,
+        Host::Str(s) => Sdk::Str(slice(s)),
+        Host::Boolean(b) => Sdk::Boolean(*b),
+        Host::Int(i) => Sdk::Int(*i),
+        Host::Double(d) => Sdk::Double(*d),
+        Host::Bytes(s) => Sdk::Bytes(slice(s)),
+        Host::Array(items) => Sdk::Array(items.clone()),
+        Host::Kvlist(entries) => Sdk::Kvlist(entries.iter().map(|(k, v)| (slice(k), *v)).collect()),
+    }
+}
