@@ -25,7 +25,7 @@ const GRAMMAR: Grammar = Grammar {
 
 impl Detector for CreditCard {
     fn may_match(&self, profile: &Profile) -> bool {
-        profile.digits >= 13
+        profile.run_digits >= 13
     }
 
     fn find(&self, text: &str, buffers: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {

@@ -42,6 +42,9 @@ pub(crate) struct Profile {
     pub(crate) colons: usize,
     /// Spaces.
     pub(crate) spaces: usize,
+    /// The most digits in one stretch of digits, spaces, `-`, `.`, `(` and `)`: an upper bound
+    /// on the digits of any phone, card or SSN match, whose groups are joined only by those.
+    pub(crate) run_digits: usize,
 }
 
 impl Profile {
@@ -51,16 +54,36 @@ impl Profile {
             len: text.len(),
             ..Profile::default()
         };
+        let mut run = 0;
         for &byte in text.as_bytes() {
             match byte {
-                b'0'..=b'9' => profile.digits += 1,
-                b'A'..=b'Z' => profile.upper += 1,
-                b'@' => profile.at += 1,
-                b'%' => profile.percent += 1,
+                b'0'..=b'9' => {
+                    profile.digits += 1;
+                    run += 1;
+                    profile.run_digits = profile.run_digits.max(run);
+                }
+                // These continue a stretch of digits.
                 b'.' => profile.dots += 1,
-                b':' => profile.colons += 1,
                 b' ' => profile.spaces += 1,
-                _ => {}
+                b'-' | b'(' | b')' => {}
+                // Every other byte ends it.
+                b'A'..=b'Z' => {
+                    profile.upper += 1;
+                    run = 0;
+                }
+                b'@' => {
+                    profile.at += 1;
+                    run = 0;
+                }
+                b'%' => {
+                    profile.percent += 1;
+                    run = 0;
+                }
+                b':' => {
+                    profile.colons += 1;
+                    run = 0;
+                }
+                _ => run = 0,
             }
         }
         profile
@@ -255,8 +278,21 @@ mod tests {
                 dots: 1,
                 colons: 1,
                 spaces: 3,
+                run_digits: 2,
             }
         );
+    }
+
+    #[test]
+    fn digit_runs_span_the_separators_numbers_are_written_with() {
+        let run = |text: &str| Profile::of(text).run_digits;
+        assert_eq!(run("call (415) 555-2671 or 4111 1111 1111 1111"), 16);
+        assert_eq!(run("+44 20 7946 0958"), 12);
+        assert_eq!(run("078-05-1120"), 9);
+        // Letters, slashes and colons end a run: a user agent's or a path's digits stay apart.
+        assert_eq!(run("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"), 5);
+        assert_eq!(run("/api/v2/items/48213:7"), 5);
+        assert_eq!(run(""), 0);
     }
 
     #[test]

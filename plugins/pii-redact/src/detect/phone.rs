@@ -31,7 +31,7 @@ const MAX_GROUPS: usize = 7;
 
 impl Detector for Phone {
     fn may_match(&self, profile: &Profile) -> bool {
-        profile.digits >= 8
+        profile.run_digits >= 8
     }
 
     fn find(&self, text: &str, buffers: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {

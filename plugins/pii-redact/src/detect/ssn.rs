@@ -19,7 +19,7 @@ const GRAMMAR: Grammar = Grammar {
 
 impl Detector for Ssn {
     fn may_match(&self, profile: &Profile) -> bool {
-        profile.digits >= 9
+        profile.run_digits >= 9
     }
 
     fn find(&self, text: &str, buffers: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {
