@@ -49,6 +49,24 @@ struct Action {
     kind_filter: Option<SpanKind>,
 }
 
+impl Action {
+    /// An `upsert` (of its fixed value) with no `when`: it sets the same value on every span.
+    fn is_unconditional_upsert(&self) -> bool {
+        let Condition {
+            service,
+            kind,
+            span_name,
+            attribute,
+        } = &self.when;
+        matches!(self.kind, ActionKind::Upsert)
+            && self.value.is_some()
+            && service.is_none()
+            && kind.is_none()
+            && span_name.is_none()
+            && attribute.is_none()
+    }
+}
+
 /// Where a derived action reads its input.
 enum Source {
     None,
@@ -118,9 +136,29 @@ impl Processor for Enrich {
     }
 
     fn process(&mut self, batch: &Batch, edits: &mut Edits) -> Result<(), String> {
+        // Leading upserts of a fixed value, with no condition, set the same attribute on every
+        // span: one edit for the whole batch instead of one per span. Every span's edits keep
+        // their order (these come first either way), and the overlay, seeded once, still shows
+        // the values to the actions after them.
+        let fixed = self
+            .actions
+            .iter()
+            .take_while(|action| action.is_unconditional_upsert())
+            .count();
+        self.overlay.clear();
+        for action in &self.actions[..fixed] {
+            let value = action.value.clone();
+            if let Some(value) = &value
+                && !batch.spans.is_empty()
+            {
+                edits.set_spans_attribute(0..batch.spans.len(), action.key.as_str(), value.clone());
+            }
+            self.overlay.push((action.key.clone(), value));
+        }
+        let seeded = self.overlay.len();
         for (index, span) in batch.spans.iter().enumerate() {
-            self.overlay.clear();
-            for action in &self.actions {
+            self.overlay.truncate(seeded);
+            for action in &self.actions[fixed..] {
                 if !matches(action, batch, span, &self.overlay) {
                     continue;
                 }

@@ -177,3 +177,38 @@ fn refuses_invalid_configs_with_the_path() {
         assert!(error.contains(words), "{config}: {error}");
     }
 }
+
+#[test]
+fn leading_unconditional_upserts_are_one_edit_for_the_batch() {
+    let mut p = enrich(
+        r#"{"actions": [
+            {"action": "upsert", "key": "env", "value": "prod"},
+            {"action": "insert", "key": "env", "value": "dev"},
+            {"action": "copy", "key": "env.copy", "from_attribute": "env"},
+            {"action": "upsert", "key": "late", "value": "per span"}
+        ]}"#,
+    );
+    let batch = BatchBuilder::new().span("a").span("b").build();
+    let edits = run(&mut p, &batch).unwrap();
+    let all = Target::Spans(weft_sdk::Range { start: 0, len: 2 });
+    assert_eq!(
+        edits,
+        vec![
+            Edit::SetAttribute((all, "env".into(), "prod".into())),
+            // Later actions see the upsert: the insert finds `env` present.
+            set(0, "env.copy", "prod"),
+            set(0, "late", "per span"),
+            set(1, "env.copy", "prod"),
+            set(1, "late", "per span"),
+        ]
+    );
+    // A condition keeps the upsert per span; an empty batch gets no edit.
+    let mut conditional = enrich(
+        r#"{"actions": [{"action": "upsert", "key": "env", "value": "prod", "when": {"span_name": "a"}}]}"#,
+    );
+    assert_eq!(
+        run(&mut conditional, &batch).unwrap(),
+        vec![set(0, "env", "prod")]
+    );
+    assert_eq!(run(&mut p, &BatchBuilder::new().build()).unwrap(), vec![]);
+}
