@@ -143,45 +143,16 @@ fn the_sdk_reads_back_exactly_the_records_the_host_packed() {
     assert!(unpacked.packed.is_empty());
     assert_eq!(unpacked.spans.len(), 7);
     assert_eq!(unpacked.attributes.len(), records.attributes.len());
-    for (name, host, sdk) in [
-        (
-            "resources",
-            format!("{:?}", records.resources),
-            format!("{:?}", unpacked.resources),
-        ),
-        (
-            "scopes",
-            format!("{:?}", records.scopes),
-            format!("{:?}", unpacked.scopes),
-        ),
-        (
-            "spans",
-            format!("{:?}", records.spans),
-            format!("{:?}", unpacked.spans),
-        ),
-        (
-            "events",
-            format!("{:?}", records.events),
-            format!("{:?}", unpacked.events),
-        ),
-        (
-            "links",
-            format!("{:?}", records.links),
-            format!("{:?}", unpacked.links),
-        ),
-        (
-            "attributes",
-            format!("{:?}", records.attributes),
-            format!("{:?}", unpacked.attributes),
-        ),
-        (
-            "keys",
-            format!("{:?}", records.keys),
-            format!("{:?}", unpacked.keys),
-        ),
-    ] {
-        assert_eq!(host, sdk, "{name} differ");
+    macro_rules! same_tables {
+        ($($table:ident),*) => {$(
+            assert_eq!(
+                format!("{:?}", records.$table),
+                format!("{:?}", unpacked.$table),
+                concat!(stringify!($table), " differ")
+            );
+        )*};
     }
+    same_tables!(resources, scopes, spans, events, links, attributes, keys);
 }
 
 #[test]
