@@ -79,6 +79,9 @@ pub struct Enrich {
     actions: Vec<Action>,
     /// Changes made to the current span so far: later actions read these first.
     overlay: Vec<(String, Option<Value>)>,
+    /// How many actions, from the first, are unconditional upserts: each is one edit for the
+    /// whole batch (see [`Enrich::process`]).
+    leading_upserts: usize,
 }
 
 impl Processor for Enrich {
@@ -89,10 +92,15 @@ impl Processor for Enrich {
             .into_iter()
             .enumerate()
             .map(|(i, a)| validate(a).map_err(|e| format!("invalid config at `actions[{i}]`: {e}")))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<Action>, _>>()?;
+        let leading_upserts = actions
+            .iter()
+            .take_while(|action| action.is_unconditional_upsert())
+            .count();
         Ok(Enrich {
             actions,
             overlay: Vec::new(),
+            leading_upserts,
         })
     }
 
@@ -140,20 +148,16 @@ impl Processor for Enrich {
         // span: one edit for the whole batch instead of one per span. Every span's edits keep
         // their order (these come first either way), and the overlay, seeded once, still shows
         // the values to the actions after them.
-        let fixed = self
-            .actions
-            .iter()
-            .take_while(|action| action.is_unconditional_upsert())
-            .count();
+        let fixed = self.leading_upserts;
         self.overlay.clear();
         for action in &self.actions[..fixed] {
-            let value = action.value.clone();
-            if let Some(value) = &value
+            if let Some(value) = &action.value
                 && !batch.spans.is_empty()
             {
                 edits.set_spans_attribute(0..batch.spans.len(), action.key.as_str(), value.clone());
             }
-            self.overlay.push((action.key.clone(), value));
+            self.overlay
+                .push((action.key.clone(), action.value.clone()));
         }
         let seeded = self.overlay.len();
         for (index, span) in batch.spans.iter().enumerate() {
