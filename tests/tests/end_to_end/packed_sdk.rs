@@ -106,39 +106,16 @@ fn request() -> ExportTraceServiceRequest {
 fn the_sdk_reads_back_exactly_the_records_the_host_packed() {
     let request = request();
     let records = build_view(&request, &full_interest());
-    let mut packed_interest = full_interest();
-    packed_interest.span_fields |= SpanFields::PACKED;
-    let packed = build_view(&request, &packed_interest);
+    let packed = packed_view(&request);
     assert!(packed.spans.is_empty() && !packed.packed.is_empty());
-
-    // The host's and the SDK's bindings are different Rust types of the same WIT records;
-    // their debug forms name every field and variant the same way.
-    let mut unpacked = weft_sdk::Batch {
-        keys: packed.keys.clone(),
-        arena: packed.arena.clone(),
-        attributes: Vec::new(),
-        events: Vec::new(),
-        links: Vec::new(),
-        resources: Vec::new(),
-        scopes: Vec::new(),
-        spans: Vec::new(),
-        packed: packed.packed.clone(),
-    };
     assert!(
         packed.attributes.len() == 7,
         "one nested value per span stays a record: {}",
         packed.attributes.len()
     );
-    // The nested values cross as records; hand them over in the SDK's types.
-    for nested in &packed.attributes {
-        let weft::runtime::bindings::ValueView::Nested(nodes) = &nested.value else {
-            panic!("only nested values stay records: {nested:?}");
-        };
-        unpacked.attributes.push(weft_sdk::AttributeView {
-            key: nested.key,
-            value: weft_sdk::ValueView::Nested(nodes.iter().map(sdk_node).collect()),
-        });
-    }
+    // The host's and the SDK's bindings are different Rust types of the same WIT records;
+    // their debug forms name every field and variant the same way.
+    let mut unpacked = as_sdk_batch(&packed);
     weft_sdk::__private::unpack(&mut unpacked).unwrap();
     assert!(unpacked.packed.is_empty());
     assert_eq!(unpacked.spans.len(), 7);
@@ -157,19 +134,10 @@ fn the_sdk_reads_back_exactly_the_records_the_host_packed() {
 
 #[test]
 fn the_sdk_refuses_a_packed_layout_it_does_not_know() {
-    let mut packed_interest = full_interest();
-    packed_interest.span_fields |= SpanFields::PACKED;
-    let packed = build_view(&request(), &packed_interest);
+    let packed = as_sdk_batch(&packed_view(&request()));
     let batch = |bytes: Vec<u8>| weft_sdk::Batch {
-        keys: Vec::new(),
-        arena: Vec::new(),
-        attributes: Vec::new(),
-        events: Vec::new(),
-        links: Vec::new(),
-        resources: Vec::new(),
-        scopes: Vec::new(),
-        spans: Vec::new(),
         packed: bytes,
+        ..packed.clone()
     };
     let mut newer = packed.packed.clone();
     newer[0] = 2;
@@ -179,6 +147,42 @@ fn the_sdk_refuses_a_packed_layout_it_does_not_know() {
     truncated.truncate(truncated.len() - 1);
     let error = weft_sdk::__private::unpack(&mut batch(truncated)).unwrap_err();
     assert!(error.contains("attribute table"), "{error}");
+}
+
+/// The host's view of `request` for a processor reading everything, packed.
+fn packed_view(request: &ExportTraceServiceRequest) -> weft::runtime::bindings::Batch {
+    let mut interest = full_interest();
+    interest.span_fields |= SpanFields::PACKED;
+    build_view(request, &interest)
+}
+
+/// A packed host view in the SDK's types, as it reaches a Rust guest: keys, arena, the packed
+/// rows, and the nested values that stay records.
+fn as_sdk_batch(packed: &weft::runtime::bindings::Batch) -> weft_sdk::Batch {
+    let attributes = packed
+        .attributes
+        .iter()
+        .map(|nested| {
+            let weft::runtime::bindings::ValueView::Nested(nodes) = &nested.value else {
+                panic!("only nested values stay records: {nested:?}");
+            };
+            weft_sdk::AttributeView {
+                key: nested.key,
+                value: weft_sdk::ValueView::Nested(nodes.iter().map(sdk_node).collect()),
+            }
+        })
+        .collect();
+    weft_sdk::Batch {
+        keys: packed.keys.clone(),
+        arena: packed.arena.clone(),
+        attributes,
+        events: Vec::new(),
+        links: Vec::new(),
+        resources: Vec::new(),
+        scopes: Vec::new(),
+        spans: Vec::new(),
+        packed: packed.packed.clone(),
+    }
 }
 
 /// A host node view in the SDK's type.
