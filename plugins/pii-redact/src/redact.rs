@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 
 use crate::action::{Outcome, Rule};
-use crate::detect::{Buffers, Detector, Profile};
+use crate::detect::{Buffers, Detector, Needs, Profile};
 
 /// The enabled detectors and patterns, each with its rule, in priority order.
 #[derive(Default)]
@@ -14,6 +14,8 @@ pub(crate) struct Redactor {
 /// A detector and what to do with its matches.
 struct Entry {
     detector: Box<dyn Detector>,
+    /// The detector's [`Detector::needs`], asked once.
+    needs: Needs,
     rule: Rule,
 }
 
@@ -36,7 +38,12 @@ impl Redactor {
     /// Adds a detector. When matches overlap, the one that starts first wins, then the longer,
     /// then the one added first.
     pub(crate) fn push(&mut self, detector: Box<dyn Detector>, rule: Rule) {
-        self.entries.push(Entry { detector, rule });
+        let needs = detector.needs();
+        self.entries.push(Entry {
+            detector,
+            needs,
+            rule,
+        });
     }
 
     /// Whether no detector or pattern is enabled.
@@ -54,7 +61,7 @@ impl Redactor {
         let Scratch { matches, buffers } = scratch;
         matches.clear();
         for (index, entry) in self.entries.iter().enumerate() {
-            if !entry.detector.may_match(&profile) {
+            if !entry.needs.met_by(&profile) {
                 continue;
             }
             let before = matches.len();

@@ -11,7 +11,7 @@
 //! - **Luhn**: the check digit every issued card carries; a random number passes 1 time in 10.
 
 use super::digits::{self, Grammar, Group};
-use super::{Buffers, Detector, Profile};
+use super::{Buffers, Detector, Needs};
 
 /// Finds payment card numbers.
 #[derive(Debug, Clone, Copy)]
@@ -24,8 +24,11 @@ const GRAMMAR: Grammar = Grammar {
 };
 
 impl Detector for CreditCard {
-    fn may_match(&self, profile: &Profile) -> bool {
-        profile.run_digits >= 13
+    fn needs(&self) -> Needs {
+        Needs {
+            run_digits: 13,
+            ..Needs::NOTHING
+        }
     }
 
     fn find(&self, text: &str, buffers: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {

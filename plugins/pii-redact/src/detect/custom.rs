@@ -2,7 +2,7 @@
 
 use regex::Regex;
 
-use super::{Buffers, Detector, Profile};
+use super::{Buffers, Detector, Needs};
 
 /// Finds the matches of a user's regular expression.
 #[derive(Debug, Clone)]
@@ -33,8 +33,8 @@ impl Custom {
 impl Detector for Custom {
     /// No prefilter: the regex crate extracts literals from the pattern and searches for them
     /// first on its own.
-    fn may_match(&self, _: &Profile) -> bool {
-        true
+    fn needs(&self) -> Needs {
+        Needs::NOTHING
     }
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {

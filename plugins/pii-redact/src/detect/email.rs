@@ -2,7 +2,7 @@
 
 use regex::Regex;
 
-use super::{Buffers, Detector, Profile};
+use super::{Buffers, Detector, Needs};
 
 /// Local part, `@` (or `%40`), domain labels, then a top-level domain of letters. The regex
 /// crate matches in linear time, whatever the input.
@@ -32,8 +32,12 @@ impl Email {
 }
 
 impl Detector for Email {
-    fn may_match(&self, profile: &Profile) -> bool {
-        (profile.at > 0 || profile.percent > 0) && profile.dots > 0
+    fn needs(&self) -> Needs {
+        Needs {
+            at_signs: 1,
+            dots: 1,
+            ..Needs::NOTHING
+        }
     }
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {

@@ -8,7 +8,7 @@
 
 use regex::Regex;
 
-use super::{Buffers, Detector, Profile, is_word};
+use super::{Buffers, Detector, Needs, is_word};
 
 /// Country code, check digits, then the BBAN solid or in space-separated groups of four with
 /// a shorter last group. A candidate may run past the IBAN (`BE68 5390 0754 7034 SEPA`); the
@@ -32,8 +32,13 @@ impl Iban {
 }
 
 impl Detector for Iban {
-    fn may_match(&self, profile: &Profile) -> bool {
-        profile.len >= 15 && profile.upper >= 2 && profile.digits >= 2
+    fn needs(&self) -> Needs {
+        Needs {
+            len: 15,
+            upper: 2,
+            digits: 2,
+            ..Needs::NOTHING
+        }
     }
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {

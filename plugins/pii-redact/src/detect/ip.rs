@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use regex::Regex;
 
-use super::{Buffers, Detector, Profile, free_after, free_before, is_word};
+use super::{Buffers, Detector, Needs, free_after, free_before, is_word};
 
 /// Four dot-separated groups of 1 to 3 digits; [`Ipv4Addr`]'s parser then rejects octets over
 /// 255 and leading zeros.
@@ -33,8 +33,12 @@ impl Ipv4 {
 }
 
 impl Detector for Ipv4 {
-    fn may_match(&self, profile: &Profile) -> bool {
-        profile.dots >= 3 && profile.digits >= 4
+    fn needs(&self) -> Needs {
+        Needs {
+            dots: 3,
+            digits: 4,
+            ..Needs::NOTHING
+        }
     }
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {
@@ -63,8 +67,11 @@ impl Detector for Ipv4 {
 pub(crate) struct Ipv6;
 
 impl Detector for Ipv6 {
-    fn may_match(&self, profile: &Profile) -> bool {
-        profile.colons >= 2
+    fn needs(&self) -> Needs {
+        Needs {
+            colons: 2,
+            ..Needs::NOTHING
+        }
     }
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {

@@ -14,7 +14,7 @@
 //! from ids and timestamps.
 
 use super::digits::{self, Grammar, Group};
-use super::{Buffers, Detector, Profile};
+use super::{Buffers, Detector, Needs, Profile};
 
 /// Finds phone numbers.
 #[derive(Debug, Clone, Copy)]
@@ -30,8 +30,11 @@ const GRAMMAR: Grammar = Grammar {
 const MAX_GROUPS: usize = 7;
 
 impl Detector for Phone {
-    fn may_match(&self, profile: &Profile) -> bool {
-        profile.run_digits >= 8
+    fn needs(&self) -> Needs {
+        Needs {
+            run_digits: Profile::RUN_COUNTED_FROM,
+            ..Needs::NOTHING
+        }
     }
 
     fn find(&self, text: &str, buffers: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {

@@ -5,7 +5,7 @@
 //! matched: nine bare digits are as likely to be an id as an SSN.
 
 use super::digits::{self, Grammar, Group};
-use super::{Buffers, Detector, Profile};
+use super::{Buffers, Detector, Needs};
 
 /// Finds US social security numbers.
 #[derive(Debug, Clone, Copy)]
@@ -18,8 +18,11 @@ const GRAMMAR: Grammar = Grammar {
 };
 
 impl Detector for Ssn {
-    fn may_match(&self, profile: &Profile) -> bool {
-        profile.run_digits >= 9
+    fn needs(&self) -> Needs {
+        Needs {
+            run_digits: 9,
+            ..Needs::NOTHING
+        }
     }
 
     fn find(&self, text: &str, buffers: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {

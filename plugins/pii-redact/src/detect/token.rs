@@ -2,7 +2,7 @@
 
 use regex::Regex;
 
-use super::{Buffers, Detector, Profile};
+use super::{Buffers, Detector, Needs};
 
 /// Three base64url segments; the header is a JSON object, so it starts with `eyJ` (`{"`).
 /// The signature may be empty (an unsecured JWT ends with a `.`).
@@ -31,8 +31,12 @@ impl Jwt {
 }
 
 impl Detector for Jwt {
-    fn may_match(&self, profile: &Profile) -> bool {
-        profile.len >= 16 && profile.dots >= 2
+    fn needs(&self) -> Needs {
+        Needs {
+            len: 16,
+            dots: 2,
+            ..Needs::NOTHING
+        }
     }
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {
@@ -58,8 +62,12 @@ impl BearerToken {
 }
 
 impl Detector for BearerToken {
-    fn may_match(&self, profile: &Profile) -> bool {
-        profile.len >= "bearer ".len() + MIN_BEARER_TOKEN && profile.spaces > 0
+    fn needs(&self) -> Needs {
+        Needs {
+            len: "bearer ".len() + MIN_BEARER_TOKEN,
+            spaces: 1,
+            ..Needs::NOTHING
+        }
     }
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {
