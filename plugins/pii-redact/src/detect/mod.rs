@@ -40,9 +40,10 @@ pub(crate) struct Profile {
     pub(crate) colons: usize,
     /// Spaces.
     pub(crate) spaces: usize,
-    /// The most digits in one stretch of digits, spaces, `-`, `.`, `(` and `)`: an upper bound
-    /// on the digits of any phone, card or SSN match, whose groups are joined only by those.
-    /// Counted only when the value has at least [`Profile::RUN_COUNTED_FROM`] digits; below
+    /// The most digits in one stretch of digits, spaces, `-`, `.`, `(` and `)`, from the first
+    /// place in it not glued to a word before: an upper bound on the digits of any phone, card
+    /// or SSN match, whose groups are joined only by those and which must stand apart from the
+    /// text before them. Counted only when the value has at least [`Profile::RUN_COUNTED_FROM`] digits; below
     /// that it is `digits`, which bounds it too.
     pub(crate) run_digits: usize,
 }
@@ -117,17 +118,25 @@ fn in_range(low: u64, first: u8, last: u8) -> u64 {
     from_first & !past_last & HIGH
 }
 
-/// The most digits in one stretch of digits, spaces, `-`, `.`, `(` and `)`.
+/// The most digits in one stretch of digits, spaces, `-`, `.`, `(` and `)`, counted from the
+/// first digit or `(` of the stretch where a match could start: one not glued to a word
+/// before it (see [`free_before`]). `ord-2024-000123` and a UUID's groups count nothing.
 fn longest_digit_stretch(bytes: &[u8]) -> usize {
-    let (mut longest, mut run) = (0, 0);
-    for &byte in bytes {
+    let (mut longest, mut run, mut counting) = (0, 0, false);
+    for (index, &byte) in bytes.iter().enumerate() {
         match byte {
-            b'0'..=b'9' => {
-                run += 1;
-                longest = longest.max(run);
+            b'0'..=b'9' | b'(' => {
+                counting = counting || free_before(bytes, index);
+                if counting && byte != b'(' {
+                    run += 1;
+                    longest = longest.max(run);
+                }
             }
-            b' ' | b'-' | b'.' | b'(' | b')' => {}
-            _ => run = 0,
+            b' ' | b'-' | b'.' | b')' => {}
+            _ => {
+                run = 0;
+                counting = false;
+            }
         }
     }
     longest
@@ -385,6 +394,11 @@ mod tests {
         // Letters, slashes and colons end a run: a user agent's or a path's digits stay apart.
         assert_eq!(run("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"), 5);
         assert_eq!(run("/api/v2/items/48213:7/page/99"), 5);
+        // Digits glued to a word before them cannot start a match.
+        assert_eq!(run("ord-2024-000123"), 0);
+        assert_eq!(run("123e4567-e89b-12d3-a456-426614174000"), 3);
+        assert_eq!(run("x12 4111 1111 1111 1111"), 16);
+        assert_eq!(run("a(415) 555-2671"), 10);
         assert_eq!(run(""), 0);
         // Below eight digits the stretch is not counted: the digits bound it.
         assert_eq!(run("/api/v2/items/48213"), 6);
