@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 
 use crate::action::{Outcome, Rule};
-use crate::detect::{Buffers, Detector, Needs, Profile};
+use crate::detect::{Buffers, Detector, Profile, Squeezed};
 
 /// The enabled detectors and patterns, each with its rule, in priority order.
 #[derive(Default)]
@@ -15,7 +15,7 @@ pub(crate) struct Redactor {
 struct Entry {
     detector: Box<dyn Detector>,
     /// The detector's [`Detector::needs`], asked once.
-    needs: Needs,
+    needs: Squeezed,
     rule: Rule,
 }
 
@@ -38,7 +38,7 @@ impl Redactor {
     /// Adds a detector. When matches overlap, the one that starts first wins, then the longer,
     /// then the one added first.
     pub(crate) fn push(&mut self, detector: Box<dyn Detector>, rule: Rule) {
-        let needs = detector.needs();
+        let needs = Squeezed::of_needs(&detector.needs());
         self.entries.push(Entry {
             detector,
             needs,
@@ -57,11 +57,11 @@ impl Redactor {
         if self.entries.is_empty() || text.is_empty() {
             return Outcome::Keep;
         }
-        let profile = Profile::of(text);
+        let profile = Squeezed::of_profile(&Profile::of(text));
         let Scratch { matches, buffers } = scratch;
         matches.clear();
         for (index, entry) in self.entries.iter().enumerate() {
-            if !entry.needs.met_by(&profile) {
+            if !profile.meets(entry.needs) {
                 continue;
             }
             let before = matches.len();

@@ -179,17 +179,60 @@ impl Needs {
         run_digits: 0,
     };
 
-    /// Whether `profile` meets every minimum.
+    /// Whether `profile` meets every minimum. (The redactor squeezes each side once and
+    /// compares the [`Squeezed`] words.)
+    #[cfg(test)]
     pub(crate) fn met_by(&self, profile: &Profile) -> bool {
-        // `&` rather than `&&`: eight comparisons cost less than eight branches.
-        (profile.len >= self.len)
-            & (profile.digits >= self.digits)
-            & (profile.upper >= self.upper)
-            & (profile.at_signs >= self.at_signs)
-            & (profile.dots >= self.dots)
-            & (profile.colons >= self.colons)
-            & (profile.spaces >= self.spaces)
-            & (profile.run_digits >= self.run_digits)
+        Squeezed::of_profile(profile).meets(Squeezed::of_needs(self))
+    }
+}
+
+/// A [`Profile`] or a [`Needs`] squeezed into one word, one byte per field saturated at 127,
+/// so a value's profile is checked against a detector's needs with one subtraction. Saturating
+/// both sides can only let more values through, never fewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Squeezed(u64);
+
+impl Squeezed {
+    /// The fields of `profile`, in the order of [`Needs`].
+    pub(crate) fn of_profile(profile: &Profile) -> Squeezed {
+        Squeezed::of([
+            profile.len,
+            profile.digits,
+            profile.upper,
+            profile.at_signs,
+            profile.dots,
+            profile.colons,
+            profile.spaces,
+            profile.run_digits,
+        ])
+    }
+
+    /// The fields of `needs`, in the order of [`Profile`].
+    pub(crate) fn of_needs(needs: &Needs) -> Squeezed {
+        Squeezed::of([
+            needs.len,
+            needs.digits,
+            needs.upper,
+            needs.at_signs,
+            needs.dots,
+            needs.colons,
+            needs.spaces,
+            needs.run_digits,
+        ])
+    }
+
+    fn of(fields: [usize; 8]) -> Squeezed {
+        Squeezed(u64::from_le_bytes(
+            fields.map(|field| field.min(0x7f) as u8),
+        ))
+    }
+
+    /// Whether every byte of `self` (a profile) is at least the same byte of `needs`.
+    pub(crate) fn meets(self, needs: Squeezed) -> bool {
+        // With the high bit set, a byte minus one below 0x80 cannot borrow from the next byte,
+        // and keeps its high bit exactly when it was not smaller.
+        ((self.0 | HIGH) - needs.0) & HIGH == HIGH
     }
 }
 
@@ -453,6 +496,71 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn squeezed_profiles_meet_needs_field_by_field() {
+        let profile = Profile::of("Mail bob@x.io: 42 %");
+        let needs = |needs: Needs| needs.met_by(&profile);
+        assert!(needs(Needs::NOTHING));
+        assert!(needs(Needs {
+            len: 19,
+            at_signs: 2,
+            spaces: 3,
+            ..Needs::NOTHING
+        }));
+        for short in [
+            Needs {
+                len: 20,
+                ..Needs::NOTHING
+            },
+            Needs {
+                digits: 3,
+                ..Needs::NOTHING
+            },
+            Needs {
+                upper: 2,
+                ..Needs::NOTHING
+            },
+            Needs {
+                at_signs: 3,
+                ..Needs::NOTHING
+            },
+            Needs {
+                dots: 2,
+                ..Needs::NOTHING
+            },
+            Needs {
+                colons: 2,
+                ..Needs::NOTHING
+            },
+            Needs {
+                spaces: 4,
+                ..Needs::NOTHING
+            },
+            Needs {
+                run_digits: 3,
+                ..Needs::NOTHING
+            },
+        ] {
+            assert!(!needs(short), "{short:?} met by {profile:?}");
+        }
+        // Past 127 both sides saturate: a long value still meets a long minimum.
+        let long = Profile::of(&"a".repeat(500));
+        assert!(
+            Needs {
+                len: 300,
+                ..Needs::NOTHING
+            }
+            .met_by(&long)
+        );
+        assert!(
+            !Needs {
+                len: 300,
+                ..Needs::NOTHING
+            }
+            .met_by(&Profile::of("a"))
+        );
     }
 
     #[test]
