@@ -483,3 +483,37 @@ timeout_ms = 3600000
     assert!(log.contains("not_flushed\":100"), "{log}");
     drop(silent);
 }
+
+#[test]
+fn perf_map_names_plugin_functions_only_when_asked() {
+    let run = |perf_map: Option<&str>| {
+        let mut command = Command::new(WEFT);
+        command
+            .args(["plugin", "test", "builtin:enrich"])
+            .args(["--config", &format!("{GOLDEN}/config.toml")])
+            .args(["--input", &format!("{GOLDEN}/input.json")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .env_remove(weft::runtime::PERF_MAP_ENV);
+        if let Some(value) = perf_map {
+            command.env(weft::runtime::PERF_MAP_ENV, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let map = PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+        assert!(child.wait().unwrap().success());
+        let contents = std::fs::read_to_string(&map).ok();
+        let _ = std::fs::remove_file(&map);
+        contents
+    };
+    let map = run(Some("1")).expect("WEFT_PERF_MAP=1 writes /tmp/perf-<pid>.map");
+    // perf's format: start address, size, name. The built-in plugins are stripped, so their
+    // functions are named by index (`wasm[0]::function[12]`).
+    assert!(
+        map.lines()
+            .any(|line| line.starts_with("0x") && line.contains(" wasm[0]::function[")),
+        "no plugin function in the perf map:\n{}",
+        &map[..map.len().min(2000)]
+    );
+    assert_eq!(run(None), None, "no perf map unless asked");
+    assert_eq!(run(Some("0")), None, "no perf map unless asked");
+}

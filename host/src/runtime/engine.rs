@@ -5,10 +5,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, OptLevel};
+use wasmtime::{Config, Engine, OptLevel, ProfilingStrategy};
 
 /// How often the epoch advances. A plugin's CPU deadline is a whole number of ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The environment variable that, set to `1`, makes the engine write a perf map
+/// (`/tmp/perf-<pid>.map`) naming every compiled plugin function, so `perf record`/`perf report`
+/// on a running `weft` show plugin code by function instead of as anonymous JIT addresses.
+/// Plugins built without stripping their names (`strip = false`) give readable names.
+pub const PERF_MAP_ENV: &str = "WEFT_PERF_MAP";
 
 /// The engine every plugin is compiled and run with, plus its epoch ticker thread.
 ///
@@ -26,6 +32,9 @@ impl PluginEngine {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.cranelift_opt_level(OptLevel::Speed);
+        if std::env::var_os(PERF_MAP_ENV).is_some_and(|value| value == "1") {
+            config.profiler(ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         let ticker = Arc::new(EpochTicker::start(engine.clone()));
         Ok(PluginEngine {

@@ -16,7 +16,7 @@ mod view;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use edits::{EditSummary, apply_edits, output_bytes, to_any_value};
-pub use engine::{EPOCH_TICK, PluginEngine};
+pub use engine::{EPOCH_TICK, PERF_MAP_ENV, PluginEngine};
 pub use plugin::{
     FailureKind, Grants, Limits, LoadedPlugin, PluginError, PluginInstance, World,
     hex_sha256 as sha256_hex,
