@@ -38,7 +38,7 @@ impl Redactor {
     /// Adds a detector. When matches overlap, the one that starts first wins, then the longer,
     /// then the one added first.
     pub(crate) fn push(&mut self, detector: Box<dyn Detector>, rule: Rule) {
-        let needs = Squeezed::of_needs(&detector.needs());
+        let needs = Squeezed::of(&detector.needs());
         self.entries.push(Entry {
             detector,
             needs,
@@ -57,7 +57,7 @@ impl Redactor {
         if self.entries.is_empty() || text.is_empty() {
             return Outcome::Keep;
         }
-        let profile = Squeezed::of_profile(&Profile::of(text));
+        let profile = Squeezed::of(&Profile::of(text));
         let Scratch { matches, buffers } = scratch;
         matches.clear();
         for (index, entry) in self.entries.iter().enumerate() {

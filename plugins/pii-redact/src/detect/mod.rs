@@ -142,33 +142,15 @@ fn longest_digit_stretch(bytes: &[u8]) -> usize {
     longest
 }
 
-/// The least a value's [`Profile`] must show for a detector to have a chance: every field is
-/// a minimum, all of them must be met. Detectors declare it as data, so the redactor checks
-/// every detector against a value with a few comparisons and no call.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Needs {
-    /// The shortest value in bytes.
-    pub(crate) len: usize,
-    /// The fewest ASCII digits.
-    pub(crate) digits: usize,
-    /// The fewest ASCII uppercase letters.
-    pub(crate) upper: usize,
-    /// The fewest `@` and `%` signs.
-    pub(crate) at_signs: usize,
-    /// The fewest `.` characters.
-    pub(crate) dots: usize,
-    /// The fewest `:` characters.
-    pub(crate) colons: usize,
-    /// The fewest spaces.
-    pub(crate) spaces: usize,
-    /// The fewest digits in one stretch (see [`Profile::run_digits`]); at least
-    /// [`Profile::RUN_COUNTED_FROM`] when not zero.
-    pub(crate) run_digits: usize,
-}
+/// What a detector needs of a value before searching it: the least [`Profile`] the value must
+/// have, field by field (every field a minimum, all of them to be met). Detectors declare it as
+/// data, so the redactor checks every detector against a value with one subtraction and no
+/// call. A `run_digits` minimum other than 0 must be at least [`Profile::RUN_COUNTED_FROM`].
+pub(crate) type Needs = Profile;
 
-impl Needs {
+impl Profile {
     /// No minimum: every value is searched.
-    pub(crate) const NOTHING: Needs = Needs {
+    pub(crate) const NOTHING: Needs = Profile {
         len: 0,
         digits: 0,
         upper: 0,
@@ -179,24 +161,24 @@ impl Needs {
         run_digits: 0,
     };
 
-    /// Whether `profile` meets every minimum. (The redactor squeezes each side once and
-    /// compares the [`Squeezed`] words.)
+    /// Whether this profile meets every minimum of `needs`. (The redactor squeezes each side
+    /// once and compares the [`Squeezed`] words.)
     #[cfg(test)]
-    pub(crate) fn met_by(&self, profile: &Profile) -> bool {
-        Squeezed::of_profile(profile).meets(Squeezed::of_needs(self))
+    pub(crate) fn meets(&self, needs: &Needs) -> bool {
+        Squeezed::of(self).meets(Squeezed::of(needs))
     }
 }
 
-/// A [`Profile`] or a [`Needs`] squeezed into one word, one byte per field saturated at 127,
-/// so a value's profile is checked against a detector's needs with one subtraction. Saturating
-/// both sides can only let more values through, never fewer.
+/// A [`Profile`] (of a value, or a detector's [`Needs`]) squeezed into one word, one byte per
+/// field saturated at 127, so a value's profile is checked against a detector's needs with one
+/// subtraction. Saturating both sides can only let more values through, never fewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Squeezed(u64);
 
 impl Squeezed {
-    /// The fields of `profile`, in the order of [`Needs`].
-    pub(crate) fn of_profile(profile: &Profile) -> Squeezed {
-        Squeezed::of([
+    /// Squeezes `profile`.
+    pub(crate) fn of(profile: &Profile) -> Squeezed {
+        let fields = [
             profile.len,
             profile.digits,
             profile.upper,
@@ -205,24 +187,7 @@ impl Squeezed {
             profile.colons,
             profile.spaces,
             profile.run_digits,
-        ])
-    }
-
-    /// The fields of `needs`, in the order of [`Profile`].
-    pub(crate) fn of_needs(needs: &Needs) -> Squeezed {
-        Squeezed::of([
-            needs.len,
-            needs.digits,
-            needs.upper,
-            needs.at_signs,
-            needs.dots,
-            needs.colons,
-            needs.spaces,
-            needs.run_digits,
-        ])
-    }
-
-    fn of(fields: [usize; 8]) -> Squeezed {
+        ];
         Squeezed(u64::from_le_bytes(
             fields.map(|field| field.min(0x7f) as u8),
         ))
@@ -371,7 +336,7 @@ pub(crate) mod testing {
     /// in production, so a prefilter that wrongly skips a value fails the tables too.
     pub(crate) fn matches<'t>(detector: &dyn Detector, text: &'t str) -> Vec<&'t str> {
         let mut found = Vec::new();
-        if detector.needs().met_by(&Profile::of(text)) {
+        if Profile::of(text).meets(&detector.needs()) {
             detector.find(text, &mut Buffers::default(), &mut |start, end| {
                 found.push(&text[start..end]);
             });
@@ -501,7 +466,7 @@ mod tests {
     #[test]
     fn squeezed_profiles_meet_needs_field_by_field() {
         let profile = Profile::of("Mail bob@x.io: 42 %");
-        let needs = |needs: Needs| needs.met_by(&profile);
+        let needs = |needs: Needs| profile.meets(&needs);
         assert!(needs(Needs::NOTHING));
         assert!(needs(Needs {
             len: 19,
@@ -546,21 +511,12 @@ mod tests {
             assert!(!needs(short), "{short:?} met by {profile:?}");
         }
         // Past 127 both sides saturate: a long value still meets a long minimum.
-        let long = Profile::of(&"a".repeat(500));
-        assert!(
-            Needs {
-                len: 300,
-                ..Needs::NOTHING
-            }
-            .met_by(&long)
-        );
-        assert!(
-            !Needs {
-                len: 300,
-                ..Needs::NOTHING
-            }
-            .met_by(&Profile::of("a"))
-        );
+        let long_minimum = Needs {
+            len: 300,
+            ..Needs::NOTHING
+        };
+        assert!(Profile::of(&"a".repeat(500)).meets(&long_minimum));
+        assert!(!Profile::of("a").meets(&long_minimum));
     }
 
     #[test]
