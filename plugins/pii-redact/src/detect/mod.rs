@@ -3,7 +3,7 @@
 //! Each built-in detector lives in its own file and follows the same recipe:
 //!
 //! 1. a cheap prefilter on the value's [`Profile`] (no `@`, no email; fewer than 13 digits, no
-//!    card number), so clean values cost one pass over their bytes in total;
+//!    card number), so most clean values cost one pass over their bytes in total;
 //! 2. a linear-time candidate search (the `regex` crate never backtracks, and the hand-written
 //!    scanners visit each byte a bounded number of times);
 //! 3. a validation step that removes look-alikes: Luhn for cards, mod-97 for IBANs, parsing
@@ -22,7 +22,8 @@ mod token;
 
 pub(crate) use custom::Custom;
 
-/// Cheap facts about a value, gathered in one pass, that let detectors skip values they
+/// Cheap facts about a value, gathered a word at a time (plus a second pass over values with
+/// many digits, for [`run_digits`](Profile::run_digits)), that let detectors skip values they
 /// cannot match.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Profile {
@@ -43,8 +44,8 @@ pub(crate) struct Profile {
     /// The most digits in one stretch of digits, spaces, `-`, `.`, `(` and `)`, from the first
     /// place in it not glued to a word before: an upper bound on the digits of any phone, card
     /// or SSN match, whose groups are joined only by those and which must stand apart from the
-    /// text before them. Counted only when the value has at least [`Profile::RUN_COUNTED_FROM`] digits; below
-    /// that it is `digits`, which bounds it too.
+    /// text before them. Counted only when the value has at least
+    /// [`Profile::RUN_COUNTED_FROM`] digits; below that it is `digits`, which bounds it too.
     pub(crate) run_digits: usize,
 }
 
