@@ -8,6 +8,7 @@
 
 use regex::Regex;
 
+use super::words::{any_marked, in_range};
 use super::{Buffers, Detector, Needs, is_word};
 
 /// Country code, check digits, then the BBAN solid or in space-separated groups of four with
@@ -43,6 +44,21 @@ impl Detector for Iban {
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {
         let bytes = text.as_bytes();
+        // An IBAN starts with a country code and two check digits (`DE89`); look for that a
+        // word at a time before starting a regex search.
+        if !any_marked(
+            bytes,
+            |low| in_range(low, b'A', b'Z'),
+            |at| {
+                bytes.get(at + 1..at + 4).is_some_and(|next| {
+                    next[0].is_ascii_uppercase()
+                        && next[1].is_ascii_digit()
+                        && next[2].is_ascii_digit()
+                })
+            },
+        ) {
+            return;
+        }
         for candidate in self.regex.find_iter(text) {
             if let Some(end) = iban_end(bytes, candidate.start(), candidate.end()) {
                 found(candidate.start(), end);

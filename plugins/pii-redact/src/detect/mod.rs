@@ -19,8 +19,10 @@ mod ip;
 mod phone;
 mod ssn;
 mod token;
+mod words;
 
 pub(crate) use custom::Custom;
+use words::{HIGH, equal, in_range, split_ascii, words};
 
 /// Cheap facts about a value, gathered a word at a time (plus a second pass over values with
 /// many digits, for [`run_digits`](Profile::run_digits)), that let detectors skip values they
@@ -49,11 +51,6 @@ pub(crate) struct Profile {
     pub(crate) run_digits: usize,
 }
 
-/// Every byte of a word set to 1.
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-/// The high bit of every byte of a word.
-const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-
 impl Profile {
     /// The fewest digits a digit detector needs (a phone number's 8); values with fewer
     /// digits skip the stretch count.
@@ -67,18 +64,8 @@ impl Profile {
             ..Profile::default()
         };
         let bytes = text.as_bytes();
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            profile.count(u64::from_le_bytes(
-                word.try_into().expect("an 8-byte chunk"),
-            ));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            // Zero bytes pad the word; zero is in no class counted.
-            let mut word = [0; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            profile.count(u64::from_le_bytes(word));
+        for (_, word) in words(bytes) {
+            profile.count(word);
         }
         profile.run_digits = if profile.digits >= Self::RUN_COUNTED_FROM {
             longest_digit_stretch(bytes)
@@ -90,9 +77,7 @@ impl Profile {
 
     /// Adds the classes of the eight bytes of `word` to the counts.
     fn count(&mut self, word: u64) {
-        // Bytes of 0x80 and above (inside UTF-8 sequences) are in no class.
-        let ascii = !word & HIGH;
-        let low = word & !HIGH;
+        let (ascii, low) = split_ascii(word);
         let ones = |mask: u64| (mask & ascii).count_ones() as usize;
         self.digits += ones(in_range(low, b'0', b'9'));
         self.upper += ones(in_range(low, b'A', b'Z'));
@@ -101,22 +86,6 @@ impl Profile {
         self.colons += ones(equal(low, b':'));
         self.spaces += ones(equal(low, b' '));
     }
-}
-
-/// The high bit of each byte of `low` (bytes below 0x80) whose value equals `byte`.
-fn equal(low: u64, byte: u8) -> u64 {
-    let diff = low ^ (ONES * u64::from(byte));
-    // `diff + 0x7f` sets a byte's high bit exactly when the byte is not zero; no byte carries.
-    !((diff + ONES * 0x7f) | diff) & HIGH
-}
-
-/// The high bit of each byte of `low` (bytes below 0x80) within `first..=last`.
-fn in_range(low: u64, first: u8, last: u8) -> u64 {
-    // Adding `0x80 - first` sets the high bit from `first` up, adding `0x7f - last` from
-    // past `last` up; neither carries out of a byte below 0x80.
-    let from_first = low + ONES * u64::from(0x80 - first);
-    let past_last = low + ONES * u64::from(0x7f - last);
-    from_first & !past_last & HIGH
 }
 
 /// The most digits in one stretch of digits, spaces, `-`, `.`, `(` and `)`, counted from the

@@ -2,6 +2,7 @@
 
 use regex::Regex;
 
+use super::words::{any_marked, equal, fold_case};
 use super::{Buffers, Detector, Needs};
 
 /// Three base64url segments; the header is a JSON object, so it starts with `eyJ` (`{"`).
@@ -40,6 +41,15 @@ impl Detector for Jwt {
     }
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {
+        // Starting a regex search costs more than a word-at-a-time look for its literal.
+        let bytes = text.as_bytes();
+        if !any_marked(
+            bytes,
+            |low| equal(low, b'e'),
+            |at| bytes.get(at + 1..at + 3) == Some(b"yJ"),
+        ) {
+            return;
+        }
         for token in self.regex.find_iter(text) {
             found(token.start(), token.end());
         }
@@ -71,6 +81,20 @@ impl Detector for BearerToken {
     }
 
     fn find(&self, text: &str, _: &mut Buffers, found: &mut dyn FnMut(usize, usize)) {
+        // Most values with a space are prose, SQL or user agents: look for `bearer ` a word at
+        // a time before starting a regex search.
+        let bytes = text.as_bytes();
+        if !any_marked(
+            bytes,
+            |low| equal(fold_case(low), b'b'),
+            |at| {
+                bytes.get(at..at + 7).is_some_and(|word| {
+                    word[..6].eq_ignore_ascii_case(b"bearer") && word[6] == b' '
+                })
+            },
+        ) {
+            return;
+        }
         for candidate in self.regex.find_iter(text) {
             // Skip `bearer` and the spaces after it.
             let token = candidate.as_str()["bearer".len()..].trim_start_matches(' ');
