@@ -50,7 +50,7 @@ fn tail_word(rest: &[u8]) -> u64 {
         0 => return 0,
     };
     // The two loads overlap on equal bytes, so or-ing them is exact.
-    low | high << (8 * (len - width))
+    low | (high << (8 * (len - width)))
 }
 
 /// The high bit of each byte of `word` below 0x80, and the word with every high bit cleared
@@ -78,7 +78,7 @@ pub(super) fn in_range(low: u64, first: u8, last: u8) -> u64 {
 /// `low` with ASCII letters folded to lowercase (other bytes may change too; compare the
 /// result only with lowercase letters).
 pub(super) fn fold_case(low: u64) -> u64 {
-    low | ONES * 0x20
+    low | (ONES * 0x20)
 }
 
 /// Whether `confirm` holds at some offset of `bytes` whose (ASCII) byte `class` marks. The
