@@ -91,21 +91,45 @@ impl Profile {
 /// The most digits in one stretch of digits, spaces, `-`, `.`, `(` and `)`, counted from the
 /// first digit or `(` of the stretch where a match could start: one not glued to a word
 /// before it (see [`free_before`]). `ord-2024-000123` and a UUID's groups count nothing.
+///
+/// Where a match could start is found for a whole word at once, and a word where no count
+/// can begin, with none under way, is skipped: only the words of a value around its free
+/// digits are walked byte by byte.
 fn longest_digit_stretch(bytes: &[u8]) -> usize {
     let (mut longest, mut run, mut counting) = (0, 0, false);
-    for (index, &byte) in bytes.iter().enumerate() {
-        match byte {
-            b'0'..=b'9' | b'(' => {
-                counting = counting || free_before(bytes, index);
-                if counting && byte != b'(' {
-                    run += 1;
-                    longest = longest.max(run);
+    // The word-character and glue masks of the previous word, for the bytes before this one's.
+    let (mut word_chars_before, mut glue_before) = (0, 0);
+    for (offset, word) in words(bytes) {
+        let (ascii, low) = split_ascii(word);
+        let digits = in_range(low, b'0', b'9');
+        let letters = in_range(low, b'A', b'Z') | in_range(low, b'a', b'z');
+        let word_chars = (digits | letters | equal(low, b'_')) & ascii;
+        let glue = (equal(low, b'-') | equal(low, b'.')) & ascii;
+        // `free_before` at every byte: not after a word character, nor after glue after one.
+        let after_word = (word_chars << 8) | (word_chars_before >> 56);
+        let after_glue = (glue << 8) | (glue_before >> 56);
+        let two_after_word = (word_chars << 16) | (word_chars_before >> 48);
+        let free_starts =
+            (digits | equal(low, b'(')) & ascii & !after_word & !(after_glue & two_after_word);
+        (word_chars_before, glue_before) = (word_chars, glue);
+        if !counting && free_starts == 0 {
+            // No count is under way (so `run` is 0) and none can begin in this word.
+            continue;
+        }
+        for (index, &byte) in bytes[offset..].iter().take(8).enumerate() {
+            match byte {
+                b'0'..=b'9' | b'(' => {
+                    counting = counting || free_starts & (0x80 << (8 * index)) != 0;
+                    if counting && byte != b'(' {
+                        run += 1;
+                        longest = longest.max(run);
+                    }
                 }
-            }
-            b' ' | b'-' | b'.' | b')' => {}
-            _ => {
-                run = 0;
-                counting = false;
+                b' ' | b'-' | b'.' | b')' => {}
+                _ => {
+                    run = 0;
+                    counting = false;
+                }
             }
         }
     }
@@ -400,11 +424,62 @@ mod tests {
             }
         }
         profile.run_digits = if profile.digits >= Profile::RUN_COUNTED_FROM {
-            longest_digit_stretch(text.as_bytes())
+            longest_digit_stretch_byte_by_byte(text.as_bytes())
         } else {
             profile.digits
         };
         profile
+    }
+
+    /// The byte-at-a-time stretch count the word-at-a-time [`longest_digit_stretch`] must
+    /// agree with: [`free_before`] asked at every digit until a count begins.
+    fn longest_digit_stretch_byte_by_byte(bytes: &[u8]) -> usize {
+        let (mut longest, mut run, mut counting) = (0, 0, false);
+        for (index, &byte) in bytes.iter().enumerate() {
+            match byte {
+                b'0'..=b'9' | b'(' => {
+                    counting = counting || free_before(bytes, index);
+                    if counting && byte != b'(' {
+                        run += 1;
+                        longest = longest.max(run);
+                    }
+                }
+                b' ' | b'-' | b'.' | b')' => {}
+                _ => {
+                    run = 0;
+                    counting = false;
+                }
+            }
+        }
+        longest
+    }
+
+    #[test]
+    fn word_at_a_time_stretches_equal_byte_by_byte_stretches() {
+        // Every string of up to five characters from the classes that matter (a digit, a
+        // letter, `_`, each separator and glue, another symbol, a multi-byte character),
+        // after 0 to 8 leading spaces or letters, so each lands across a word boundary.
+        let alphabet = ["1", "a", "_", " ", "-", ".", "(", ")", "/", "é"];
+        let (mut texts, mut level) = (Vec::new(), vec![String::new()]);
+        for _ in 0..5 {
+            level = level
+                .iter()
+                .flat_map(|text| alphabet.iter().map(move |c| format!("{text}{c}")))
+                .collect();
+            texts.extend(level.iter().cloned());
+        }
+        for text in &texts {
+            for lead in 0..9 {
+                for filler in [" ", "x"] {
+                    let text = format!("{}{text}", filler.repeat(lead));
+                    assert_eq!(
+                        longest_digit_stretch(text.as_bytes()),
+                        longest_digit_stretch_byte_by_byte(text.as_bytes()),
+                        "stretch of {text:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
