@@ -96,7 +96,7 @@ impl Profile {
 /// can begin, with none under way, is skipped: only the words of a value around its free
 /// digits are walked byte by byte.
 fn longest_digit_stretch(bytes: &[u8]) -> usize {
-    let (mut longest, mut run, mut counting) = (0, 0, false);
+    let mut stretch = Stretch::default();
     // The word-character and glue masks of the previous word, for the bytes before this one's.
     let (mut word_chars_before, mut glue_before) = (0, 0);
     for (offset, word) in words(bytes) {
@@ -112,28 +112,47 @@ fn longest_digit_stretch(bytes: &[u8]) -> usize {
         let free_starts =
             (digits | equal(low, b'(')) & ascii & !after_word & !(after_glue & two_after_word);
         (word_chars_before, glue_before) = (word_chars, glue);
-        if !counting && free_starts == 0 {
-            // No count is under way (so `run` is 0) and none can begin in this word.
+        if !stretch.counting && free_starts == 0 {
+            // No count is under way (so the run is 0) and none can begin in this word.
             continue;
         }
         for (index, &byte) in bytes[offset..].iter().take(8).enumerate() {
-            match byte {
-                b'0'..=b'9' | b'(' => {
-                    counting = counting || free_starts & (0x80 << (8 * index)) != 0;
-                    if counting && byte != b'(' {
-                        run += 1;
-                        longest = longest.max(run);
-                    }
+            stretch.step(byte, free_starts & (0x80 << (8 * index)) != 0);
+        }
+    }
+    stretch.longest
+}
+
+/// The state of [`longest_digit_stretch`] between bytes.
+#[derive(Debug, Default)]
+struct Stretch {
+    /// The longest count so far.
+    longest: usize,
+    /// The digits counted in the current stretch.
+    run: usize,
+    /// Whether the current stretch has reached a place a match could start (until then,
+    /// `run` stays 0).
+    counting: bool,
+}
+
+impl Stretch {
+    /// Takes the next byte; `free` says whether a match could start at it.
+    fn step(&mut self, byte: u8, free: bool) {
+        match byte {
+            b'0'..=b'9' | b'(' => {
+                self.counting = self.counting || free;
+                if self.counting && byte != b'(' {
+                    self.run += 1;
+                    self.longest = self.longest.max(self.run);
                 }
-                b' ' | b'-' | b'.' | b')' => {}
-                _ => {
-                    run = 0;
-                    counting = false;
-                }
+            }
+            b' ' | b'-' | b'.' | b')' => {}
+            _ => {
+                self.run = 0;
+                self.counting = false;
             }
         }
     }
-    longest
 }
 
 /// What a detector needs of a value before searching it: the least [`Profile`] the value must
@@ -432,26 +451,13 @@ mod tests {
     }
 
     /// The byte-at-a-time stretch count the word-at-a-time [`longest_digit_stretch`] must
-    /// agree with: [`free_before`] asked at every digit until a count begins.
+    /// agree with: every byte stepped, [`free_before`] asked at each.
     fn longest_digit_stretch_byte_by_byte(bytes: &[u8]) -> usize {
-        let (mut longest, mut run, mut counting) = (0, 0, false);
+        let mut stretch = Stretch::default();
         for (index, &byte) in bytes.iter().enumerate() {
-            match byte {
-                b'0'..=b'9' | b'(' => {
-                    counting = counting || free_before(bytes, index);
-                    if counting && byte != b'(' {
-                        run += 1;
-                        longest = longest.max(run);
-                    }
-                }
-                b' ' | b'-' | b'.' | b')' => {}
-                _ => {
-                    run = 0;
-                    counting = false;
-                }
-            }
+            stretch.step(byte, free_before(bytes, index));
         }
-        longest
+        stretch.longest
     }
 
     #[test]
