@@ -6,7 +6,7 @@
 //! are in no class.
 
 /// Every byte of a word set to 1.
-pub(super) const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 /// The high bit of every byte of a word.
 pub(super) const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
 
