@@ -9,13 +9,15 @@ use crate::detect::{Buffers, Detector, Profile, Squeezed};
 #[derive(Default)]
 pub(crate) struct Redactor {
     entries: Vec<Entry>,
+    /// Each entry's [`Detector::needs`], asked once, in the entries' order. They have a list
+    /// of their own so that passing over the detectors a value cannot match is a tight scan
+    /// of words (most values meet few detectors' needs, many meet none).
+    needs: Vec<Squeezed>,
 }
 
 /// A detector and what to do with its matches.
 struct Entry {
     detector: Box<dyn Detector>,
-    /// The detector's [`Detector::needs`], asked once.
-    needs: Squeezed,
     rule: Rule,
 }
 
@@ -38,12 +40,8 @@ impl Redactor {
     /// Adds a detector. When matches overlap, the one that starts first wins, then the longer,
     /// then the one added first.
     pub(crate) fn push(&mut self, detector: Box<dyn Detector>, rule: Rule) {
-        let needs = Squeezed::of(&detector.needs());
-        self.entries.push(Entry {
-            detector,
-            needs,
-            rule,
-        });
+        self.needs.push(Squeezed::of(&detector.needs()));
+        self.entries.push(Entry { detector, rule });
     }
 
     /// Whether no detector or pattern is enabled.
@@ -60,10 +58,14 @@ impl Redactor {
         let profile = Squeezed::of(&Profile::of(text));
         let Scratch { matches, buffers } = scratch;
         matches.clear();
-        for (index, entry) in self.entries.iter().enumerate() {
-            if !profile.meets(entry.needs) {
-                continue;
-            }
+        let mut next = 0;
+        while let Some(skipped) = self.needs[next..]
+            .iter()
+            .position(|&needs| profile.meets(needs))
+        {
+            let index = next + skipped;
+            next = index + 1;
+            let entry = &self.entries[index];
             let before = matches.len();
             entry.detector.find(text, buffers, &mut |start, end| {
                 matches.push(Match {
