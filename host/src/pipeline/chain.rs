@@ -8,11 +8,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use crate::config::{OnError, ProcessorConfig, TailSamplingConfig};
 
 use super::breaker::{Breaker, Verdict};
+use crate::runtime::bindings::Batch;
 use crate::runtime::bindings::{Decision, Range as TraceRange};
 use crate::runtime::packed::view_span_count;
 use crate::runtime::{
-    EditSummary, FailureKind, LoadedPlugin, PluginError, PluginInstance, apply_edits, build_view,
-    output_bytes,
+    EditSummary, FailureKind, LoadedPlugin, PluginError, PluginInstance, apply_edits,
+    build_view_into, empty_view, output_bytes,
 };
 use crate::telemetry::{ErrorKind, Metrics, PipelineStats, ProcessorMetrics};
 
@@ -73,6 +74,8 @@ pub struct Chain {
     spec: Arc<ChainSpec>,
     instances: Vec<Option<PluginInstance>>,
     metrics: Vec<Arc<ProcessorMetrics>>,
+    /// The view every stage is handed, rebuilt for each call in the same storage.
+    view: Batch,
 }
 
 impl Chain {
@@ -88,6 +91,7 @@ impl Chain {
             spec,
             instances,
             metrics,
+            view: empty_view(),
         }
     }
 
@@ -115,6 +119,7 @@ impl Chain {
         metrics: &Metrics,
     ) -> Option<ExportTraceServiceRequest> {
         let stats = &metrics.pipeline;
+        let view = &mut self.view;
         for ((stage, instance), counters) in self
             .spec
             .stages
@@ -136,8 +141,9 @@ impl Chain {
             if let Some(watch) = &mut watch {
                 watch.before(&request);
             }
-            let outcome =
-                through_breaker(stage, counters, || run_stage(stage, instance, &mut request));
+            let outcome = through_breaker(stage, counters, || {
+                run_stage(stage, instance, &mut request, view)
+            });
             if let Some(watch) = watch {
                 let dropped = outcome.is_err() && stage.on_error == OnError::Drop;
                 watch.after((!dropped).then_some(&request));
@@ -196,13 +202,14 @@ impl Chain {
         let stage = &self.spec.stages[position];
         let counters = &self.metrics[position];
         let instance = &mut self.instances[position];
+        let view = &mut self.view;
         let outcome = through_breaker(stage, counters, || {
             let live = match instance {
                 Some(live) => live,
                 None => instance.insert(stage.plugin.instantiate()?),
             };
-            let view = build_view(request, stage.plugin.interest());
-            let decisions = live.decide(&view, traces, now_unix_nano);
+            build_view_into(request, stage.plugin.interest(), view);
+            let decisions = live.decide(view, traces, now_unix_nano);
             if let Err(PluginError::Trap { .. }) = &decisions {
                 *instance = None;
             }
@@ -277,19 +284,20 @@ fn error_kind(error: &PluginError) -> ErrorKind {
     }
 }
 
-/// Runs one processor on `request`. A trapped instance is discarded; the next batch gets a
-/// fresh one.
+/// Runs one processor on `request`, building its view in `view`. A trapped instance is
+/// discarded; the next batch gets a fresh one.
 fn run_stage(
     stage: &StageSpec,
     instance: &mut Option<PluginInstance>,
     request: &mut ExportTraceServiceRequest,
+    view: &mut Batch,
 ) -> Result<EditSummary, PluginError> {
     let live = match instance {
         Some(live) => live,
         None => instance.insert(stage.plugin.instantiate()?),
     };
-    let view = build_view(request, stage.plugin.interest());
-    let edits = match live.process(&view) {
+    build_view_into(request, stage.plugin.interest(), view);
+    let edits = match live.process(view) {
         Ok(edits) => edits,
         Err(error) => {
             if matches!(error, PluginError::Trap { .. }) {
@@ -300,14 +308,14 @@ fn run_stage(
     };
     let (bytes, cap) = (
         output_bytes(&edits),
-        output_cap(view_span_count(&view), view.arena.len()),
+        output_cap(view_span_count(view), view.arena.len()),
     );
     if bytes > cap {
         return Err(PluginError::InvalidEdit {
             plugin: stage.plugin.name().to_owned(),
             reason: format!(
                 "output amplification: {bytes} bytes of edits for {} spans (at most {cap})",
-                view_span_count(&view)
+                view_span_count(view)
             ),
         });
     }

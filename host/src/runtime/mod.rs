@@ -21,4 +21,7 @@ pub use plugin::{
     FailureKind, Grants, Limits, LoadedPlugin, PluginError, PluginInstance, World,
     hex_sha256 as sha256_hex,
 };
-pub use view::{build_view, full_interest, no_interest, policy_interest, span_id, trace_id};
+pub use view::{
+    build_view, build_view_into, empty_view, full_interest, no_interest, policy_interest, span_id,
+    trace_id,
+};

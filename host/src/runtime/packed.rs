@@ -57,7 +57,10 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
         return;
     }
     let owners = attribute_owners(view);
-    let mut out = Vec::with_capacity(
+    // The packed rows go where the last packed view of this `Batch` was, keeping its storage.
+    let mut out = std::mem::take(&mut view.packed);
+    out.clear();
+    out.reserve(
         HEADER_BYTES
             + view.resources.len() * RESOURCE_ROW
             + view.scopes.len() * SCOPE_ROW
@@ -66,7 +69,7 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
             + view.links.len() * LINK_ROW
             + view.attributes.len() * ATTRIBUTE_ROW,
     );
-    let mut w = Writer(&mut out);
+    let mut w = Row::<HEADER_BYTES>::new();
     w.u32(LAYOUT_VERSION);
     for len in [
         view.resources.len(),
@@ -79,21 +82,27 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
         w.u32(len as u32);
     }
     w.u32(0);
+    w.append_to(&mut out);
     for resource in &view.resources {
+        let mut w = Row::<RESOURCE_ROW>::new();
         w.range(resource.attributes);
         w.u32(resource.dropped_attributes_count);
         w.slice(resource.schema_url);
         w.u32(0);
+        w.append_to(&mut out);
     }
     for scope in &view.scopes {
+        let mut w = Row::<SCOPE_ROW>::new();
         w.u32(scope.resource);
         w.slice(scope.name);
         w.slice(scope.version);
         w.range(scope.attributes);
         w.u32(scope.dropped_attributes_count);
         w.slice(scope.schema_url);
+        w.append_to(&mut out);
     }
     for span in &view.spans {
+        let mut w = Row::<SPAN_ROW>::new();
         w.trace_id(span.trace_id);
         w.bytes(&span.span_id.to_be_bytes());
         w.bytes(&span.parent_span_id.to_be_bytes());
@@ -113,16 +122,20 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
         w.u32(span.dropped_events_count);
         w.u32(span.dropped_links_count);
         w.u32(0);
+        w.append_to(&mut out);
     }
     let (event_spans, link_spans) = parents(view);
     for (event, span) in view.events.iter().zip(event_spans) {
+        let mut w = Row::<EVENT_ROW>::new();
         w.u64(event.time_unix_nano);
         w.u32(span);
         w.slice(event.name);
         w.range(event.attributes);
         w.u32(event.dropped_attributes_count);
+        w.append_to(&mut out);
     }
     for (link, span) in view.links.iter().zip(link_spans) {
+        let mut w = Row::<LINK_ROW>::new();
         w.trace_id(link.trace_id);
         w.bytes(&link.span_id.to_be_bytes());
         w.u32(span);
@@ -131,14 +144,16 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
         w.u32(link.dropped_attributes_count);
         w.u32(link.flags);
         w.bytes(&[0; 12]);
+        w.append_to(&mut out);
     }
     let mut nested = Vec::new();
+    let mut attributes = std::mem::take(&mut view.attributes);
     // Where the next value would start in the arena: values that are not strings or bytes
     // take this offset, so offsets never decrease along the table.
     let mut cursor = 0u32;
-    for (attribute, (owner, index)) in std::mem::take(&mut view.attributes).into_iter().zip(owners)
-    {
+    for (attribute, (owner, index)) in attributes.drain(..).zip(owners) {
         let AttributeView { key, value } = attribute;
+        let mut w = Row::<ATTRIBUTE_ROW>::new();
         w.u32(key);
         let (kind, slice, scalar) = match &value {
             ValueView::Empty => (0u8, None, 0u64),
@@ -166,9 +181,11 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
         if kind == 6 {
             nested.push(AttributeView { key, value });
         }
+        w.append_to(&mut out);
     }
     view.packed = out;
-    view.attributes = nested;
+    attributes.extend(nested);
+    view.attributes = attributes;
     view.resources.clear();
     view.scopes.clear();
     view.spans.clear();
@@ -215,20 +232,38 @@ fn parents(view: &Batch) -> (Vec<u32>, Vec<u32>) {
     (events, links)
 }
 
-/// Little-endian row writer.
-struct Writer<'a>(&'a mut Vec<u8>);
+/// One row of the packed layout, `N` bytes, written little-endian field by field on the
+/// stack and appended whole: a span's row is one copy into the output, not twenty-five.
+struct Row<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
 
-impl Writer<'_> {
-    fn u32(&mut self, value: u32) {
-        self.0.extend_from_slice(&value.to_le_bytes());
+impl<const N: usize> Row<N> {
+    fn new() -> Self {
+        Row {
+            bytes: [0; N],
+            len: 0,
+        }
     }
 
-    fn u64(&mut self, value: u64) {
-        self.0.extend_from_slice(&value.to_le_bytes());
+    /// Appends the row to `out`; the row must be exactly full (its fields add up to `N`).
+    fn append_to(self, out: &mut Vec<u8>) {
+        assert_eq!(self.len, N, "a packed row of {N} bytes written short");
+        out.extend_from_slice(&self.bytes);
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn u32(&mut self, value: u32) {
+        self.bytes(&value.to_le_bytes());
+    }
+
+    fn u64(&mut self, value: u64) {
+        self.bytes(&value.to_le_bytes());
     }
 
     fn slice(&mut self, slice: Slice) {
@@ -252,7 +287,9 @@ impl Writer<'_> {
 mod tests {
     use super::*;
     use crate::runtime::bindings::{AttributeSelection, Interest, SpanKind, StatusCode};
-    use crate::runtime::view::{build_view, full_interest, no_interest};
+    use crate::runtime::view::{
+        build_view, build_view_into, empty_view, full_interest, no_interest,
+    };
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{
         AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value::Value,
@@ -382,6 +419,36 @@ mod tests {
                 high: u64::from_be_bytes(self.0[at..at + 8].try_into().unwrap()),
                 low: u64::from_be_bytes(self.0[at + 8..at + 16].try_into().unwrap()),
             }
+        }
+    }
+
+    #[test]
+    fn a_view_rebuilt_in_used_storage_is_the_view_built_from_nothing() {
+        let big = request();
+        let mut small = request();
+        small.resource_spans.truncate(1);
+        small.resource_spans[0].scope_spans[0].spans.truncate(1);
+        small.resource_spans[0].scope_spans[0].spans[0]
+            .attributes
+            .truncate(2);
+        let packed = Interest {
+            span_fields: SpanFields::all(),
+            ..full_interest()
+        };
+        let mut view = empty_view();
+        // Bigger then smaller, packed then records and back: nothing of the previous view
+        // (rows, nested values, keys, arena bytes) may show through.
+        for (request, interest) in [
+            (&big, &packed),
+            (&small, &packed),
+            (&big, &full_interest()),
+            (&small, &full_interest()),
+            (&big, &packed),
+            (&small, &no_interest()),
+            (&small, &packed),
+        ] {
+            build_view_into(request, interest, &mut view);
+            assert!(view == build_view(request, interest));
         }
     }
 

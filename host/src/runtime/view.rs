@@ -61,64 +61,95 @@ pub fn policy_interest(mut interest: Interest) -> Interest {
 
 /// Builds the view of `request` that `interest` asks for.
 pub fn build_view(request: &ExportTraceServiceRequest, interest: &Interest) -> Batch {
+    let mut view = empty_view();
+    build_view_into(request, interest, &mut view);
+    view
+}
+
+/// A view with nothing in it and no storage: the starting point of a view reused with
+/// [`build_view_into`].
+pub fn empty_view() -> Batch {
+    Batch {
+        keys: Vec::new(),
+        arena: Vec::new(),
+        attributes: Vec::new(),
+        events: Vec::new(),
+        links: Vec::new(),
+        resources: Vec::new(),
+        scopes: Vec::new(),
+        spans: Vec::new(),
+        packed: Vec::new(),
+    }
+}
+
+/// [`build_view`] into `view`, replacing what it held but keeping its storage: a worker that
+/// builds every batch's view in the same `Batch` stops allocating (and page-faulting) its
+/// arena, tables and packed rows once they have grown to its batches' size.
+pub fn build_view_into(request: &ExportTraceServiceRequest, interest: &Interest, view: &mut Batch) {
     let span_count = request
         .resource_spans
         .iter()
         .flat_map(|rs| &rs.scope_spans)
         .map(|ss| ss.spans.len())
         .sum();
-    let mut view = ViewBuilder {
+    let mut batch = std::mem::replace(view, empty_view());
+    clear(&mut batch);
+    batch.resources.reserve(request.resource_spans.len());
+    batch.spans.reserve(span_count);
+    let mut builder = ViewBuilder {
         interest,
         keys: HashMap::new(),
         previous_keys: Vec::new(),
-        batch: Batch {
-            keys: Vec::new(),
-            arena: Vec::new(),
-            attributes: Vec::new(),
-            events: Vec::new(),
-            links: Vec::new(),
-            resources: Vec::with_capacity(request.resource_spans.len()),
-            scopes: Vec::new(),
-            spans: Vec::with_capacity(span_count),
-            packed: Vec::new(),
-        },
+        batch,
     };
     for resource_spans in &request.resource_spans {
-        let resource_index = view.batch.resources.len() as u32;
+        let resource_index = builder.batch.resources.len() as u32;
         let resource = resource_spans.resource.as_ref();
         let resource = Resource {
-            attributes: view.select(
+            attributes: builder.select(
                 resource.map(|r| &r.attributes[..]).unwrap_or_default(),
                 &interest.resource_attributes,
             ),
             dropped_attributes_count: resource.map(|r| r.dropped_attributes_count).unwrap_or(0),
-            schema_url: view.slice(resource_spans.schema_url.as_bytes()),
+            schema_url: builder.slice(resource_spans.schema_url.as_bytes()),
         };
-        view.batch.resources.push(resource);
+        builder.batch.resources.push(resource);
         for scope_spans in &resource_spans.scope_spans {
-            let scope_index = view.batch.scopes.len() as u32;
+            let scope_index = builder.batch.scopes.len() as u32;
             let scope = scope_spans.scope.as_ref();
             let scope = Scope {
                 resource: resource_index,
-                name: view.slice(scope.map(|s| s.name.as_bytes()).unwrap_or_default()),
-                version: view.slice(scope.map(|s| s.version.as_bytes()).unwrap_or_default()),
-                attributes: view.select(
+                name: builder.slice(scope.map(|s| s.name.as_bytes()).unwrap_or_default()),
+                version: builder.slice(scope.map(|s| s.version.as_bytes()).unwrap_or_default()),
+                attributes: builder.select(
                     scope.map(|s| &s.attributes[..]).unwrap_or_default(),
                     &interest.scope_attributes,
                 ),
                 dropped_attributes_count: scope.map(|s| s.dropped_attributes_count).unwrap_or(0),
-                schema_url: view.slice(scope_spans.schema_url.as_bytes()),
+                schema_url: builder.slice(scope_spans.schema_url.as_bytes()),
             };
-            view.batch.scopes.push(scope);
+            builder.batch.scopes.push(scope);
             for span in &scope_spans.spans {
-                let span = view.span(span, scope_index);
-                view.batch.spans.push(span);
+                let span = builder.span(span, scope_index);
+                builder.batch.spans.push(span);
             }
         }
     }
-    let mut batch = view.batch;
-    pack_if_asked(&mut batch, interest.span_fields);
-    batch
+    *view = builder.batch;
+    pack_if_asked(view, interest.span_fields);
+}
+
+/// Empties every list of `view`, keeping their storage.
+fn clear(view: &mut Batch) {
+    view.keys.clear();
+    view.arena.clear();
+    view.attributes.clear();
+    view.events.clear();
+    view.links.clear();
+    view.resources.clear();
+    view.scopes.clear();
+    view.spans.clear();
+    view.packed.clear();
 }
 
 /// Accumulates the flat lists, the key table and the arena while a view is built.
