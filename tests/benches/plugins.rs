@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
+use prost::Message;
 use weft::runtime::{Limits, LoadedPlugin, PluginEngine, apply_edits, build_view_into, empty_view};
 use weft_sdk::testing::BatchBuilder;
 use weft_sdk::{Processor, StatusCode, TraceId};
@@ -18,9 +19,12 @@ const ROUND: Duration = Duration::from_millis(700);
 /// Batches per timed round in the host (each a fresh copy).
 const COPIES: usize = 300;
 
-/// Spans per second through the plugin inside the host, best of three rounds. The batches
-/// are copied before the clock starts: in the pipeline a worker owns its batch and edits it
-/// in place, so copying is not part of a stage's cost.
+/// Spans per second through the plugin inside the host, best of three rounds. Each batch is
+/// decoded from protobuf just before the clock runs for it, as a worker gets it from the
+/// receiver: the stage's cost is timed, not the decoding (a worker owns its batch and edits
+/// it in place). Decoded, not cloned: a clone's attribute lists have no spare capacity, so
+/// every attribute an edit adds would reallocate its span's list, which prost's lists (ten
+/// attributes in room for sixteen) do not.
 fn in_host(
     engine: &PluginEngine,
     builtin: &str,
@@ -54,17 +58,19 @@ fn in_host_bytes(
     let mut instance = plugin.instantiate().unwrap();
     // As in a worker: every batch's view is built in the same storage.
     let mut view = empty_view();
+    let encoded = input.encode_to_vec();
     let mut best = 0f64;
     for _ in 0..3 {
-        let mut batches: Vec<ExportTraceServiceRequest> =
-            (0..COPIES).map(|_| input.clone()).collect();
-        let started = Instant::now();
-        for request in &mut batches {
-            build_view_into(request, plugin.interest(), &mut view);
+        let mut elapsed = Duration::ZERO;
+        for _ in 0..COPIES {
+            let mut request = ExportTraceServiceRequest::decode(&encoded[..]).unwrap();
+            let started = Instant::now();
+            build_view_into(&request, plugin.interest(), &mut view);
             let edits = instance.process(&view).unwrap();
-            apply_edits(request, edits).unwrap();
+            apply_edits(&mut request, edits).unwrap();
+            elapsed += started.elapsed();
         }
-        best = best.max((COPIES * BATCH as usize) as f64 / started.elapsed().as_secs_f64());
+        best = best.max((COPIES * BATCH as usize) as f64 / elapsed.as_secs_f64());
     }
     best
 }
