@@ -8,8 +8,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use crate::config::{OnError, ProcessorConfig, TailSamplingConfig};
 
 use super::breaker::{Breaker, Verdict};
-use crate::runtime::bindings::Batch;
-use crate::runtime::bindings::{Decision, Range as TraceRange};
+use crate::runtime::bindings::{Batch, Decision, Range as TraceRange};
 use crate::runtime::packed::view_span_count;
 use crate::runtime::{
     EditSummary, FailureKind, LoadedPlugin, PluginError, PluginInstance, apply_edits,
@@ -74,7 +73,9 @@ pub struct Chain {
     spec: Arc<ChainSpec>,
     instances: Vec<Option<PluginInstance>>,
     metrics: Vec<Arc<ProcessorMetrics>>,
-    /// The view every stage is handed, rebuilt for each call in the same storage.
+    /// The view every stage is handed, rebuilt for each call in the same storage. It keeps
+    /// the capacity of the largest batch this worker has seen, and the last batch's strings
+    /// until the next call.
     view: Batch,
 }
 
