@@ -16,7 +16,7 @@ use weft_tests::spans::{clean_span, request, request_of};
 
 const BATCH: u64 = 512;
 const ROUND: Duration = Duration::from_millis(700);
-/// Batches per timed round in the host (each a fresh copy).
+/// Batches per timed round in the host (each freshly decoded).
 const COPIES: usize = 300;
 
 /// Spans per second through the plugin inside the host, best of three rounds. Each batch is
