@@ -6,7 +6,10 @@
 //! place. The layout is specified for plugin authors in `docs/plugin-contract.md` ("The packed
 //! layout"); the constants below are the same numbers.
 
-use super::bindings::{AttributeView, Batch, Range, Slice, SpanFields, TraceId, ValueView};
+use super::bindings::{
+    AttributeView, Batch, Event, Link, Range, Resource, Scope, Slice, Span, TraceId, ValueView,
+};
+use super::view::{Counts, Tables};
 
 /// Version of the layout, the first header word.
 pub const LAYOUT_VERSION: u32 = 1;
@@ -49,49 +52,90 @@ pub fn view_span_count(view: &Batch) -> usize {
     }
 }
 
-/// Rewrites `view` into the packed layout when `fields` asks for it: the record tables move
-/// into `view.packed` and are emptied, except `attributes`, which keeps only the nested
-/// values the attribute rows point to. Keys and arena are unchanged.
-pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
-    if !fields.contains(SpanFields::PACKED) {
-        return;
+/// The packed rows of a view, written as the view builder walks the request (see
+/// [`Tables`]): the fixed-size tables (resources to links, whose counts are known before the
+/// walk) at their row's place, the attribute rows appended after them as they come.
+pub(super) struct PackedRows {
+    out: Vec<u8>,
+    /// The rows each table was laid out for.
+    planned: Counts,
+    /// The rows written so far.
+    written: Counts,
+    /// Where the resource, scope, span, event and link tables start in `out`.
+    resources_at: usize,
+    scopes_at: usize,
+    spans_at: usize,
+    events_at: usize,
+    links_at: usize,
+}
+
+impl PackedRows {
+    /// Lays out `out` (emptied, its storage kept) for the rows `planned` counts, up to the
+    /// attribute table.
+    pub(super) fn new(mut out: Vec<u8>, planned: Counts) -> Self {
+        let resources_at = HEADER_BYTES;
+        let scopes_at = resources_at + planned.resources as usize * RESOURCE_ROW;
+        let spans_at = scopes_at + planned.scopes as usize * SCOPE_ROW;
+        let events_at = spans_at + planned.spans as usize * SPAN_ROW;
+        let links_at = events_at + planned.events as usize * EVENT_ROW;
+        let attributes_at = links_at + planned.links as usize * LINK_ROW;
+        out.clear();
+        out.resize(attributes_at, 0);
+        PackedRows {
+            out,
+            planned,
+            written: Counts::default(),
+            resources_at,
+            scopes_at,
+            spans_at,
+            events_at,
+            links_at,
+        }
     }
-    let owners = attribute_owners(view);
-    // The packed rows go where the last packed view of this `Batch` was, keeping its storage.
-    let mut out = std::mem::take(&mut view.packed);
-    out.clear();
-    out.reserve(
-        HEADER_BYTES
-            + view.resources.len() * RESOURCE_ROW
-            + view.scopes.len() * SCOPE_ROW
-            + view.spans.len() * SPAN_ROW
-            + view.events.len() * EVENT_ROW
-            + view.links.len() * LINK_ROW
-            + view.attributes.len() * ATTRIBUTE_ROW,
-    );
-    let mut w = Row::<HEADER_BYTES>::new();
-    w.u32(LAYOUT_VERSION);
-    for len in [
-        view.resources.len(),
-        view.scopes.len(),
-        view.spans.len(),
-        view.events.len(),
-        view.links.len(),
-        view.attributes.len(),
-    ] {
-        w.u32(len as u32);
+
+    /// The packed bytes, with their header. Panics if a fixed-size table got fewer or more
+    /// rows than it was laid out for (the builder's walk and its plan disagree).
+    pub(super) fn finish(mut self) -> Vec<u8> {
+        let written = self.written;
+        assert_eq!(
+            Counts {
+                attributes: 0,
+                ..written
+            },
+            self.planned,
+            "packed tables written as planned"
+        );
+        let mut w = Row::<HEADER_BYTES>::new();
+        w.u32(LAYOUT_VERSION);
+        for len in [
+            written.resources,
+            written.scopes,
+            written.spans,
+            written.events,
+            written.links,
+            written.attributes,
+        ] {
+            w.u32(len);
+        }
+        w.u32(0);
+        w.write_at(&mut self.out, 0);
+        self.out
     }
-    w.u32(0);
-    w.append_to(&mut out);
-    for resource in &view.resources {
+}
+
+impl Tables for PackedRows {
+    fn resource(&mut self, _: &mut Batch, resource: Resource) {
         let mut w = Row::<RESOURCE_ROW>::new();
         w.range(resource.attributes);
         w.u32(resource.dropped_attributes_count);
         w.slice(resource.schema_url);
         w.u32(0);
-        w.append_to(&mut out);
+        let at = self.resources_at + self.written.resources as usize * RESOURCE_ROW;
+        w.write_at(&mut self.out, at);
+        self.written.resources += 1;
     }
-    for scope in &view.scopes {
+
+    fn scope(&mut self, _: &mut Batch, scope: Scope) {
         let mut w = Row::<SCOPE_ROW>::new();
         w.u32(scope.resource);
         w.slice(scope.name);
@@ -99,9 +143,12 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
         w.range(scope.attributes);
         w.u32(scope.dropped_attributes_count);
         w.slice(scope.schema_url);
-        w.append_to(&mut out);
+        let at = self.scopes_at + self.written.scopes as usize * SCOPE_ROW;
+        w.write_at(&mut self.out, at);
+        self.written.scopes += 1;
     }
-    for span in &view.spans {
+
+    fn span(&mut self, _: &mut Batch, span: Span) {
         let mut w = Row::<SPAN_ROW>::new();
         w.trace_id(span.trace_id);
         w.bytes(&span.span_id.to_be_bytes());
@@ -122,19 +169,24 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
         w.u32(span.dropped_events_count);
         w.u32(span.dropped_links_count);
         w.u32(0);
-        w.append_to(&mut out);
+        let at = self.spans_at + self.written.spans as usize * SPAN_ROW;
+        w.write_at(&mut self.out, at);
+        self.written.spans += 1;
     }
-    let (event_spans, link_spans) = parents(view);
-    for (event, span) in view.events.iter().zip(event_spans) {
+
+    fn event(&mut self, _: &mut Batch, event: Event, span: u32) {
         let mut w = Row::<EVENT_ROW>::new();
         w.u64(event.time_unix_nano);
         w.u32(span);
         w.slice(event.name);
         w.range(event.attributes);
         w.u32(event.dropped_attributes_count);
-        w.append_to(&mut out);
+        let at = self.events_at + self.written.events as usize * EVENT_ROW;
+        w.write_at(&mut self.out, at);
+        self.written.events += 1;
     }
-    for (link, span) in view.links.iter().zip(link_spans) {
+
+    fn link(&mut self, _: &mut Batch, link: Link, span: u32) {
         let mut w = Row::<LINK_ROW>::new();
         w.trace_id(link.trace_id);
         w.bytes(&link.span_id.to_be_bytes());
@@ -144,14 +196,14 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
         w.u32(link.dropped_attributes_count);
         w.u32(link.flags);
         w.bytes(&[0; 12]);
-        w.append_to(&mut out);
+        let at = self.links_at + self.written.links as usize * LINK_ROW;
+        w.write_at(&mut self.out, at);
+        self.written.links += 1;
     }
-    let mut nested = Vec::new();
-    let mut attributes = std::mem::take(&mut view.attributes);
-    // Where the next value would start in the arena: values that are not strings or bytes
-    // take this offset, so offsets never decrease along the table.
-    let mut cursor = 0u32;
-    for (attribute, (owner, index)) in attributes.drain(..).zip(owners) {
+
+    /// Nested values stay records: they go to `batch.attributes`, and the row's scalar is
+    /// their index there.
+    fn attribute(&mut self, batch: &mut Batch, attribute: AttributeView, owner: Owner, index: u32) {
         let AttributeView { key, value } = attribute;
         let mut w = Row::<ATTRIBUTE_ROW>::new();
         w.u32(key);
@@ -162,74 +214,24 @@ pub fn pack_if_asked(view: &mut Batch, fields: SpanFields) {
             ValueView::Int(i) => (3, None, *i as u64),
             ValueView::Double(d) => (4, None, d.to_bits()),
             ValueView::Bytes(s) => (5, Some(*s), 0),
-            ValueView::Nested(_) => (6, None, nested.len() as u64),
+            ValueView::Nested(_) => (6, None, batch.attributes.len() as u64),
         };
         w.bytes(&[kind, owner as u8, 0, 0]);
         w.u32(index);
-        match slice.filter(|s| s.len > 0) {
-            Some(s) => {
-                w.slice(s);
-                cursor = s.offset + s.len;
-            }
-            None => w.slice(Slice {
-                offset: cursor,
-                len: 0,
-            }),
-        }
+        // A value without bytes takes the offset where the arena's next bytes go, after every
+        // value before it and before every value after it: offsets never decrease.
+        w.slice(slice.filter(|s| s.len > 0).unwrap_or(Slice {
+            offset: batch.arena.len() as u32,
+            len: 0,
+        }));
         w.u32(0);
         w.u64(scalar);
         if kind == 6 {
-            nested.push(AttributeView { key, value });
+            batch.attributes.push(AttributeView { key, value });
         }
-        w.append_to(&mut out);
+        w.append_to(&mut self.out);
+        self.written.attributes += 1;
     }
-    view.packed = out;
-    attributes.extend(nested);
-    view.attributes = attributes;
-    view.resources.clear();
-    view.scopes.clear();
-    view.spans.clear();
-    view.events.clear();
-    view.links.clear();
-}
-
-/// The owner kind and owner index of every attribute of the view, by position.
-fn attribute_owners(view: &Batch) -> Vec<(Owner, u32)> {
-    let mut owners = vec![(Owner::Span, 0); view.attributes.len()];
-    let mut claim = |range: Range, owner: Owner, index: usize| {
-        let start = range.start as usize;
-        for slot in &mut owners[start..start + range.len as usize] {
-            *slot = (owner, index as u32);
-        }
-    };
-    for (i, r) in view.resources.iter().enumerate() {
-        claim(r.attributes, Owner::Resource, i);
-    }
-    for (i, s) in view.scopes.iter().enumerate() {
-        claim(s.attributes, Owner::Scope, i);
-    }
-    for (i, s) in view.spans.iter().enumerate() {
-        claim(s.attributes, Owner::Span, i);
-    }
-    for (i, e) in view.events.iter().enumerate() {
-        claim(e.attributes, Owner::Event, i);
-    }
-    for (i, l) in view.links.iter().enumerate() {
-        claim(l.attributes, Owner::Link, i);
-    }
-    owners
-}
-
-/// The span each event and each link belongs to.
-fn parents(view: &Batch) -> (Vec<u32>, Vec<u32>) {
-    let mut events = vec![0; view.events.len()];
-    let mut links = vec![0; view.links.len()];
-    for (i, span) in view.spans.iter().enumerate() {
-        let (e, l) = (span.events, span.links);
-        events[e.start as usize..(e.start + e.len) as usize].fill(i as u32);
-        links[l.start as usize..(l.start + l.len) as usize].fill(i as u32);
-    }
-    (events, links)
 }
 
 /// One row of the packed layout, `N` bytes, written little-endian field by field on the
@@ -251,6 +253,12 @@ impl<const N: usize> Row<N> {
     fn append_to(self, out: &mut Vec<u8>) {
         assert_eq!(self.len, N, "a packed row of {N} bytes written short");
         out.extend_from_slice(&self.bytes);
+    }
+
+    /// Writes the row over bytes `at .. at + N` of `out`; the row must be exactly full.
+    fn write_at(self, out: &mut [u8], at: usize) {
+        assert_eq!(self.len, N, "a packed row of {N} bytes written short");
+        out[at..at + N].copy_from_slice(&self.bytes);
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
@@ -286,7 +294,9 @@ impl<const N: usize> Row<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::{AttributeSelection, Interest, SpanKind, StatusCode};
+    use crate::runtime::bindings::{
+        AttributeSelection, Interest, SpanFields, SpanKind, StatusCode,
+    };
     use crate::runtime::view::{
         build_view, build_view_into, empty_view, full_interest, no_interest,
     };

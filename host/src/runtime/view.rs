@@ -6,7 +6,7 @@ use opentelemetry_proto::tonic::trace::v1 as otlp;
 
 use std::collections::HashMap;
 
-use super::packed::pack_if_asked;
+use super::packed::{Owner, PackedRows};
 
 use super::bindings::{
     AttributeSelection, AttributeView, Batch, Event, Interest, Link, NodeView, Range, Resource,
@@ -85,58 +85,27 @@ pub fn empty_view() -> Batch {
 /// [`build_view`] into `view`, replacing what it held but keeping its storage: a worker that
 /// builds every batch's view in the same `Batch` stops allocating (and page-faulting) its
 /// arena, tables and packed rows once they have grown to its batches' size.
+///
+/// A packed view is written in one pass: each resource, scope, span, event, link and
+/// attribute goes straight into its row, without a record list in between.
 pub fn build_view_into(request: &ExportTraceServiceRequest, interest: &Interest, view: &mut Batch) {
-    let span_count = request
-        .resource_spans
-        .iter()
-        .flat_map(|rs| &rs.scope_spans)
-        .map(|ss| ss.spans.len())
-        .sum();
     let mut batch = std::mem::replace(view, empty_view());
     clear(&mut batch);
-    batch.resources.reserve(request.resource_spans.len());
-    batch.spans.reserve(span_count);
-    let mut builder = ViewBuilder {
-        interest,
-        keys: HashMap::new(),
-        previous_keys: Vec::new(),
-        batch,
+    *view = if interest.span_fields.contains(SpanFields::PACKED) {
+        let planned = planned_counts(request, interest.span_fields);
+        let rows = PackedRows::new(std::mem::take(&mut batch.packed), planned);
+        let (mut batch, rows) = ViewBuilder::new(interest, batch, rows).walk(request);
+        batch.packed = rows.finish();
+        batch
+    } else {
+        let planned = planned_counts(request, interest.span_fields);
+        batch.resources.reserve(planned.resources as usize);
+        batch.scopes.reserve(planned.scopes as usize);
+        batch.spans.reserve(planned.spans as usize);
+        batch.events.reserve(planned.events as usize);
+        batch.links.reserve(planned.links as usize);
+        ViewBuilder::new(interest, batch, Records).walk(request).0
     };
-    for resource_spans in &request.resource_spans {
-        let resource_index = builder.batch.resources.len() as u32;
-        let resource = resource_spans.resource.as_ref();
-        let resource = Resource {
-            attributes: builder.select(
-                resource.map(|r| &r.attributes[..]).unwrap_or_default(),
-                &interest.resource_attributes,
-            ),
-            dropped_attributes_count: resource.map(|r| r.dropped_attributes_count).unwrap_or(0),
-            schema_url: builder.slice(resource_spans.schema_url.as_bytes()),
-        };
-        builder.batch.resources.push(resource);
-        for scope_spans in &resource_spans.scope_spans {
-            let scope_index = builder.batch.scopes.len() as u32;
-            let scope = scope_spans.scope.as_ref();
-            let scope = Scope {
-                resource: resource_index,
-                name: builder.slice(scope.map(|s| s.name.as_bytes()).unwrap_or_default()),
-                version: builder.slice(scope.map(|s| s.version.as_bytes()).unwrap_or_default()),
-                attributes: builder.select(
-                    scope.map(|s| &s.attributes[..]).unwrap_or_default(),
-                    &interest.scope_attributes,
-                ),
-                dropped_attributes_count: scope.map(|s| s.dropped_attributes_count).unwrap_or(0),
-                schema_url: builder.slice(scope_spans.schema_url.as_bytes()),
-            };
-            builder.batch.scopes.push(scope);
-            for span in &scope_spans.spans {
-                let span = builder.span(span, scope_index);
-                builder.batch.spans.push(span);
-            }
-        }
-    }
-    *view = builder.batch;
-    pack_if_asked(view, interest.span_fields);
 }
 
 /// Empties every list of `view`, keeping their storage.
@@ -152,20 +121,168 @@ fn clear(view: &mut Batch) {
     view.packed.clear();
 }
 
-/// Accumulates the flat lists, the key table and the arena while a view is built.
-struct ViewBuilder<'a> {
+/// How many items of each table a view holds: known before it is built for every table but
+/// `attributes` (which depends on the values), counted up while it is built.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Counts {
+    pub(super) resources: u32,
+    pub(super) scopes: u32,
+    pub(super) spans: u32,
+    pub(super) events: u32,
+    pub(super) links: u32,
+    pub(super) attributes: u32,
+}
+
+/// The resources, scopes, spans, events and links the view of `request` will hold with
+/// `fields` (events and links only when asked for); `attributes` is left at 0.
+fn planned_counts(request: &ExportTraceServiceRequest, fields: SpanFields) -> Counts {
+    let (events, links) = (
+        fields.contains(SpanFields::EVENTS),
+        fields.contains(SpanFields::LINKS),
+    );
+    let mut counts = Counts {
+        resources: request.resource_spans.len() as u32,
+        ..Counts::default()
+    };
+    for scope_spans in request.resource_spans.iter().flat_map(|rs| &rs.scope_spans) {
+        counts.scopes += 1;
+        counts.spans += scope_spans.spans.len() as u32;
+        if events || links {
+            for span in &scope_spans.spans {
+                counts.events += if events { span.events.len() as u32 } else { 0 };
+                counts.links += if links { span.links.len() as u32 } else { 0 };
+            }
+        }
+    }
+    counts
+}
+
+/// Where a view's items go as [`ViewBuilder`] walks a request, in the order of the walk:
+/// the record lists of the `Batch` ([`Records`]), or the rows of the packed layout
+/// ([`PackedRows`]). Each item arrives complete, with its ranges into the tables.
+pub(super) trait Tables {
+    /// The next resource.
+    fn resource(&mut self, batch: &mut Batch, resource: Resource);
+    /// The next scope.
+    fn scope(&mut self, batch: &mut Batch, scope: Scope);
+    /// The next span.
+    fn span(&mut self, batch: &mut Batch, span: Span);
+    /// The next event; it belongs to span `span` (the index the span will have).
+    fn event(&mut self, batch: &mut Batch, event: Event, span: u32);
+    /// The next link; it belongs to span `span`.
+    fn link(&mut self, batch: &mut Batch, link: Link, span: u32);
+    /// The next attribute; it belongs to item `index` of the `owner` table.
+    fn attribute(&mut self, batch: &mut Batch, attribute: AttributeView, owner: Owner, index: u32);
+}
+
+/// Items as records, in the `Batch`'s lists.
+struct Records;
+
+impl Tables for Records {
+    fn resource(&mut self, batch: &mut Batch, resource: Resource) {
+        batch.resources.push(resource);
+    }
+
+    fn scope(&mut self, batch: &mut Batch, scope: Scope) {
+        batch.scopes.push(scope);
+    }
+
+    fn span(&mut self, batch: &mut Batch, span: Span) {
+        batch.spans.push(span);
+    }
+
+    fn event(&mut self, batch: &mut Batch, event: Event, _span: u32) {
+        batch.events.push(event);
+    }
+
+    fn link(&mut self, batch: &mut Batch, link: Link, _span: u32) {
+        batch.links.push(link);
+    }
+
+    fn attribute(&mut self, batch: &mut Batch, attribute: AttributeView, _: Owner, _: u32) {
+        batch.attributes.push(attribute);
+    }
+}
+
+/// Walks a request once, gathering the key table and the arena in the `Batch` and handing
+/// every item to its [`Tables`].
+struct ViewBuilder<'a, T> {
     interest: &'a Interest,
     keys: HashMap<&'a str, u32>,
     /// The keys of the previous attribute list, by position: spans of a batch tend to carry
     /// the same keys in the same order, so most look-ups end here without hashing.
     previous_keys: Vec<(&'a str, u32)>,
     batch: Batch,
+    tables: T,
+    /// The items handed to `tables` so far: the index of the next one of each table.
+    counts: Counts,
 }
 
 const EMPTY_SLICE: Slice = Slice { offset: 0, len: 0 };
 const EMPTY_RANGE: Range = Range { start: 0, len: 0 };
 
-impl<'a> ViewBuilder<'a> {
+impl<'a, T: Tables> ViewBuilder<'a, T> {
+    fn new(interest: &'a Interest, batch: Batch, tables: T) -> Self {
+        ViewBuilder {
+            interest,
+            keys: HashMap::new(),
+            previous_keys: Vec::new(),
+            batch,
+            tables,
+            counts: Counts::default(),
+        }
+    }
+
+    /// Hands every item of `request` to the tables; returns the batch (keys, arena, and
+    /// whatever the tables put in it) and the tables.
+    fn walk(mut self, request: &'a ExportTraceServiceRequest) -> (Batch, T) {
+        let interest = self.interest;
+        for resource_spans in &request.resource_spans {
+            let resource_index = self.counts.resources;
+            let resource = resource_spans.resource.as_ref();
+            let resource = Resource {
+                attributes: self.select(
+                    resource.map(|r| &r.attributes[..]).unwrap_or_default(),
+                    &interest.resource_attributes,
+                    Owner::Resource,
+                    resource_index,
+                ),
+                dropped_attributes_count: resource.map(|r| r.dropped_attributes_count).unwrap_or(0),
+                schema_url: self.slice(resource_spans.schema_url.as_bytes()),
+            };
+            self.tables.resource(&mut self.batch, resource);
+            self.counts.resources += 1;
+            for scope_spans in &resource_spans.scope_spans {
+                let scope_index = self.counts.scopes;
+                let scope = scope_spans.scope.as_ref();
+                let scope = Scope {
+                    resource: resource_index,
+                    name: self.slice(scope.map(|s| s.name.as_bytes()).unwrap_or_default()),
+                    version: self.slice(scope.map(|s| s.version.as_bytes()).unwrap_or_default()),
+                    attributes: self.select(
+                        scope.map(|s| &s.attributes[..]).unwrap_or_default(),
+                        &interest.scope_attributes,
+                        Owner::Scope,
+                        scope_index,
+                    ),
+                    dropped_attributes_count: scope
+                        .map(|s| s.dropped_attributes_count)
+                        .unwrap_or(0),
+                    schema_url: self.slice(scope_spans.schema_url.as_bytes()),
+                };
+                self.tables.scope(&mut self.batch, scope);
+                self.counts.scopes += 1;
+                for span in &scope_spans.spans {
+                    let span = self.span(span, scope_index);
+                    self.tables.span(&mut self.batch, span);
+                    self.counts.spans += 1;
+                }
+            }
+        }
+        (self.batch, self.tables)
+    }
+
+    /// The span's record; its events, links and attributes are handed to the tables.
     fn span(&mut self, span: &'a otlp::Span, scope: u32) -> Span {
         let interest = self.interest;
         let fields = interest.span_fields;
@@ -173,6 +290,7 @@ impl<'a> ViewBuilder<'a> {
         let ids = has(SpanFields::IDS);
         let counts = has(SpanFields::DROPPED_COUNTS);
         let status = span.status.as_ref().filter(|_| has(SpanFields::STATUS));
+        let index = self.counts.spans;
         Span {
             scope,
             trace_id: if ids {
@@ -211,20 +329,25 @@ impl<'a> ViewBuilder<'a> {
             } else {
                 0
             },
-            attributes: self.select(&span.attributes, &interest.span_attributes),
+            attributes: self.select(
+                &span.attributes,
+                &interest.span_attributes,
+                Owner::Span,
+                index,
+            ),
             dropped_attributes_count: if counts {
                 span.dropped_attributes_count
             } else {
                 0
             },
             events: if has(SpanFields::EVENTS) {
-                self.events(&span.events, counts)
+                self.events(&span.events, counts, index)
             } else {
                 EMPTY_RANGE
             },
             dropped_events_count: if counts { span.dropped_events_count } else { 0 },
             links: if has(SpanFields::LINKS) {
-                self.links(&span.links, counts)
+                self.links(&span.links, counts, index)
             } else {
                 EMPTY_RANGE
             },
@@ -245,20 +368,27 @@ impl<'a> ViewBuilder<'a> {
         }
     }
 
-    fn events(&mut self, events: &'a [otlp::span::Event], counts: bool) -> Range {
-        let start = self.batch.events.len() as u32;
+    /// Hands the events of span `span` to the tables; returns their range.
+    fn events(&mut self, events: &'a [otlp::span::Event], counts: bool, span: u32) -> Range {
+        let start = self.counts.events;
         for event in events {
             let event = Event {
                 time_unix_nano: event.time_unix_nano,
                 name: self.slice(event.name.as_bytes()),
-                attributes: self.select(&event.attributes, &self.interest.event_attributes),
+                attributes: self.select(
+                    &event.attributes,
+                    &self.interest.event_attributes,
+                    Owner::Event,
+                    self.counts.events,
+                ),
                 dropped_attributes_count: if counts {
                     event.dropped_attributes_count
                 } else {
                     0
                 },
             };
-            self.batch.events.push(event);
+            self.tables.event(&mut self.batch, event, span);
+            self.counts.events += 1;
         }
         Range {
             start,
@@ -266,14 +396,20 @@ impl<'a> ViewBuilder<'a> {
         }
     }
 
-    fn links(&mut self, links: &'a [otlp::span::Link], counts: bool) -> Range {
-        let start = self.batch.links.len() as u32;
+    /// Hands the links of span `span` to the tables; returns their range.
+    fn links(&mut self, links: &'a [otlp::span::Link], counts: bool, span: u32) -> Range {
+        let start = self.counts.links;
         for link in links {
             let link = Link {
                 trace_id: trace_id(&link.trace_id),
                 span_id: span_id(&link.span_id),
                 trace_state: self.slice(link.trace_state.as_bytes()),
-                attributes: self.select(&link.attributes, &self.interest.link_attributes),
+                attributes: self.select(
+                    &link.attributes,
+                    &self.interest.link_attributes,
+                    Owner::Link,
+                    self.counts.links,
+                ),
                 dropped_attributes_count: if counts {
                     link.dropped_attributes_count
                 } else {
@@ -281,7 +417,8 @@ impl<'a> ViewBuilder<'a> {
                 },
                 flags: link.flags,
             };
-            self.batch.links.push(link);
+            self.tables.link(&mut self.batch, link, span);
+            self.counts.links += 1;
         }
         Range {
             start,
@@ -289,9 +426,16 @@ impl<'a> ViewBuilder<'a> {
         }
     }
 
-    /// Appends the attributes that `selection` lets through to the batch's list.
-    fn select(&mut self, attributes: &'a [KeyValue], selection: &AttributeSelection) -> Range {
-        let start = self.batch.attributes.len() as u32;
+    /// Hands the attributes that `selection` lets through to the tables, as belonging to item
+    /// `index` of the `owner` table; returns their range.
+    fn select(
+        &mut self,
+        attributes: &'a [KeyValue],
+        selection: &AttributeSelection,
+        owner: Owner,
+        index: u32,
+    ) -> Range {
+        let start = self.counts.attributes;
         if matches!(selection, AttributeSelection::None) {
             return Range { start, len: 0 };
         }
@@ -308,12 +452,15 @@ impl<'a> ViewBuilder<'a> {
             if keep {
                 let key = self.key(position, &kv.key);
                 let value = self.value(value);
-                self.batch.attributes.push(AttributeView { key, value });
+                let attribute = AttributeView { key, value };
+                self.tables
+                    .attribute(&mut self.batch, attribute, owner, index);
+                self.counts.attributes += 1;
             }
         }
         Range {
             start,
-            len: self.batch.attributes.len() as u32 - start,
+            len: self.counts.attributes - start,
         }
     }
 
