@@ -3,16 +3,16 @@
 use std::cmp::Reverse;
 
 use crate::action::{Outcome, Rule};
-use crate::detect::{Buffers, Detector, Profile, Squeezed};
+use crate::detect::{Buffers, Detector, NeedsTable, Profile};
 
 /// The enabled detectors and patterns, each with its rule, in priority order.
 #[derive(Default)]
 pub(crate) struct Redactor {
     entries: Vec<Entry>,
-    /// Each entry's [`Detector::needs`], asked once, in the entries' order. They have a list
-    /// of their own so that passing over the detectors a value cannot match is a tight scan
-    /// of words (most values meet few detectors' needs, many meet none).
-    needs: Vec<Squeezed>,
+    /// Each entry's [`Detector::needs`], asked once, in the entries' order: the entries a
+    /// value can match come out of a few table look-ups, without visiting the others (most
+    /// values meet few detectors' needs, many meet none).
+    needs: NeedsTable,
 }
 
 /// A detector and what to do with its matches.
@@ -40,7 +40,7 @@ impl Redactor {
     /// Adds a detector. When matches overlap, the one that starts first wins, then the longer,
     /// then the one added first.
     pub(crate) fn push(&mut self, detector: Box<dyn Detector>, rule: Rule) {
-        self.needs.push(Squeezed::of(&detector.needs()));
+        self.needs.push(&detector.needs());
         self.entries.push(Entry { detector, rule });
     }
 
@@ -55,16 +55,10 @@ impl Redactor {
         if self.entries.is_empty() || text.is_empty() {
             return Outcome::Keep;
         }
-        let profile = Squeezed::of(&Profile::of(text));
+        let profile = Profile::of(text);
         let Scratch { matches, buffers } = scratch;
         matches.clear();
-        let mut next = 0;
-        while let Some(skipped) = self.needs[next..]
-            .iter()
-            .position(|&needs| profile.meets(needs))
-        {
-            let index = next + skipped;
-            next = index + 1;
+        for index in self.needs.met_by(&profile) {
             let entry = &self.entries[index];
             let before = matches.len();
             entry.detector.find(text, buffers, &mut |start, end| {

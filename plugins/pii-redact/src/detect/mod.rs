@@ -16,13 +16,15 @@ mod digits;
 mod email;
 mod iban;
 mod ip;
+mod needs;
 mod phone;
 mod ssn;
 mod token;
 mod words;
 
 pub(crate) use custom::Custom;
-use words::{HIGH, equal, in_range, split_ascii, words};
+pub(crate) use needs::NeedsTable;
+use words::{equal, in_range, split_ascii, words};
 
 /// Cheap facts about a value, gathered a word at a time (plus a second pass over values with
 /// many digits, for [`run_digits`](Profile::run_digits)), that let detectors skip values they
@@ -157,8 +159,9 @@ impl Stretch {
 
 /// What a detector needs of a value before searching it: the least [`Profile`] the value must
 /// have, field by field (every field a minimum, all of them to be met). Detectors declare it as
-/// data, so the redactor checks every detector against a value with one subtraction and no
-/// call. A `run_digits` minimum other than 0 must be at least [`Profile::RUN_COUNTED_FROM`].
+/// data, so the redactor finds the detectors a value meets with a few table look-ups and no
+/// call ([`NeedsTable`]). A `run_digits` minimum other than 0 must be at least
+/// [`Profile::RUN_COUNTED_FROM`].
 pub(crate) type Needs = Profile;
 
 impl Profile {
@@ -173,45 +176,6 @@ impl Profile {
         spaces: 0,
         run_digits: 0,
     };
-
-    /// Whether this profile meets every minimum of `needs`. (The redactor squeezes each side
-    /// once and compares the [`Squeezed`] words.)
-    #[cfg(test)]
-    pub(crate) fn meets(&self, needs: &Needs) -> bool {
-        Squeezed::of(self).meets(Squeezed::of(needs))
-    }
-}
-
-/// A [`Profile`] (of a value, or a detector's [`Needs`]) squeezed into one word, one byte per
-/// field saturated at 127, so a value's profile is checked against a detector's needs with one
-/// subtraction. Saturating both sides can only let more values through, never fewer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Squeezed(u64);
-
-impl Squeezed {
-    /// Squeezes `profile`.
-    pub(crate) fn of(profile: &Profile) -> Squeezed {
-        let fields = [
-            profile.len,
-            profile.digits,
-            profile.upper,
-            profile.at_signs,
-            profile.dots,
-            profile.colons,
-            profile.spaces,
-            profile.run_digits,
-        ];
-        Squeezed(u64::from_le_bytes(
-            fields.map(|field| field.min(0x7f) as u8),
-        ))
-    }
-
-    /// Whether every byte of `self` (a profile) is at least the same byte of `needs`.
-    pub(crate) fn meets(self, needs: Squeezed) -> bool {
-        // With the high bit set, a byte minus one below 0x80 cannot borrow from the next byte,
-        // and keeps its high bit exactly when it was not smaller.
-        ((self.0 | HIGH) - needs.0) & HIGH == HIGH
-    }
 }
 
 /// Buffers a detector may reuse from value to value, so scanning allocates nothing once warm.
@@ -515,7 +479,7 @@ mod tests {
     }
 
     #[test]
-    fn squeezed_profiles_meet_needs_field_by_field() {
+    fn profiles_meet_needs_field_by_field() {
         let profile = Profile::of("Mail bob@x.io: 42 %");
         let needs = |needs: Needs| profile.meets(&needs);
         assert!(needs(Needs::NOTHING));

@@ -8,7 +8,7 @@
 /// Every byte of a word set to 1.
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 /// The high bit of every byte of a word.
-pub(super) const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// The words of `bytes` in order, each with the offset of its first byte. Byte `k` of a word
 /// is the `k`-th least significant; the last word is padded with zero bytes, which are in no
