@@ -200,23 +200,28 @@ impl<'a> Rows<'a> {
 struct Row<'a>(&'a [u8]);
 
 impl Row<'_> {
+    #[inline]
     fn byte(self, at: usize) -> u8 {
         self.0[at]
     }
 
+    #[inline]
     fn u32(self, at: usize) -> u32 {
         u32::from_le_bytes(self.0[at..at + 4].try_into().expect("four bytes"))
     }
 
+    #[inline]
     fn u64(self, at: usize) -> u64 {
         u64::from_le_bytes(self.0[at..at + 8].try_into().expect("eight bytes"))
     }
 
     /// An id field, which keeps its wire (big-endian) order.
+    #[inline]
     fn u64_be(self, at: usize) -> u64 {
         u64::from_be_bytes(self.0[at..at + 8].try_into().expect("eight bytes"))
     }
 
+    #[inline]
     fn trace_id(self, at: usize) -> TraceId {
         TraceId {
             high: self.u64_be(at),
@@ -224,6 +229,7 @@ impl Row<'_> {
         }
     }
 
+    #[inline]
     fn slice(self, at: usize) -> Slice {
         Slice {
             offset: self.u32(at),
@@ -233,6 +239,7 @@ impl Row<'_> {
 
     /// A value's slice. Rows give an empty value the offset where the next value would start
     /// (so offsets never decrease along the table); records give it offset 0.
+    #[inline]
     fn value_slice(self, at: usize) -> Slice {
         match self.slice(at) {
             Slice { len: 0, .. } => Slice { offset: 0, len: 0 },
@@ -240,6 +247,7 @@ impl Row<'_> {
         }
     }
 
+    #[inline]
     fn range(self, at: usize) -> Range {
         Range {
             start: self.u32(at),

@@ -86,11 +86,13 @@ pub struct Attr<'a> {
 impl Batch {
     /// The UTF-8 text of an arena slice (empty if the slice is out of range or not UTF-8,
     /// which the host never sends).
+    #[inline]
     pub fn text(&self, slice: Slice) -> &str {
         std::str::from_utf8(self.bytes(slice)).unwrap_or_default()
     }
 
     /// The bytes of an arena slice (empty if out of range).
+    #[inline]
     pub fn bytes(&self, slice: Slice) -> &[u8] {
         let start = slice.offset as usize;
         self.arena
@@ -99,6 +101,7 @@ impl Batch {
     }
 
     /// The key of an attribute.
+    #[inline]
     pub fn key(&self, attribute: &AttributeView) -> &str {
         self.keys
             .get(attribute.key as usize)
@@ -107,6 +110,7 @@ impl Batch {
     }
 
     /// The value of an attribute.
+    #[inline]
     pub fn value<'a>(&'a self, value: &'a ValueView) -> ValueRef<'a> {
         match value {
             ValueView::Empty => ValueRef::Empty,
