@@ -91,14 +91,13 @@ pub fn empty_view() -> Batch {
 pub fn build_view_into(request: &ExportTraceServiceRequest, interest: &Interest, view: &mut Batch) {
     let mut batch = std::mem::replace(view, empty_view());
     clear(&mut batch);
+    let planned = planned_counts(request, interest.span_fields);
     *view = if interest.span_fields.contains(SpanFields::PACKED) {
-        let planned = planned_counts(request, interest.span_fields);
         let rows = PackedRows::new(std::mem::take(&mut batch.packed), planned);
         let (mut batch, rows) = ViewBuilder::new(interest, batch, rows).walk(request);
         batch.packed = rows.finish();
         batch
     } else {
-        let planned = planned_counts(request, interest.span_fields);
         batch.resources.reserve(planned.resources as usize);
         batch.scopes.reserve(planned.scopes as usize);
         batch.spans.reserve(planned.spans as usize);
