@@ -237,8 +237,8 @@ impl Row<'_> {
         }
     }
 
-    /// A value's slice. Rows give an empty value the offset where the next value would start
-    /// (so offsets never decrease along the table); records give it offset 0.
+    /// A value's slice. Rows give a value without bytes an offset between the values around
+    /// it (so offsets never decrease along the table); records give it offset 0.
     #[inline]
     fn value_slice(self, at: usize) -> Slice {
         match self.slice(at) {

@@ -130,9 +130,11 @@ impl Tables for PackedRows {
         w.u32(resource.dropped_attributes_count);
         w.slice(resource.schema_url);
         w.u32(0);
-        let at = self.resources_at + self.written.resources as usize * RESOURCE_ROW;
-        w.write_at(&mut self.out, at);
-        self.written.resources += 1;
+        w.place(
+            &mut self.out,
+            self.resources_at,
+            &mut self.written.resources,
+        );
     }
 
     fn scope(&mut self, _: &mut Batch, scope: Scope) {
@@ -143,9 +145,7 @@ impl Tables for PackedRows {
         w.range(scope.attributes);
         w.u32(scope.dropped_attributes_count);
         w.slice(scope.schema_url);
-        let at = self.scopes_at + self.written.scopes as usize * SCOPE_ROW;
-        w.write_at(&mut self.out, at);
-        self.written.scopes += 1;
+        w.place(&mut self.out, self.scopes_at, &mut self.written.scopes);
     }
 
     fn span(&mut self, _: &mut Batch, span: Span) {
@@ -169,9 +169,7 @@ impl Tables for PackedRows {
         w.u32(span.dropped_events_count);
         w.u32(span.dropped_links_count);
         w.u32(0);
-        let at = self.spans_at + self.written.spans as usize * SPAN_ROW;
-        w.write_at(&mut self.out, at);
-        self.written.spans += 1;
+        w.place(&mut self.out, self.spans_at, &mut self.written.spans);
     }
 
     fn event(&mut self, _: &mut Batch, event: Event, span: u32) {
@@ -181,9 +179,7 @@ impl Tables for PackedRows {
         w.slice(event.name);
         w.range(event.attributes);
         w.u32(event.dropped_attributes_count);
-        let at = self.events_at + self.written.events as usize * EVENT_ROW;
-        w.write_at(&mut self.out, at);
-        self.written.events += 1;
+        w.place(&mut self.out, self.events_at, &mut self.written.events);
     }
 
     fn link(&mut self, _: &mut Batch, link: Link, span: u32) {
@@ -196,9 +192,7 @@ impl Tables for PackedRows {
         w.u32(link.dropped_attributes_count);
         w.u32(link.flags);
         w.bytes(&[0; 12]);
-        let at = self.links_at + self.written.links as usize * LINK_ROW;
-        w.write_at(&mut self.out, at);
-        self.written.links += 1;
+        w.place(&mut self.out, self.links_at, &mut self.written.links);
     }
 
     /// Nested values stay records: they go to `batch.attributes`, and the row's scalar is
@@ -259,6 +253,13 @@ impl<const N: usize> Row<N> {
     fn write_at(self, out: &mut [u8], at: usize) {
         assert_eq!(self.len, N, "a packed row of {N} bytes written short");
         out[at..at + N].copy_from_slice(&self.bytes);
+    }
+
+    /// Writes the row as row `*count` of the table starting at `table_at` in `out`, and
+    /// counts it.
+    fn place(self, out: &mut [u8], table_at: usize, count: &mut u32) {
+        self.write_at(out, table_at + *count as usize * N);
+        *count += 1;
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
