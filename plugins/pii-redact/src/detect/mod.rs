@@ -259,7 +259,7 @@ impl Builtin {
     /// A ready-to-use detector.
     pub(crate) fn detector(self) -> Box<dyn Detector> {
         match self {
-            Builtin::Email => Box::new(email::Email::new()),
+            Builtin::Email => Box::new(email::Email),
             Builtin::CreditCard => Box::new(card::CreditCard),
             Builtin::Phone => Box::new(phone::Phone),
             Builtin::Ipv4 => Box::new(ip::Ipv4::new()),
