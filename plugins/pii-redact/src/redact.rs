@@ -13,6 +13,10 @@ pub(crate) struct Redactor {
     /// value can match come out of a few table look-ups, without visiting the others (most
     /// values meet few detectors' needs, many meet none).
     needs: NeedsTable,
+    /// The number of entries up to and including the last with a `drop` rule (0 without one):
+    /// entries from there on can only add matches that lose to a match covering the whole
+    /// value, never drop it.
+    drops_before: usize,
 }
 
 /// A detector and what to do with its matches.
@@ -41,6 +45,9 @@ impl Redactor {
     /// then the one added first.
     pub(crate) fn push(&mut self, detector: Box<dyn Detector>, rule: Rule) {
         self.needs.push(&detector.needs());
+        if rule.drops() {
+            self.drops_before = self.entries.len() + 1;
+        }
         self.entries.push(Entry { detector, rule });
     }
 
@@ -71,6 +78,15 @@ impl Redactor {
             if entry.rule.drops() && matches.len() > before {
                 // The attribute goes whole; no need to look further.
                 return Outcome::Drop(&entry.rule);
+            }
+            if index + 1 >= self.drops_before
+                && matches.len() == before + 1
+                && matches[before].start == 0
+                && matches[before].end == text.len()
+            {
+                // The whole value matched (an email field holding one address): a later
+                // detector's match would start no earlier and end no later, so it would lose.
+                break;
             }
         }
         if matches.is_empty() {
@@ -184,6 +200,31 @@ mod tests {
         assert_eq!(
             redact(&redactor, "bob@example.com 123-45-6789").unwrap(),
             "dropped by [REDACTED:ssn]"
+        );
+    }
+
+    #[test]
+    fn a_drop_rule_after_a_whole_value_match_still_drops() {
+        let drop = || Rule::new(Action::Drop, "[REDACTED:x]".into(), None, "test").unwrap();
+        let mut redactor = Redactor::default();
+        redactor.push(Builtin::Email.detector(), mask("email"));
+        redactor.push(Box::new(Custom::new("example").unwrap()), drop());
+        redactor.push(Box::new(Custom::new("bob").unwrap()), mask("bob"));
+        assert_eq!(
+            redact(&redactor, "bob@example.com").unwrap(),
+            "dropped by [REDACTED:x]"
+        );
+        // Without the drop rule, the whole-value match wins over every later one.
+        let mut redactor = Redactor::default();
+        redactor.push(Builtin::Email.detector(), mask("email"));
+        redactor.push(
+            Box::new(Custom::new("bob@example.com").unwrap()),
+            mask("same"),
+        );
+        redactor.push(Box::new(Custom::new("example").unwrap()), mask("part"));
+        assert_eq!(
+            redact(&redactor, "bob@example.com").unwrap(),
+            "[REDACTED:email]"
         );
     }
 
