@@ -262,7 +262,7 @@ impl Builtin {
             Builtin::Email => Box::new(email::Email),
             Builtin::CreditCard => Box::new(card::CreditCard),
             Builtin::Phone => Box::new(phone::Phone),
-            Builtin::Ipv4 => Box::new(ip::Ipv4::new()),
+            Builtin::Ipv4 => Box::new(ip::Ipv4),
             Builtin::Ipv6 => Box::new(ip::Ipv6),
             Builtin::Jwt => Box::new(token::Jwt::new()),
             Builtin::BearerToken => Box::new(token::BearerToken::new()),
