@@ -281,13 +281,7 @@ mod tests {
             ".abcdefghijklmnopqrstuvwxy",
             ".museum",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = testing::numbers_below(0x9e37_79b9_7f4a_7c15);
         let mut with_matches = 0;
         for _ in 0..40_000 {
             let mut text = String::new();

@@ -322,13 +322,7 @@ mod tests {
         // Generated texts of digit runs, dots and other bytes.
         const DIGITS: [&str; 7] = ["1", "25", "203", "4567", "0", "9", ""];
         const BETWEEN: [&str; 12] = [".", ".", ".", ".", ".", ".", ".", ".", "..", "a", " ", "é"];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut next = testing::numbers_below(0x2545_f491_4f6c_dd1d);
         let mut with_candidates = 0;
         for _ in 0..40_000 {
             let text: String = (0..next(9))

@@ -340,6 +340,18 @@ pub(crate) mod testing {
         }
     }
 
+    /// A deterministic source of numbers for generated test texts (xorshift64 from `seed`):
+    /// each call returns a number below its argument.
+    pub(crate) fn numbers_below(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut state = seed;
+        move |n| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        }
+    }
+
     /// The canonical form `detector` hashes for `matched`.
     pub(crate) fn canonical(detector: &dyn Detector, matched: &str) -> String {
         let mut bytes = Vec::new();
