@@ -12,7 +12,7 @@
 //! the most common PII in span attributes, and inside a plugin the regex's searches (a literal
 //! search for `@`, then a reverse and a forward lazy DFA) cost several times this scan.
 
-use super::{Buffers, Detector, Needs, is_word};
+use super::{Buffers, Detector, Needs, is_word, run_end};
 
 /// Image and asset names with a retina suffix (`logo@2x.png`) look like addresses; no real
 /// top-level domain has these names.
@@ -36,11 +36,6 @@ fn is_local(byte: u8) -> bool {
 /// Whether `byte` may appear in a domain label.
 fn is_label(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'-'
-}
-
-/// The end of the run of bytes from `from` that satisfy `class`.
-fn run_end(bytes: &[u8], from: usize, class: fn(u8) -> bool) -> usize {
-    from + bytes[from..].iter().take_while(|&&b| class(b)).count()
 }
 
 /// Where a top-level domain starting at `from` ends: two to 24 letters, then no letter, digit

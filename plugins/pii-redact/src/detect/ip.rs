@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{Buffers, Detector, Needs, free_after, free_before, is_word};
+use super::{Buffers, Detector, Needs, free_after, free_before, is_word, run_end};
 
 /// The longest textual IPv6 address, `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`.
 const IPV6_MAX_LEN: usize = 45;
@@ -23,10 +23,7 @@ pub(crate) struct Ipv4;
 
 /// The end of the run of ASCII digits starting at `from`.
 fn digits_end(bytes: &[u8], from: usize) -> usize {
-    from + bytes[from..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count()
+    run_end(bytes, from, |b| b.is_ascii_digit())
 }
 
 /// Where the rest of a candidate ends, given that its first group ended at the `.` at `dot`:

@@ -277,6 +277,11 @@ pub(crate) fn is_word(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_'
 }
 
+/// The end of the run of bytes from `from` that satisfy `class` (`from` itself when none does).
+pub(crate) fn run_end(bytes: &[u8], from: usize, class: fn(u8) -> bool) -> usize {
+    from + bytes[from..].iter().take_while(|&&b| class(b)).count()
+}
+
 /// Whether `byte` glues two words into one identifier, as in `ord-2024-000123` or `v1.2`.
 fn is_glue(byte: u8) -> bool {
     byte == b'-' || byte == b'.'
