@@ -104,7 +104,12 @@ fn chain(engine: &PluginEngine) -> Vec<(Arc<LoadedPlugin>, String)> {
 /// Decode, every stage, encode and gzip, for `seconds`; prints ns per span for each step.
 fn whole_path(stages: &mut [Stage], requests: &[Vec<u8>], seconds: u64) {
     let mut view = empty_view();
-    let (mut decode, mut encode, mut gzip, mut free) = Default::default();
+    let (mut decode, mut encode, mut gzip, mut free) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
     let mut encoded = Vec::new();
     let mut batches = 0;
     let started = Instant::now();
@@ -123,11 +128,9 @@ fn whole_path(stages: &mut [Stage], requests: &[Vec<u8>], seconds: u64) {
         let compressed = weft::codec::gzip(&encoded);
         let compressed_at = Instant::now();
         drop((request, compressed));
-        (encode, gzip, free) = (
-            encode + (encoded_at - at),
-            gzip + (compressed_at - encoded_at),
-            free + compressed_at.elapsed(),
-        );
+        free += compressed_at.elapsed();
+        encode += encoded_at - at;
+        gzip += compressed_at - encoded_at;
         batches += 1;
     }
     let spans = (batches * SPEC.spans_per_request) as f64;
