@@ -3,20 +3,23 @@
 # for N minutes, reloading a changed chain every K seconds (SIGHUP after editing the enrich
 # value), sampling resident memory every 10 s. Prints the samples and whether memory stayed
 # flat (within +-10% between the second quarter and the last quarter of the run) and every
-# span arrived. See docs/performance.md.
+# span arrived. The load runs flat out unless --rate sets a steady offered rate in spans/s.
+# See docs/performance.md.
 #
-#   bench/soak.sh                      10 minutes, a reload every 30 s
+#   bench/soak.sh                      10 minutes, a reload every 30 s, load flat out
+#   bench/soak.sh --rate 80000         the same at a steady 80,000 spans/s
 #   bench/soak.sh --minutes 2 --reload-every 20 --out DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MINUTES=10 RELOAD_EVERY=30 OUT=""
+MINUTES=10 RELOAD_EVERY=30 OUT="" RATE=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) MINUTES=$2; shift ;;
     --reload-every) RELOAD_EVERY=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+    --rate) RATE=(--rate "$2"); shift ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -72,12 +75,12 @@ PIDS+=("$COLLECTOR")
 wait_port "$SINK_GRPC"
 wait_port "$IN_GRPC"
 
-"$WEFT" bench load --json --endpoint "$IN_GRPC" --requests 1000000000 \
+"$WEFT" bench load --json --endpoint "$IN_GRPC" --requests 1000000000 "${RATE[@]}" \
   --duration-secs $((MINUTES * 60)) >"$WORK/load.json" &
 LOAD=$!
 PIDS+=("$LOAD")
 
-echo "--- ${MINUTES} min of load, a chain reload every ${RELOAD_EVERY}s; work dir $WORK" >&2
+echo "--- ${MINUTES} min of load (${RATE[1]:-flat out} spans/s), a chain reload every ${RELOAD_EVERY}s; work dir $WORK" >&2
 : >"$WORK/rss.tsv"
 started=$SECONDS reloads=0 next_reload=$RELOAD_EVERY
 while kill -0 "$LOAD" 2>/dev/null; do
@@ -94,6 +97,8 @@ while kill -0 "$LOAD" 2>/dev/null; do
 done
 wait "$LOAD" || true
 sent=$(json_number spans_sent "$WORK/load.json")
+rate=$(json_number spans_per_sec "$WORK/load.json")
+late=$(json_number late_requests "$WORK/load.json")
 deadline=$((SECONDS + 60))
 until [ "$(json_number spans "$WORK/sink.json")" -ge "$sent" ] || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
 received=$(json_number spans "$WORK/sink.json")
@@ -103,9 +108,9 @@ applied=$(awk '/^weft_reloads_total\{outcome="applied"\}/ {print $2}' <<<"$metri
 refused=$(awk '/^weft_reloads_total\{outcome="refused"\}/ {print $2}' <<<"$metrics")
 kill -TERM "$COLLECTOR" "$SINK" 2>/dev/null || true
 
-python3 - "$WORK/rss.tsv" "$sent" "$received" "$reloads" "${applied:-0}" "${refused:-0}" <<'EOF'
+python3 - "$WORK/rss.tsv" "$sent" "$received" "$reloads" "${applied:-0}" "${refused:-0}" "$rate" "${late:-0}" <<'EOF'
 import statistics, sys
-path, sent, received, reloads, applied, refused = sys.argv[1], *map(float, sys.argv[2:])
+path, sent, received, reloads, applied, refused, rate, late = sys.argv[1], *map(float, sys.argv[2:])
 samples = [tuple(map(float, line.split())) for line in open(path) if line.strip()]
 rss = [kib / 1024 for _, kib in samples]
 quarter = max(len(rss) // 4, 1)
@@ -115,6 +120,7 @@ print(f"samples: {len(rss)} every 10 s; RSS min {min(rss):.0f} MiB, max {max(rss
 print(f"median RSS, second quarter {early:.0f} MiB, last quarter {late:.0f} MiB: {change:+.1%} "
       f"({'flat' if abs(change) <= 0.10 else 'NOT flat'} by the +-10% target)")
 print(f"reloads: {reloads:.0f} triggered, {applied:.0f} applied, {refused:.0f} refused")
+print(f"load: {rate:.0f} spans/s acknowledged on average; {late:.0f} requests left late")
 print(f"spans: {sent:.0f} acknowledged, {received:.0f} received by the sink"
       f"{'' if sent == received else ' (MISMATCH)'}")
 EOF

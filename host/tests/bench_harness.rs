@@ -24,6 +24,7 @@ fn load_config(endpoint: String, protocol: Protocol, gzip: bool) -> LoadConfig {
         requests: 20,
         duration: Duration::from_secs(30),
         timeout: Duration::from_secs(5),
+        rate: None,
     }
 }
 
@@ -57,6 +58,33 @@ async fn sink_counts_exactly_what_load_sent_over_grpc_and_http_with_and_without_
         }
     }
     assert_eq!(sink.stop().await.unwrap(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_load_spreads_its_requests_over_time_and_the_sink_counts_them_all() {
+    let sink = CountingSink::start(Some(listener().await), None).unwrap();
+    let mut config = load_config(sink.grpc_addr().unwrap().to_string(), Protocol::Grpc, true);
+    // 50 spans per request at 2,000 spans/s: one request every 25 ms, the 20th at 475 ms.
+    config.rate = Some(2000.0);
+    let report = run_load(&config).await.unwrap();
+    assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    assert_eq!((report.requests, report.spans_sent), (20, 1000));
+    assert!(
+        report.elapsed_secs >= 0.475,
+        "20 requests 25 ms apart left within {} s",
+        report.elapsed_secs
+    );
+    assert_eq!(report.rate_spans_per_sec, Some(2000.0));
+    assert_eq!(report.late_requests, 0);
+
+    // One client and a request every microsecond: no round trip is that fast, so requests
+    // leave behind their schedule and the report says so.
+    config.concurrency = 1;
+    config.rate = Some(50_000_000.0);
+    let report = run_load(&config).await.unwrap();
+    assert_eq!((report.requests, report.errors), (20, 0));
+    assert!(report.late_requests >= 10, "{} late", report.late_requests);
+    assert_eq!(sink.stop().await.unwrap().spans, 2000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

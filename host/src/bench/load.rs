@@ -1,6 +1,8 @@
 //! The load generator: sends pre-encoded OTLP trace requests to an endpoint from several
 //! concurrent clients, bounded by a request count and a time limit, and measures throughput
-//! and request latency.
+//! and request latency. Without a rate every client sends its next request as soon as the
+//! previous one is answered (the most the endpoint takes); with a rate, request `n` leaves no
+//! earlier than `n` request intervals after the start (a steady load, as for a memory soak).
 //!
 //! Requests are sent with Weft's own OTLP exporters ([`Sink`]), so a gRPC request is the raw
 //! protobuf bytes encoded before the clock starts (tonic gzips them on the way out when asked),
@@ -50,6 +52,8 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// Timeout of one request.
     pub timeout: Duration,
+    /// Spans per second to offer across all clients; `None` sends as fast as answers come.
+    pub rate: Option<f64>,
 }
 
 /// What a load run measured.
@@ -65,6 +69,12 @@ pub struct LoadReport {
     pub errors: u64,
     /// Spans in requests that were accepted.
     pub spans_sent: u64,
+    /// The offered rate in spans per second, if the load was paced.
+    pub rate_spans_per_sec: Option<f64>,
+    /// Paced load only: requests that left more than one request interval after their
+    /// scheduled time because every client was still waiting for an answer (the endpoint did
+    /// not keep up with the rate, or the clients were too few for its latency).
+    pub late_requests: u64,
     /// Wall-clock time from the first request to the last answer, in seconds.
     pub elapsed_secs: f64,
     /// Accepted spans per second.
@@ -93,6 +103,10 @@ pub async fn run_load(config: &LoadConfig) -> anyhow::Result<LoadReport> {
         config.distinct_requests > 0,
         "distinct requests must be at least 1"
     );
+    let pace = config
+        .rate
+        .map(|rate| request_interval(rate, config.payload.spans_per_request))
+        .transpose()?;
     let sinks = (0..config.concurrency)
         .map(|_| Sink::from_config(&exporter_config(config), std::path::Path::new(".")))
         .collect::<anyhow::Result<Vec<_>>>()
@@ -100,14 +114,18 @@ pub async fn run_load(config: &LoadConfig) -> anyhow::Result<LoadReport> {
     let prepared = Arc::new(prepare(&sinks[0], config)?);
     let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let deadline = started + config.duration;
+    let schedule = Schedule {
+        started,
+        deadline: started + config.duration,
+        limit: config.requests,
+        pace,
+    };
     let workers: Vec<_> = sinks
         .into_iter()
         .map(|sink| {
             let prepared = prepared.clone();
             let issued = issued.clone();
-            let limit = config.requests;
-            tokio::spawn(async move { send_loop(sink, &prepared, &issued, limit, deadline).await })
+            tokio::spawn(async move { send_loop(sink, &prepared, &issued, schedule).await })
         })
         .collect();
     let mut tally = Tally::default();
@@ -123,6 +141,8 @@ pub async fn run_load(config: &LoadConfig) -> anyhow::Result<LoadReport> {
         requests: tally.requests,
         errors: tally.errors,
         spans_sent: tally.spans,
+        rate_spans_per_sec: config.rate,
+        late_requests: tally.late,
         elapsed_secs: elapsed,
         spans_per_sec: if elapsed > 0.0 {
             tally.spans as f64 / elapsed
@@ -174,10 +194,56 @@ fn prepare(sink: &Sink, config: &LoadConfig) -> anyhow::Result<Vec<Prepared>> {
         .collect()
 }
 
+/// The time between two requests' departures for `rate` spans per second overall.
+fn request_interval(rate: f64, spans_per_request: usize) -> anyhow::Result<Duration> {
+    anyhow::ensure!(
+        rate.is_finite() && rate > 0.0,
+        "the rate must be a positive number of spans per second, not {rate}"
+    );
+    let secs = spans_per_request as f64 / rate;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|interval| !interval.is_zero())
+        .with_context(|| {
+            format!(
+                "a rate of {rate} spans/s with {spans_per_request} spans per request \
+                 leaves no time between requests"
+            )
+        })
+}
+
+/// When requests may leave and when the run ends; shared by every client.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    started: Instant,
+    deadline: Instant,
+    /// At most this many requests in all.
+    limit: u64,
+    /// Paced load: request `n` leaves no earlier than `started + n * pace`.
+    pace: Option<Duration>,
+}
+
+impl Schedule {
+    /// When request `number` may leave, or `None` when it is past the count or the deadline.
+    fn departure(&self, number: u64, now: Instant) -> Option<Instant> {
+        if number >= self.limit || now >= self.deadline {
+            return None;
+        }
+        let Some(pace) = self.pace else {
+            return Some(now);
+        };
+        let at = self
+            .started
+            .checked_add(pace.checked_mul(u32::try_from(number).ok()?)?)?;
+        (at < self.deadline).then_some(at)
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     requests: u64,
     errors: u64,
+    late: u64,
     spans: u64,
     latencies_us: Vec<u64>,
     first_error: Option<String>,
@@ -187,6 +253,7 @@ impl Tally {
     fn merge(&mut self, other: Tally) {
         self.requests += other.requests;
         self.errors += other.errors;
+        self.late += other.late;
         self.spans += other.spans;
         self.latencies_us.extend(other.latencies_us);
         if self.first_error.is_none() {
@@ -195,19 +262,26 @@ impl Tally {
     }
 }
 
-/// One client: takes the next request number until the count or the deadline is reached.
+/// One client: takes the next request number until the count or the deadline is reached,
+/// waiting for the number's departure time when the load is paced.
 async fn send_loop(
     sink: Sink,
     prepared: &[Prepared],
     issued: &AtomicU64,
-    limit: u64,
-    deadline: Instant,
+    schedule: Schedule,
 ) -> Tally {
     let mut tally = Tally::default();
     loop {
         let number = issued.fetch_add(1, Ordering::Relaxed);
-        if number >= limit || Instant::now() >= deadline {
+        let now = Instant::now();
+        let Some(departure) = schedule.departure(number, now) else {
             return tally;
+        };
+        if let Some(pace) = schedule.pace {
+            if now > departure + pace {
+                tally.late += 1;
+            }
+            tokio::time::sleep_until(departure.into()).await;
         }
         let request = &prepared[(number % prepared.len() as u64) as usize];
         let sent = Instant::now();
@@ -235,7 +309,9 @@ fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::percentile_ms;
+    use std::time::{Duration, Instant};
+
+    use super::{Schedule, percentile_ms, request_interval};
 
     #[test]
     fn percentiles_use_the_nearest_rank() {
@@ -245,5 +321,66 @@ mod tests {
         assert_eq!(percentile_ms(&latencies, 1.0), 100.0);
         assert_eq!(percentile_ms(&[7000], 0.99), 7.0);
         assert_eq!(percentile_ms(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn a_paced_schedule_spaces_departures_by_the_request_interval_until_the_deadline() {
+        let pace = request_interval(1000.0, 50).unwrap();
+        assert_eq!(pace, Duration::from_millis(50));
+        let started = Instant::now();
+        let schedule = Schedule {
+            started,
+            deadline: started + Duration::from_millis(500),
+            limit: 100,
+            pace: Some(pace),
+        };
+        assert_eq!(schedule.departure(0, started), Some(started));
+        assert_eq!(
+            schedule.departure(3, started),
+            Some(started + Duration::from_millis(150))
+        );
+        // Ten departures fit before the deadline (0 ms to 450 ms); the eleventh would be on it.
+        assert!(schedule.departure(9, started).is_some());
+        assert_eq!(schedule.departure(10, started), None);
+        let limited = Schedule {
+            limit: 4,
+            ..schedule
+        };
+        assert_eq!(limited.departure(4, started), None);
+        // Past the deadline nothing leaves, even a number scheduled before it.
+        assert_eq!(
+            schedule.departure(1, started + Duration::from_secs(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn an_unpaced_schedule_sends_at_once_until_the_count_or_the_deadline() {
+        let started = Instant::now();
+        let schedule = Schedule {
+            started,
+            deadline: started + Duration::from_secs(1),
+            limit: 5,
+            pace: None,
+        };
+        let later = started + Duration::from_millis(700);
+        assert_eq!(schedule.departure(4, later), Some(later));
+        assert_eq!(schedule.departure(5, later), None);
+        assert_eq!(
+            schedule.departure(0, started + Duration::from_secs(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn rates_that_give_no_usable_interval_are_refused() {
+        for rate in [0.0, -5.0, f64::NAN, f64::INFINITY, 1e30] {
+            let error = request_interval(rate, 512).unwrap_err();
+            assert!(format!("{error:#}").contains("rate"), "{rate}: {error:#}");
+        }
+        assert_eq!(
+            request_interval(2048.0, 512).unwrap(),
+            Duration::from_millis(250)
+        );
     }
 }

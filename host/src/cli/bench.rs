@@ -54,6 +54,10 @@ pub struct LoadArgs {
     /// Timeout of one request, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub timeout_ms: u64,
+    /// Offer this many spans per second in all (a steady load) instead of sending each
+    /// client's next request as soon as the previous one is answered.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -103,6 +107,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         requests: args.requests,
         duration: Duration::from_secs_f64(args.duration_secs),
         timeout: Duration::from_millis(args.timeout_ms),
+        rate: args.rate,
     };
     let report = crate::bench::run_load(&config).await?;
     if args.json {
@@ -131,6 +136,12 @@ fn print_load_report(config: &LoadConfig, report: &LoadReport) {
         report.elapsed_secs
     );
     println!("spans/s        {:.0}", report.spans_per_sec);
+    if let Some(rate) = report.rate_spans_per_sec {
+        println!(
+            "offered        {rate:.0} spans/s; {} requests left late (every client busy)",
+            report.late_requests
+        );
+    }
     println!("spans sent     {}", report.spans_sent);
     println!(
         "latency        p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
