@@ -110,7 +110,7 @@ kill -TERM "$COLLECTOR" "$SINK" 2>/dev/null || true
 
 python3 - "$WORK/rss.tsv" "$sent" "$received" "$reloads" "${applied:-0}" "${refused:-0}" "$rate" "${late:-0}" <<'EOF'
 import statistics, sys
-path, sent, received, reloads, applied, refused, rate, late = sys.argv[1], *map(float, sys.argv[2:])
+path, sent, received, reloads, applied, refused, rate, late_requests = sys.argv[1], *map(float, sys.argv[2:])
 samples = [tuple(map(float, line.split())) for line in open(path) if line.strip()]
 rss = [kib / 1024 for _, kib in samples]
 quarter = max(len(rss) // 4, 1)
@@ -120,7 +120,7 @@ print(f"samples: {len(rss)} every 10 s; RSS min {min(rss):.0f} MiB, max {max(rss
 print(f"median RSS, second quarter {early:.0f} MiB, last quarter {late:.0f} MiB: {change:+.1%} "
       f"({'flat' if abs(change) <= 0.10 else 'NOT flat'} by the +-10% target)")
 print(f"reloads: {reloads:.0f} triggered, {applied:.0f} applied, {refused:.0f} refused")
-print(f"load: {rate:.0f} spans/s acknowledged on average; {late:.0f} requests left late")
+print(f"load: {rate:.0f} spans/s acknowledged on average; {late_requests:.0f} requests left late")
 print(f"spans: {sent:.0f} acknowledged, {received:.0f} received by the sink"
       f"{'' if sent == received else ' (MISMATCH)'}")
 EOF
