@@ -80,7 +80,7 @@ wait_port "$IN_GRPC"
 LOAD=$!
 PIDS+=("$LOAD")
 
-echo "--- ${MINUTES} min of load (${RATE[1]:-flat out} spans/s), a chain reload every ${RELOAD_EVERY}s; work dir $WORK" >&2
+echo "--- ${MINUTES} min of load (${RATE[1]:-flat out}${RATE[1]:+ spans/s}), a chain reload every ${RELOAD_EVERY}s; work dir $WORK" >&2
 : >"$WORK/rss.tsv"
 started=$SECONDS reloads=0 next_reload=$RELOAD_EVERY
 while kill -0 "$LOAD" 2>/dev/null; do
