@@ -76,8 +76,8 @@ fn build_c_plugin(root: &Path) {
     println!("cargo:rustc-env=WEFT_FIXTURE_C_SAMPLE={}", out.display());
 }
 
-/// Builds the JavaScript example processor with componentize-js (running `npm install` first when
-/// its dependencies are not installed).
+/// Builds the JavaScript example processor with componentize-js (running `npm ci` first when its
+/// dependencies are not installed: exactly the committed lock file's versions).
 fn build_javascript_plugin(root: &Path) {
     let dir = root.join("examples/plugins/javascript/enrich");
     for file in [
@@ -112,11 +112,7 @@ fn build_javascript_plugin(root: &Path) {
     {
         run(
             "npm",
-            &[
-                "install".as_ref(),
-                "--no-audit".as_ref(),
-                "--no-fund".as_ref(),
-            ],
+            &["ci".as_ref(), "--no-audit".as_ref(), "--no-fund".as_ref()],
         );
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("javascript-enrich.wasm");
