@@ -84,7 +84,7 @@ pub fn fingerprint(processor: &ProcessorConfig, bytes: &[u8]) -> StageFingerprin
         sha256: crate::runtime::sha256_hex(bytes),
         config_json,
         limits,
-        on_error: processor.on_error,
+        on_error: processor.on_error(),
         quarantine: (processor.quarantine_after, processor.quarantine_ms),
         tail: processor.tail_sampling.clone(),
         grants: processor.grants.clone(),
@@ -145,7 +145,7 @@ pub fn load_plugin(
         elapsed_ms = started.elapsed().as_millis() as u64,
         timeout_ms = processor.timeout_ms,
         memory_limit_mb = processor.memory_limit_mb,
-        on_error = ?processor.on_error,
+        on_error = ?processor.on_error(),
         "Loaded processor."
     );
     Ok(plugin)

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod client;
+pub mod process;
 pub mod sink;
 pub mod spans;
 

@@ -62,6 +62,13 @@ async fn readyz(State(admin): State<Admin>) -> Response {
     for processor in admin.metrics.plugins_failing() {
         problems.push(format!("processor {processor:?} failed to load its configured version (an older version serves)"));
     }
+    for component in admin.metrics.panics.failing() {
+        problems.push(format!(
+            "{component}: caught {} panics within {} s (a bug in Weft; it carries on, see the log)",
+            crate::telemetry::FAILING_PANICS,
+            crate::telemetry::FAILING_WINDOW.as_secs()
+        ));
+    }
     if let Some(exporter) = admin.metrics.exporter_failing() {
         problems.push(format!("exporter {exporter:?} failed its last exports"));
     }

@@ -259,9 +259,10 @@ pub struct ProcessorConfig {
     /// `builtin:NAME` for a reference plugin shipped in the binary, or a path to a `.wasm`
     /// component (relative to `pipeline.plugin_dir`, else to the config file).
     pub plugin: String,
-    /// What happens to a batch the processor fails on.
-    #[serde(default)]
-    pub on_error: OnError,
+    /// What happens to a batch the processor fails on, as written; unset, it is
+    /// [`ProcessorConfig::on_error`]'s default for the plugin.
+    #[serde(default, rename = "on_error")]
+    pub on_error_setting: Option<OnError>,
     /// CPU deadline for one batch, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -288,6 +289,23 @@ pub struct ProcessorConfig {
     #[serde(default)]
     pub config: toml::Table,
 }
+
+impl ProcessorConfig {
+    /// What happens to a batch the processor fails on: the `on_error` setting, else `drop`
+    /// for a redactor (`builtin:pii-redact`: a batch it could not redact, or that went past it
+    /// while it was quarantined, must never be exported) and `pass` for everything else.
+    pub fn on_error(&self) -> OnError {
+        self.on_error_setting
+            .unwrap_or(if self.plugin == FAIL_CLOSED_PLUGIN {
+                OnError::Drop
+            } else {
+                OnError::Pass
+            })
+    }
+}
+
+/// The built-in plugin that fails closed unless told otherwise.
+const FAIL_CLOSED_PLUGIN: &str = "builtin:pii-redact";
 
 /// `[processors.grants]`: what a plugin may use beyond the empty sandbox. Nothing by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

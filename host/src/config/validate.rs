@@ -458,6 +458,32 @@ mod tests {
     }
 
     #[test]
+    fn a_redactor_fails_closed_unless_told_otherwise() {
+        let config = parse(
+            r#"
+            [receivers.otlp.http]
+            endpoint = "127.0.0.1:4318"
+            [[processors]]
+            name = "redact"
+            plugin = "builtin:pii-redact"
+            [[processors]]
+            name = "enrich"
+            plugin = "builtin:enrich"
+            [[processors]]
+            name = "redact-open"
+            plugin = "builtin:pii-redact"
+            on_error = "pass"
+            [exporters.out]
+            type = "stdout"
+            "#,
+            Path::new("."),
+        )
+        .unwrap();
+        let on_error: Vec<OnError> = config.processors.iter().map(|p| p.on_error()).collect();
+        assert_eq!(on_error, [OnError::Drop, OnError::Pass, OnError::Pass]);
+    }
+
+    #[test]
     fn embedded_default_is_valid() {
         assert_eq!(errors(super::super::DEFAULT_CONFIG), Vec::<String>::new());
     }

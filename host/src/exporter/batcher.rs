@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{BatchConfig, RetryConfig};
 use crate::pipeline::span_count;
-use crate::telemetry::{ExporterMetrics, Metrics, PipelineStats};
+use crate::telemetry::{Component, ExporterMetrics, Metrics, PipelineStats};
 
 use super::retry::with_retries;
 use super::sink::Sink;
@@ -86,9 +86,34 @@ pub fn start_exporter(
         retry,
         metrics,
     });
-    let task = tokio::spawn(run(exporter, receiver, batch));
+    let task = tokio::spawn(supervise(exporter, receiver, batch));
     (sender, ExporterHandle { name, task })
 }
+
+/// Runs the exporter's batching loop, restarting it (after a pause) if it panics: a dead
+/// loop would leave its queue unread and the workers' hand-offs to it silently failing.
+async fn supervise(
+    exporter: Arc<Exporter>,
+    queue: async_channel::Receiver<Arc<ExportTraceServiceRequest>>,
+    config: BatchConfig,
+) {
+    loop {
+        let run = tokio::spawn(run(exporter.clone(), queue.clone(), config.clone()));
+        match run.await {
+            Err(error) if error.is_panic() => {
+                exporter
+                    .metrics
+                    .panics
+                    .record(Component::Exporter, error.into_panic().as_ref());
+                tokio::time::sleep(RESTART_PAUSE).await;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// How long a supervisor waits before restarting a loop that panicked.
+const RESTART_PAUSE: Duration = Duration::from_millis(100);
 
 /// What every send of one exporter shares.
 struct Exporter {
@@ -157,7 +182,8 @@ async fn dispatch(
         .await
         .expect("the semaphore is never closed");
     let exporter = exporter.clone();
-    tokio::spawn(async move {
+    let supervisor = exporter.clone();
+    let send = tokio::spawn(async move {
         let _permit = permit;
         let stats = &exporter.metrics.pipeline;
         let result = match exporter.sink.encode(&batch) {
@@ -187,6 +213,20 @@ async fn dispatch(
                 PipelineStats::add(&exporter.counters.consecutive_failures, 1);
                 tracing::error!(exporter = %exporter.name, error = %error, spans, "Export failed; spans lost.");
             }
+        }
+    });
+    // A send that panicked is counted, and its spans as failed, like a send that gave up.
+    tokio::spawn(async move {
+        if let Err(error) = send.await
+            && error.is_panic()
+        {
+            let exporter = supervisor;
+            exporter
+                .metrics
+                .panics
+                .record(Component::Exporter, error.into_panic().as_ref());
+            PipelineStats::add(&exporter.metrics.pipeline.spans_export_failed, spans as u64);
+            PipelineStats::add(&exporter.counters.spans_failed, spans as u64);
         }
     });
 }

@@ -1,5 +1,6 @@
 //! The processor chain: every processor, in config order, applied to one batch.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,11 @@ use crate::runtime::bindings::{Batch, Decision, Range as TraceRange};
 use crate::runtime::packed::view_span_count;
 use crate::runtime::{
     EditSummary, FailureKind, LoadedPlugin, PluginError, PluginInstance, apply_edits,
-    build_view_into, empty_view, output_bytes,
+    build_view_into, empty_view, output_bytes, output_cap,
 };
-use crate::telemetry::{ErrorKind, Metrics, PipelineStats, ProcessorMetrics};
+use crate::telemetry::{
+    Component, ErrorKind, Metrics, Panics, PipelineStats, ProcessorMetrics, panic_message,
+};
 
 use super::queue::span_count;
 
@@ -36,7 +39,7 @@ impl StageSpec {
     pub fn new(plugin: Arc<LoadedPlugin>, processor: &ProcessorConfig) -> Self {
         StageSpec {
             plugin,
-            on_error: processor.on_error,
+            on_error: processor.on_error(),
             breaker: Arc::new(Breaker::new(
                 processor.quarantine_after,
                 Duration::from_millis(processor.quarantine_ms),
@@ -71,6 +74,8 @@ impl ChainSpec {
 /// A worker's own instances of every processor of a [`ChainSpec`].
 pub struct Chain {
     spec: Arc<ChainSpec>,
+    /// Where caught panics are counted.
+    root: Arc<Metrics>,
     instances: Vec<Option<PluginInstance>>,
     metrics: Vec<Arc<ProcessorMetrics>>,
     /// The view every stage is handed, rebuilt for each call in the same storage. It keeps
@@ -81,8 +86,9 @@ pub struct Chain {
 
 impl Chain {
     /// Instances are created lazily, on the first batch.
-    pub fn new(spec: Arc<ChainSpec>, metrics: &Metrics) -> Self {
+    pub fn new(spec: Arc<ChainSpec>, metrics: &Arc<Metrics>) -> Self {
         let instances = spec.stages.iter().map(|_| None).collect();
+        let root = metrics.clone();
         let metrics = spec
             .stages
             .iter()
@@ -90,6 +96,7 @@ impl Chain {
             .collect();
         Chain {
             spec,
+            root,
             instances,
             metrics,
             view: empty_view(),
@@ -143,7 +150,9 @@ impl Chain {
                 watch.before(&request);
             }
             let outcome = through_breaker(stage, counters, || {
-                run_stage(stage, instance, &mut request, view)
+                supervised(stage.plugin.name(), instance, &metrics.panics, |instance| {
+                    run_stage(stage, instance, &mut request, view)
+                })
             });
             if let Some(watch) = watch {
                 let dropped = outcome.is_err() && stage.on_error == OnError::Drop;
@@ -170,6 +179,7 @@ impl Chain {
                     match stage.on_error {
                         OnError::Pass => {
                             PipelineStats::add(&counters.spans_out, spans_in);
+                            PipelineStats::add(&counters.spans_bypassed, spans_in);
                             if !quiet {
                                 tracing::warn!(processor = stage.plugin.name(), error = %error, "Processor failed; passing the batch on unchanged.");
                             }
@@ -204,17 +214,20 @@ impl Chain {
         let counters = &self.metrics[position];
         let instance = &mut self.instances[position];
         let view = &mut self.view;
+        let panics = &self.root.panics;
         let outcome = through_breaker(stage, counters, || {
-            let live = match instance {
-                Some(live) => live,
-                None => instance.insert(stage.plugin.instantiate()?),
-            };
-            build_view_into(request, stage.plugin.interest(), view);
-            let decisions = live.decide(view, traces, now_unix_nano);
-            if let Err(PluginError::Trap { .. }) = &decisions {
-                *instance = None;
-            }
-            decisions
+            supervised(stage.plugin.name(), instance, panics, |instance| {
+                let live = match instance {
+                    Some(live) => live,
+                    None => instance.insert(stage.plugin.instantiate()?),
+                };
+                build_view_into(request, stage.plugin.interest(), view);
+                let decisions = live.decide(view, traces, now_unix_nano);
+                if decisions.as_ref().is_err_and(PluginError::ends_instance) {
+                    *instance = None;
+                }
+                decisions
+            })
         });
         if let Err(error) = &outcome {
             counters.error(error_kind(error));
@@ -225,6 +238,29 @@ impl Chain {
     /// The metrics of the stage at `position`.
     pub fn stage_metrics(&self, position: usize) -> &Arc<ProcessorMetrics> {
         &self.metrics[position]
+    }
+}
+
+/// Runs the host's side of one processor call (`call`, given the stage's instance) catching
+/// a panic: it is counted, the instance is discarded, and the call fails as
+/// [`PluginError::HostPanic`], so the batch follows the processor's `on_error`. (A panic while
+/// edits were being applied can leave some of them applied.)
+fn supervised<T>(
+    plugin: &str,
+    instance: &mut Option<PluginInstance>,
+    panics: &Panics,
+    call: impl FnOnce(&mut Option<PluginInstance>) -> Result<T, PluginError>,
+) -> Result<T, PluginError> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| call(&mut *instance))) {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            panics.record(Component::Processor, payload.as_ref());
+            *instance = None;
+            Err(PluginError::HostPanic {
+                plugin: plugin.to_owned(),
+                reason: panic_message(payload.as_ref()),
+            })
+        }
     }
 }
 
@@ -277,8 +313,11 @@ fn error_kind(error: &PluginError) -> ErrorKind {
             ..
         } => ErrorKind::Trap,
         PluginError::Guest { .. } => ErrorKind::Error,
-        PluginError::InvalidEdit { .. } => ErrorKind::InvalidEdit,
+        PluginError::InvalidEdit { .. } | PluginError::Amplification { .. } => {
+            ErrorKind::InvalidEdit
+        }
         PluginError::Quarantined { .. } => ErrorKind::Quarantined,
+        PluginError::HostPanic { .. } => ErrorKind::HostPanic,
         PluginError::Compile { .. } | PluginError::WrongWorld { .. } | PluginError::Init { .. } => {
             ErrorKind::Instantiate
         }
@@ -301,7 +340,7 @@ fn run_stage(
     let edits = match live.process(view) {
         Ok(edits) => edits,
         Err(error) => {
-            if matches!(error, PluginError::Trap { .. }) {
+            if error.ends_instance() {
                 *instance = None;
             }
             return Err(error);
@@ -326,9 +365,27 @@ fn run_stage(
     })
 }
 
-/// How many bytes of edits a processor may return for a batch: room for ordinary enrichment
-/// (4 KiB a span), for rewriting everything it read (4x the view's arena), and a floor. More is
-/// refused as output amplification.
-fn output_cap(spans: usize, arena: usize) -> usize {
-    (64 << 10) + spans * (4 << 10) + arena * 4
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_panic_in_a_call_fails_it_and_discards_the_instance() {
+        let panics = Panics::default();
+        let mut instance: Option<PluginInstance> = None;
+        let outcome: Result<(), PluginError> = supervised("redact", &mut instance, &panics, |_| {
+            panic!("view out of range")
+        });
+        match outcome {
+            Err(error @ PluginError::HostPanic { .. }) => {
+                assert!(error.ends_instance());
+                assert_eq!(error_kind(&error), ErrorKind::HostPanic);
+                assert!(error.to_string().contains("view out of range"), "{error}");
+            }
+            other => panic!("expected a host panic, got {other:?}"),
+        }
+        assert_eq!(panics.count(Component::Processor), 1);
+        let fine: Result<u8, PluginError> = supervised("redact", &mut instance, &panics, |_| Ok(1));
+        assert_eq!(fine.unwrap(), 1);
+    }
 }

@@ -1,5 +1,6 @@
 //! Worker threads: take a request from the queue, run the chain, hand the result to exporters.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -8,11 +9,11 @@ use tokio::sync::watch;
 
 use crate::exporter::ExportFanout;
 use crate::tail::{TailSampler, TailThread};
-use crate::telemetry::Metrics;
+use crate::telemetry::{Component, Metrics, PipelineStats};
 
 use super::admission::MemoryBudget;
 use super::chain::{Chain, ChainSpec};
-use super::queue::{Admitted, Submitter};
+use super::queue::{Admitted, Submitter, span_count};
 
 /// The running workers, and the tail-sampling stage's decision thread.
 pub struct WorkerPool {
@@ -83,9 +84,16 @@ pub fn start_workers(
                         if fanout_updates.has_changed().unwrap_or(false) {
                             fanout = fanout_updates.borrow_and_update().clone();
                         }
-                        if let Some(processed) = run_chain(&mut chain, &sampler, request, &metrics)
-                        {
-                            fanout.send_blocking(processed, &metrics.pipeline);
+                        let spans = span_count(&request) as u64;
+                        let handled = supervise_batch(&metrics, spans, || {
+                            if let Some(processed) =
+                                run_chain(&mut chain, &sampler, request, &metrics)
+                            {
+                                fanout.send_blocking(processed, &metrics.pipeline);
+                            }
+                        });
+                        if !handled {
+                            chain = Chain::new(chain.spec().clone(), &metrics);
                         }
                         drop(memory);
                     }
@@ -101,6 +109,21 @@ pub fn start_workers(
             sampler,
         },
     )
+}
+
+/// Runs `work` on a worker's batch of `spans` spans, catching a panic in it: outside any
+/// processor there is no `on_error` to follow, so the panic is counted and the batch's spans
+/// are counted as lost. Returns whether `work` completed; if not, the worker goes on with
+/// fresh instances.
+fn supervise_batch(metrics: &Metrics, spans: u64, work: impl FnOnce()) -> bool {
+    match std::panic::catch_unwind(AssertUnwindSafe(work)) {
+        Ok(()) => true,
+        Err(payload) => {
+            metrics.panics.record(Component::Worker, payload.as_ref());
+            PipelineStats::add(&metrics.pipeline.spans_lost_to_panics, spans);
+            false
+        }
+    }
 }
 
 /// Runs `request` through the chain. With a tail-sampling stage, the processors before it
@@ -120,4 +143,22 @@ fn run_chain(
     let settings = spec.stages[position].tail.as_ref().expect("the tail stage");
     let late = sampler.ingest(before, settings, chain.stage_metrics(position))?;
     chain.run_stages(position + 1..spec.stages.len(), late, metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_batch_is_counted_and_the_worker_carries_on() {
+        let metrics = Metrics::default();
+        assert!(!supervise_batch(&metrics, 7, || panic!("a bug")));
+        assert!(supervise_batch(&metrics, 5, || ()));
+        assert_eq!(metrics.panics.count(Component::Worker), 1);
+        let stats = metrics.pipeline.snapshot();
+        assert_eq!(
+            stats.spans_lost_to_panics, 7,
+            "only the panicking batch is lost"
+        );
+    }
 }

@@ -41,7 +41,7 @@ pub fn serving_status(
         last_error: None,
         memory_limit_mb: processor.memory_limit_mb,
         timeout_ms: processor.timeout_ms,
-        on_error: match processor.on_error {
+        on_error: match processor.on_error() {
             OnError::Pass => "pass",
             OnError::Drop => "drop",
         }

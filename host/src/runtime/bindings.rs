@@ -5,6 +5,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "processor",
     imports: { default: trappable },
+    exports: { default: async },
     additional_derives: [PartialEq],
 });
 
@@ -15,6 +16,7 @@ pub mod policy {
         path: "../wit",
         world: "trace-sampler",
         imports: { default: trappable },
+        exports: { default: async },
         with: {
             "weft:plugin/common": super::weft::plugin::common,
             "weft:plugin/traces": super::weft::plugin::traces,

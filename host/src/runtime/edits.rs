@@ -65,11 +65,13 @@ pub fn output_bytes(edits: &[Edit]) -> usize {
             .map(|n| match n {
                 ValueNode::Str(s) => s.len(),
                 ValueNode::Bytes(b) => b.len(),
-                ValueNode::Kvlist(entries) => entries.iter().map(|(k, _)| k.len() + 4).sum(),
-                ValueNode::Array(children) => children.len() * 4,
+                ValueNode::Kvlist(entries) => entries
+                    .iter()
+                    .fold(0usize, |sum, (k, _)| sum.saturating_add(k.len() + 4)),
+                ValueNode::Array(children) => children.len().saturating_mul(4),
                 _ => 8,
             })
-            .sum(),
+            .fold(0usize, usize::saturating_add),
         _ => 8,
     };
     // An edit on a range of spans writes its bytes once per span.
@@ -80,15 +82,19 @@ pub fn output_bytes(edits: &[Edit]) -> usize {
     edits
         .iter()
         .map(|edit| match edit {
-            Edit::SetAttribute((t, key, v)) => (key.len() + value(v)) * fanout(t),
-            Edit::RemoveAttribute((t, key)) => key.len() * fanout(t),
-            Edit::RenameAttribute((t, from, to)) => (from.len() + to.len()) * fanout(t),
+            Edit::SetAttribute((t, key, v)) => {
+                key.len().saturating_add(value(v)).saturating_mul(fanout(t))
+            }
+            Edit::RemoveAttribute((t, key)) => key.len().saturating_mul(fanout(t)),
+            Edit::RenameAttribute((t, from, to)) => {
+                (from.len().saturating_add(to.len())).saturating_mul(fanout(t))
+            }
             Edit::SetName((_, s)) | Edit::SetTraceState((_, s)) | Edit::SetStatus((_, _, s)) => {
                 s.len()
             }
             _ => 8,
         })
-        .sum()
+        .fold(0usize, usize::saturating_add)
 }
 
 /// Applies `edits` to `request`. Every edit is checked before any is applied, so an invalid
@@ -373,7 +379,12 @@ pub fn to_any_value(value: Value) -> Result<AnyValue, String> {
     Ok(AnyValue { value })
 }
 
-const MAX_NESTING: usize = 64;
+/// The deepest a value a plugin writes may nest. Every level of a key-value list is three
+/// protobuf messages (`AnyValue`, `KeyValueList`, `KeyValue`) and an event attribute already
+/// sits six messages deep in a request, so 20 levels stay well inside prost's recursion limit
+/// of 100: whatever a plugin writes, every decoder downstream (the tail buffer, an exporter's
+/// peer, a second Weft) can read back.
+pub const MAX_NESTING: usize = 20;
 
 /// Checks a nested value is a tree no deeper than [`MAX_NESTING`]: every child index points
 /// to a later node, and no node has two parents (which would let a small value expand
@@ -669,8 +680,35 @@ mod tests {
             Edit::SetAttribute((Target::Span(0), "deep".into(), Value::Nested(chain))),
         ];
         let error = apply_edits(&mut request, edits).unwrap_err();
-        assert!(error.contains("deeper than 64 levels"), "{error}");
+        assert!(
+            error.contains(&format!("deeper than {MAX_NESTING} levels")),
+            "{error}"
+        );
         assert_eq!(request, original);
+    }
+
+    #[test]
+    fn the_deepest_value_allowed_decodes_again_wherever_it_is_written() {
+        // Key-value lists are the deepest encoding (three messages a level); an event
+        // attribute the deepest place. Both the whole request and one resource's spans (what
+        // the tail buffer stores) must decode after the edit.
+        use prost::Message;
+        let mut request = request(1);
+        let deepest: Vec<ValueNode> = (1..=MAX_NESTING as u32)
+            .map(|next| ValueNode::Kvlist(vec![("k".into(), next)]))
+            .chain([ValueNode::Str("leaf".into())])
+            .collect();
+        let edits = vec![Edit::SetAttribute((
+            Target::Event((0, 0)),
+            "deep".into(),
+            Value::Nested(deepest),
+        ))];
+        apply_edits(&mut request, edits).unwrap();
+        let bytes = request.encode_to_vec();
+        let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+        assert_eq!(decoded, request);
+        let resource = request.resource_spans[0].encode_to_vec();
+        ResourceSpans::decode(resource.as_slice()).unwrap();
     }
 
     #[test]

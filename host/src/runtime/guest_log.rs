@@ -11,6 +11,8 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
+use super::bindings::Level;
+
 /// Lines per second a plugin may log through stdout and stderr together, after a burst.
 const LINES_PER_SECOND: f64 = 20.0;
 const BURST: f64 = 100.0;
@@ -59,7 +61,7 @@ impl GuestLog {
     }
 
     fn accept(&self, bytes: &[u8]) {
-        let mut partial = self.partial.lock().unwrap();
+        let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
         partial.extend_from_slice(bytes);
         while let Some(end) = partial.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = partial.drain(..=end).collect();
@@ -72,7 +74,42 @@ impl GuestLog {
     }
 
     fn emit(&self, line: &[u8]) {
-        let mut limiter = self.limiter.lock().unwrap();
+        let Some(suppressed) = self.admit() else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
+        let plugin = &*self.plugin;
+        match self.which {
+            Which::Stdout => tracing::info!(plugin, stream = "stdout", suppressed, "{text}"),
+            Which::Stderr => tracing::warn!(plugin, stream = "stderr", suppressed, "{text}"),
+        }
+    }
+
+    /// Logs a line the plugin sent through `host::log`, within the same rate limit as its
+    /// stdout and stderr and cut to the same length.
+    pub fn host_log(&self, level: Level, message: &str) {
+        let Some(suppressed) = self.admit() else {
+            return;
+        };
+        let mut end = message.len().min(MAX_LINE);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let text = &message[..end];
+        let plugin = &*self.plugin;
+        match level {
+            Level::Trace => tracing::trace!(plugin, suppressed, "{text}"),
+            Level::Debug => tracing::debug!(plugin, suppressed, "{text}"),
+            Level::Info => tracing::info!(plugin, suppressed, "{text}"),
+            Level::Warn => tracing::warn!(plugin, suppressed, "{text}"),
+            Level::Error => tracing::error!(plugin, suppressed, "{text}"),
+        }
+    }
+
+    /// Takes a token for one line: `Some(lines suppressed since the last one admitted)`, or
+    /// `None` (counted as suppressed) when the plugin is over its rate.
+    fn admit(&self) -> Option<u64> {
+        let mut limiter = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         limiter.tokens = (limiter.tokens
             + now.duration_since(limiter.last).as_secs_f64() * LINES_PER_SECOND)
@@ -80,17 +117,10 @@ impl GuestLog {
         limiter.last = now;
         if limiter.tokens < 1.0 {
             limiter.suppressed += 1;
-            return;
+            return None;
         }
         limiter.tokens -= 1.0;
-        let suppressed = std::mem::take(&mut limiter.suppressed);
-        drop(limiter);
-        let text = String::from_utf8_lossy(&line[..line.len().min(MAX_LINE)]);
-        let plugin = &*self.plugin;
-        match self.which {
-            Which::Stdout => tracing::info!(plugin, stream = "stdout", suppressed, "{text}"),
-            Which::Stderr => tracing::warn!(plugin, stream = "stderr", suppressed, "{text}"),
-        }
+        Some(std::mem::take(&mut limiter.suppressed))
     }
 }
 

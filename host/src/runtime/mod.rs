@@ -8,6 +8,7 @@ mod cache;
 mod edits;
 mod engine;
 mod guest_log;
+mod lift;
 mod limiter;
 pub mod packed;
 mod plugin;
@@ -18,8 +19,8 @@ pub use cache::{CacheOutcome, ComponentCache};
 pub use edits::{EditSummary, apply_edits, output_bytes, to_any_value};
 pub use engine::{EPOCH_TICK, PERF_MAP_ENV, PluginEngine};
 pub use plugin::{
-    FailureKind, Grants, Limits, LoadedPlugin, PluginError, PluginInstance, World,
-    hex_sha256 as sha256_hex,
+    FailureKind, Grants, Limits, LoadedPlugin, MAX_REASON, PluginError, PluginInstance, World,
+    hex_sha256 as sha256_hex, output_cap,
 };
 pub use view::{
     build_view, build_view_into, empty_view, full_interest, no_interest, policy_interest, span_id,

@@ -1,9 +1,10 @@
 //! Compiled plugins and their running instances.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::{ComponentExportIndex, Func, HasSelf, Linker, ResourceTable};
 use wasmtime::{Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -13,7 +14,9 @@ use super::bindings::{
 };
 use super::cache::{CacheOutcome, ComponentCache};
 use super::engine::{EPOCH_TICK, PluginEngine};
+use super::lift::{DecideAnswer, ProcessAnswer, with_budget};
 use super::limiter::PluginLimiter;
+use super::packed::view_span_count;
 
 /// Resource limits applied to every instance of a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +24,7 @@ pub struct Limits {
     /// Memory cap per instance, in bytes: every linear memory and table, together.
     pub memory_bytes: usize,
     /// CPU deadline for one `init` or `process` call.
-    pub timeout: std::time::Duration,
+    pub timeout: Duration,
     /// Host resources (WASI streams, pollables, ...) an instance may hold at once.
     pub max_resources: usize,
 }
@@ -30,7 +33,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_bytes: 64 << 20,
-            timeout: std::time::Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
             max_resources: 1_000,
         }
     }
@@ -98,6 +101,24 @@ pub enum PluginError {
         /// Processor name.
         plugin: String,
     },
+    /// The plugin's answer pointed at more data than its budget allows; it was refused
+    /// before the host copied it, and the instance is discarded.
+    #[error("plugin {plugin:?} returned too large an answer: {reason}")]
+    Amplification {
+        /// Processor name.
+        plugin: String,
+        /// What was over the budget.
+        reason: String,
+    },
+    /// The host panicked while handling the call (a bug in Weft): caught, counted, and the
+    /// batch follows `on_error`; the instance is discarded.
+    #[error("the host panicked handling plugin {plugin:?} (a bug in Weft): {reason}")]
+    HostPanic {
+        /// Processor name.
+        plugin: String,
+        /// What the panic said.
+        reason: String,
+    },
     /// The plugin returned edits that do not fit the batch.
     #[error("plugin {plugin:?} returned an invalid edit: {reason}")]
     InvalidEdit {
@@ -118,8 +139,21 @@ impl PluginError {
             | PluginError::Trap { plugin, .. }
             | PluginError::Guest { plugin, .. }
             | PluginError::InvalidEdit { plugin, .. }
+            | PluginError::Amplification { plugin, .. }
+            | PluginError::HostPanic { plugin, .. }
             | PluginError::Quarantined { plugin } => plugin,
         }
+    }
+
+    /// Whether the instance that failed must be discarded (wasmtime will not enter it again
+    /// after a trap, nor after a call whose answer could not be lifted).
+    pub fn ends_instance(&self) -> bool {
+        matches!(
+            self,
+            PluginError::Trap { .. }
+                | PluginError::Amplification { .. }
+                | PluginError::HostPanic { .. }
+        )
     }
 }
 
@@ -180,6 +214,8 @@ pub struct PluginState {
     table: ResourceTable,
     limits: PluginLimiter,
     plugin: Arc<str>,
+    /// `host::log` lines, rate-limited with the plugin's stdout and stderr.
+    log: super::guest_log::GuestLog,
 }
 
 impl WasiView for PluginState {
@@ -195,14 +231,7 @@ impl super::bindings::weft::plugin::common::Host for PluginState {}
 
 impl super::bindings::weft::plugin::host::Host for PluginState {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let plugin = &*self.plugin;
-        match level {
-            Level::Trace => tracing::trace!(plugin, "{message}"),
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
-        }
+        self.log.host_log(level, &message);
         Ok(())
     }
 
@@ -218,6 +247,8 @@ impl super::bindings::weft::plugin::traces::Host for PluginState {}
 pub struct LoadedPlugin {
     name: Arc<str>,
     pre: Pre,
+    /// `process` (processor) or `decide` (policy): called through a budgeted lift.
+    answer: ComponentExportIndex,
     config_json: String,
     interest: Interest,
     limits: Limits,
@@ -297,7 +328,9 @@ impl LoadedPlugin {
             reason: format!("{e:#}"),
         };
         let mut linker = Linker::new(engine.engine());
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wrong_world)?;
+        // The asynchronous WASI host: a guest that sleeps, polls or reads is waiting on a
+        // future the call's deadline can drop (see `run_bounded`).
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wrong_world)?;
         let pre = match world {
             World::Processor => {
                 Processor::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
@@ -312,9 +345,20 @@ impl LoadedPlugin {
                 Pre::Policy(TraceSamplerPre::new(pre).map_err(wrong_world)?)
             }
         };
+        let (interface, function) = match world {
+            World::Processor => (PROCESSOR_INTERFACE, "process"),
+            World::TraceSampler => (POLICY_INTERFACE, "decide"),
+        };
+        let answer = component
+            .get_export_index(None, interface)
+            .and_then(|i| component.get_export_index(Some(&i), function))
+            .ok_or_else(|| {
+                wrong_world(wasmtime::format_err!("no export {interface}#{function}"))
+            })?;
         let mut plugin = LoadedPlugin {
             name: name.into(),
             pre,
+            answer,
             config_json,
             interest: crate::runtime::view::no_interest(),
             limits,
@@ -391,15 +435,15 @@ impl LoadedPlugin {
 
     /// A fresh, initialised instance.
     pub fn instantiate(self: &Arc<Self>) -> Result<PluginInstance, PluginError> {
-        let (mut instance, _) = self.instantiate_with_interest()?;
-        instance.plugin = Some(self.clone());
+        let (instance, _) = self.instantiate_with_interest()?;
         Ok(instance)
     }
 
     /// The plugin's WASI context: nothing but its grants (no files, sockets, environment or
     /// arguments otherwise). Output goes to the host log, tagged and rate-limited.
-    fn wasi_context(&self) -> Result<WasiCtx, PluginError> {
+    fn wasi_context(&self) -> Result<(WasiCtx, super::guest_log::GuestLog), PluginError> {
         let (stdout, stderr) = super::guest_log::GuestLog::pair(self.name.clone());
+        let log = stdout.clone();
         let mut builder = WasiCtx::builder();
         builder.stdout(stdout).stderr(stderr);
         for (name, value) in &self.grants.env {
@@ -416,46 +460,70 @@ impl LoadedPlugin {
                     ),
                 })?;
         }
-        Ok(builder.build())
+        Ok((builder.build(), log))
     }
 
     fn instantiate_with_interest(&self) -> Result<(PluginInstance, Interest), PluginError> {
         let mut table = ResourceTable::new();
         table.set_max_capacity(self.limits.max_resources);
+        let (wasi, log) = self.wasi_context()?;
         let state = PluginState {
-            wasi: self.wasi_context()?,
+            wasi,
             table,
             limits: PluginLimiter::new(self.limits.memory_bytes),
             plugin: self.name.clone(),
+            log,
         };
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
-        let bindings = match &self.pre {
-            Pre::Processor(pre) => pre.instantiate(&mut store).map(Exports::Processor),
-            Pre::Policy(pre) => pre.instantiate(&mut store).map(Exports::Policy),
-        }
-        .map_err(|e| classify(&self.name, e))?;
-        store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
-        let init = match &bindings {
-            Exports::Processor(processor) => processor
-                .weft_plugin_span_processor()
-                .call_init(&mut store, &self.config_json),
-            Exports::Policy(policy) => policy
-                .weft_plugin_trace_policy()
-                .call_init(&mut store, &self.config_json),
+        let timeout = self.limits.timeout;
+        store.set_epoch_deadline(deadline_ticks(timeout));
+        let instance = run_bounded(&self.name, timeout, async {
+            match &self.pre {
+                Pre::Processor(pre) => pre.instance_pre().instantiate_async(&mut store).await,
+                Pre::Policy(pre) => pre.instance_pre().instantiate_async(&mut store).await,
+            }
+        })?;
+        let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
+            plugin: self.name.to_string(),
+            world: self.world(),
+            reason: format!("{e:#}"),
         };
-        let interest = init
-            .map_err(|e| classify(&self.name, e))?
-            .map_err(|reason| PluginError::Init {
-                plugin: self.name.to_string(),
-                reason,
-            })?;
+        let bindings = match &self.pre {
+            Pre::Processor(_) => Processor::new(&mut store, &instance).map(Exports::Processor),
+            Pre::Policy(_) => TraceSampler::new(&mut store, &instance).map(Exports::Policy),
+        }
+        .map_err(wrong_world)?;
+        let answer = instance
+            .get_func(&mut store, self.answer)
+            .ok_or_else(|| wrong_world(wasmtime::format_err!("the answering export is missing")))?;
+        store.set_epoch_deadline(deadline_ticks(timeout));
+        let init = run_bounded(&self.name, timeout, async {
+            match &bindings {
+                Exports::Processor(processor) => {
+                    processor
+                        .weft_plugin_span_processor()
+                        .call_init(&mut store, &self.config_json)
+                        .await
+                }
+                Exports::Policy(policy) => {
+                    policy
+                        .weft_plugin_trace_policy()
+                        .call_init(&mut store, &self.config_json)
+                        .await
+                }
+            }
+        });
+        let interest = init?.map_err(|reason| PluginError::Init {
+            plugin: self.name.to_string(),
+            reason,
+        })?;
         Ok((
             PluginInstance {
                 store,
                 bindings,
-                plugin: None,
+                answer,
+                timeout,
             },
             interest,
         ))
@@ -466,7 +534,11 @@ impl LoadedPlugin {
 pub struct PluginInstance {
     store: Store<PluginState>,
     bindings: Exports,
-    plugin: Option<Arc<LoadedPlugin>>,
+    /// `process` or `decide`, called with a typed signature whose answer is lifted within a
+    /// budget (see `super::lift`).
+    answer: Func,
+    /// The deadline of one call.
+    timeout: Duration,
 }
 
 impl PluginInstance {
@@ -474,18 +546,26 @@ impl PluginInstance {
     ///
     /// After a `Trap` error the instance must be discarded: wasmtime refuses to enter it again.
     pub fn process(&mut self, batch: &Batch) -> Result<Vec<Edit>, PluginError> {
-        let name = self.arm_deadline();
-        let Exports::Processor(processor) = &self.bindings else {
+        let (name, timeout) = self.arm_deadline();
+        if !matches!(self.bindings, Exports::Processor(_)) {
             return Err(not_a(&name, World::Processor));
-        };
-        processor
-            .weft_plugin_span_processor()
-            .call_process(&mut self.store, batch)
-            .map_err(|e| classify(&name, e))?
-            .map_err(|e| PluginError::Guest {
+        }
+        let process = self
+            .answer
+            .typed::<(&Batch,), (ProcessAnswer,)>(&self.store)
+            .map_err(|e| classify(&name, e))?;
+        let budget = output_cap(view_span_count(batch), batch.arena.len());
+        let store = &mut self.store;
+        let (answer,) = with_budget(budget, || {
+            run_bounded(&name, timeout, process.call_async(store, (batch,)))
+        })?;
+        match answer {
+            Ok(edits) => Ok(edits.0.into_iter().map(Edit::from).collect()),
+            Err(error) => Err(PluginError::Guest {
                 plugin: name.to_string(),
-                reason: e.message,
-            })
+                reason: capped(error.message.0),
+            }),
+        }
     }
 
     /// Calls a policy's `decide` on the traces `traces` (ranges of `batch.spans`) within the
@@ -499,18 +579,44 @@ impl PluginInstance {
         traces: &[TraceRange],
         now_unix_nano: u64,
     ) -> Result<Vec<Decision>, PluginError> {
-        let name = self.arm_deadline();
-        let Exports::Policy(policy) = &self.bindings else {
+        let (name, timeout) = self.arm_deadline();
+        if !matches!(self.bindings, Exports::Policy(_)) {
             return Err(not_a(&name, World::TraceSampler));
+        }
+        let decide = self
+            .answer
+            .typed::<(&Batch, &[TraceRange], u64), (DecideAnswer,)>(&self.store)
+            .map_err(|e| classify(&name, e))?;
+        let budget = DECIDE_BUDGET_FLOOR.saturating_add(
+            traces
+                .len()
+                .saturating_mul(std::mem::size_of::<Decision>() + MAX_REASON),
+        );
+        let store = &mut self.store;
+        let (answer,) = with_budget(budget, || {
+            run_bounded(
+                &name,
+                timeout,
+                decide.call_async(store, (batch, traces, now_unix_nano)),
+            )
+        })?;
+        let decisions: Vec<Decision> = match answer {
+            Ok(decisions) => decisions
+                .0
+                .into_iter()
+                .map(|d| {
+                    let mut decision = Decision::from(d);
+                    truncate_at_char(&mut decision.reason, MAX_REASON);
+                    decision
+                })
+                .collect(),
+            Err(error) => {
+                return Err(PluginError::Guest {
+                    plugin: name.to_string(),
+                    reason: capped(error.message.0),
+                });
+            }
         };
-        let decisions = policy
-            .weft_plugin_trace_policy()
-            .call_decide(&mut self.store, batch, traces, now_unix_nano)
-            .map_err(|e| classify(&name, e))?
-            .map_err(|e| PluginError::Guest {
-                plugin: name.to_string(),
-                reason: e.message,
-            })?;
         if decisions.len() != traces.len() {
             return Err(PluginError::InvalidEdit {
                 plugin: name.to_string(),
@@ -524,15 +630,10 @@ impl PluginInstance {
         Ok(decisions)
     }
 
-    /// Sets the CPU deadline for the next call; returns the plugin's name.
-    fn arm_deadline(&mut self) -> Arc<str> {
-        let timeout = self
-            .plugin
-            .as_ref()
-            .map(|p| p.limits.timeout)
-            .unwrap_or_default();
-        self.store.set_epoch_deadline(deadline_ticks(timeout));
-        self.store.data().plugin.clone()
+    /// Sets the CPU deadline for the next call; returns the plugin's name and its timeout.
+    fn arm_deadline(&mut self) -> (Arc<str>, Duration) {
+        self.store.set_epoch_deadline(deadline_ticks(self.timeout));
+        (self.store.data().plugin.clone(), self.timeout)
     }
 }
 
@@ -545,13 +646,49 @@ fn not_a(plugin: &str, world: World) -> PluginError {
     }
 }
 
-fn deadline_ticks(timeout: std::time::Duration) -> u64 {
+fn deadline_ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// Runs one guest call to completion on this thread, ending it at `timeout` plus one epoch
+/// tick whatever the guest is doing.
+///
+/// Two mechanisms share the deadline. While the guest computes, the epoch deadline traps it
+/// (`Trap::Interrupt`). While it waits in a host call (a sleep, a `poll`, a read of a granted
+/// file), no wasm runs to notice the epoch, so the call itself is a future raced against a
+/// timer: when the timer wins, the future is dropped, and with it the host call it was
+/// waiting on. Either way the failure is a [`FailureKind::Timeout`] trap and the instance
+/// is discarded.
+fn run_bounded<R>(
+    plugin: &str,
+    timeout: Duration,
+    call: impl Future<Output = wasmtime::Result<R>>,
+) -> Result<R, PluginError> {
+    let limit = timeout + EPOCH_TICK;
+    // The timer is made inside the runtime `in_tokio` enters (a worker thread has none).
+    let bounded = async move { tokio::time::timeout(limit, call).await };
+    match wasmtime_wasi::runtime::in_tokio(bounded) {
+        Ok(outcome) => outcome.map_err(|e| classify(plugin, e)),
+        Err(_elapsed) => Err(PluginError::Trap {
+            plugin: plugin.to_owned(),
+            kind: FailureKind::Timeout,
+            reason: format!(
+                "the call was still waiting in a host call (a sleep, poll or read) after {} ms",
+                limit.as_millis()
+            ),
+        }),
+    }
 }
 
 /// Turns a wasmtime error from a guest call into a [`PluginError::Trap`].
 fn classify(plugin: &str, error: wasmtime::Error) -> PluginError {
     let text = format!("{error:#}");
+    if text.contains(super::lift::OVER_BUDGET) {
+        return PluginError::Amplification {
+            plugin: plugin.to_owned(),
+            reason: capped(text),
+        };
+    }
     let kind = match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => FailureKind::Timeout,
         _ if text.contains("memory") && is_limit_error(&error) => FailureKind::Memory,
@@ -562,7 +699,50 @@ fn classify(plugin: &str, error: wasmtime::Error) -> PluginError {
     PluginError::Trap {
         plugin: plugin.to_owned(),
         kind,
-        reason: text,
+        reason: capped(text),
+    }
+}
+
+/// The interface a processor exports.
+const PROCESSOR_INTERFACE: &str = "weft:plugin/span-processor@0.2.0";
+/// The interface a policy exports.
+const POLICY_INTERFACE: &str = "weft:plugin/trace-policy@0.2.0";
+
+/// The longest decision reason kept (the WIT asks for a short label); longer ones are cut.
+pub const MAX_REASON: usize = 128;
+/// Bytes of a policy's answer allowed whatever the number of traces.
+const DECIDE_BUDGET_FLOOR: usize = 64 << 10;
+/// The longest guest-supplied message (an error, a trap's description) kept in host errors
+/// and logs; the rest is cut.
+pub const MAX_MESSAGE: usize = 4096;
+
+/// How many bytes of answer a processor may return for a batch of `spans` spans whose
+/// strings take `arena` bytes: room for ordinary enrichment (4 KiB a span), for rewriting
+/// everything it read (4x the view's arena), and a floor. More is refused as output
+/// amplification, before the host allocates for it.
+pub fn output_cap(spans: usize, arena: usize) -> usize {
+    (64usize << 10)
+        .saturating_add(spans.saturating_mul(4 << 10))
+        .saturating_add(arena.saturating_mul(4))
+}
+
+/// `text`, cut to [`MAX_MESSAGE`] bytes.
+fn capped(mut text: String) -> String {
+    if text.len() > MAX_MESSAGE {
+        truncate_at_char(&mut text, MAX_MESSAGE);
+        text.push_str("… (cut)");
+    }
+    text
+}
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+pub fn truncate_at_char(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
     }
 }
 

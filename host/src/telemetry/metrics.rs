@@ -28,9 +28,11 @@ pub enum ErrorKind {
     Instantiate,
     /// Not called: the processor is quarantined.
     Quarantined,
+    /// The host panicked handling the call (a bug in Weft, not the plugin's doing).
+    HostPanic,
 }
 
-const ERROR_KINDS: [(ErrorKind, &str); 7] = [
+const ERROR_KINDS: [(ErrorKind, &str); 8] = [
     (ErrorKind::Trap, "trap"),
     (ErrorKind::Timeout, "timeout"),
     (ErrorKind::Memory, "memory"),
@@ -38,6 +40,7 @@ const ERROR_KINDS: [(ErrorKind, &str); 7] = [
     (ErrorKind::InvalidEdit, "invalid_edit"),
     (ErrorKind::Instantiate, "instantiate"),
     (ErrorKind::Quarantined, "quarantined"),
+    (ErrorKind::HostPanic, "host_panic"),
 ];
 
 /// Upper bounds of the processor latency histogram, in seconds.
@@ -56,9 +59,11 @@ pub struct ProcessorMetrics {
     pub spans_out: AtomicU64,
     /// Spans it dropped by verdict.
     pub spans_dropped: AtomicU64,
+    /// Spans passed on without it (`on_error = "pass"`: it failed, or was quarantined).
+    pub spans_bypassed: AtomicU64,
     /// Edits it returned.
     pub edits: AtomicU64,
-    errors: [AtomicU64; 7],
+    errors: [AtomicU64; ERROR_KINDS.len()],
     /// 1 while the processor is quarantined.
     pub quarantined: AtomicU64,
     buckets: [AtomicU64; 12],
@@ -152,6 +157,8 @@ pub struct Metrics {
     pub memory_refusals: AtomicU64,
     /// The tail-sampling stage.
     pub tail: super::TailMetrics,
+    /// Panics caught by the supervisors.
+    pub panics: super::Panics,
     /// Operators' live taps on processors (`weft tap`).
     pub taps: crate::tap::TapHub,
     processors: Mutex<BTreeMap<String, Arc<ProcessorMetrics>>>,
@@ -286,6 +293,17 @@ impl Metrics {
             "weft_pipeline_spans_dropped_on_error_total {}",
             p.spans_dropped_on_error
         );
+        family(
+            &mut out,
+            "weft_pipeline_spans_lost_to_panics_total",
+            "counter",
+            "Spans of batches a caught panic (a bug in Weft) left with no processor to follow.",
+        );
+        let _ = writeln!(
+            out,
+            "weft_pipeline_spans_lost_to_panics_total {}",
+            p.spans_lost_to_panics
+        );
 
         let processors = self.processors.lock().unwrap();
         let per_processor = |out: &mut String,
@@ -330,6 +348,13 @@ impl Metrics {
             "counter",
             "Spans the processor dropped by verdict.",
             &|m| get(&m.spans_dropped),
+        );
+        per_processor(
+            &mut out,
+            "weft_processor_bypassed_spans_total",
+            "counter",
+            "Spans passed on without the processor (on_error = pass, while it failed or was quarantined).",
+            &|m| get(&m.spans_bypassed),
         );
         per_processor(
             &mut out,
@@ -450,6 +475,7 @@ impl Metrics {
             p.reloads_refused
         );
         self.tail.render(&mut out);
+        self.panics.render(&mut out);
         out
     }
 }

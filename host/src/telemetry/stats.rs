@@ -15,6 +15,8 @@ pub struct PipelineStats {
     pub spans_dropped_by_processors: AtomicU64,
     /// Spans dropped because a processor with `on_error = "drop"` failed.
     pub spans_dropped_on_error: AtomicU64,
+    /// Spans of batches lost to a caught panic outside any processor (a bug in Weft).
+    pub spans_lost_to_panics: AtomicU64,
     /// Processor failures (traps, timeouts, errors, invalid edits).
     pub processor_failures: AtomicU64,
     /// Spans that left the processors for the exporters (once, however many exporters).
@@ -40,6 +42,7 @@ pub struct StatsSnapshot {
     pub requests_refused: u64,
     pub spans_dropped_by_processors: u64,
     pub spans_dropped_on_error: u64,
+    pub spans_lost_to_panics: u64,
     pub processor_failures: u64,
     pub spans_to_exporters: u64,
     pub spans_exported: u64,
@@ -51,12 +54,14 @@ pub struct StatsSnapshot {
 
 impl StatsSnapshot {
     /// Accepted spans not yet handed to exporters nor dropped by a processor or its
-    /// `on_error`: still queued, in a worker, or held by the tail-sampling stage.
+    /// `on_error`, nor lost to a caught panic: still queued, in a worker, or held by the
+    /// tail-sampling stage.
     pub fn spans_in_pipeline(&self) -> u64 {
         self.spans_received.saturating_sub(
             self.spans_to_exporters
                 + self.spans_dropped_by_processors
-                + self.spans_dropped_on_error,
+                + self.spans_dropped_on_error
+                + self.spans_lost_to_panics,
         )
     }
 }
@@ -76,6 +81,7 @@ impl PipelineStats {
             requests_refused: get(&self.requests_refused),
             spans_dropped_by_processors: get(&self.spans_dropped_by_processors),
             spans_dropped_on_error: get(&self.spans_dropped_on_error),
+            spans_lost_to_panics: get(&self.spans_lost_to_panics),
             processor_failures: get(&self.processor_failures),
             spans_to_exporters: get(&self.spans_to_exporters),
             spans_exported: get(&self.spans_exported),

@@ -5,6 +5,7 @@
 mod admission;
 mod c_plugin;
 mod faults;
+mod hardening;
 mod hostile;
 mod javascript_plugin;
 mod lossless;

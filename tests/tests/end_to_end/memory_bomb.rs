@@ -2,14 +2,12 @@
 //! the host's peak RSS stays under the ceiling its config sets, and does not grow from one
 //! round of traps to the next.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prost::Message;
 use weft_tests::client::post_traces;
+use weft_tests::process::WeftProcess;
 use weft_tests::sink::OtlpSink;
 use weft_tests::spans::request;
 use weft_tests::{config_with_pipeline, fixture, scratch_dir};
@@ -18,76 +16,8 @@ const WORKERS: u64 = 2;
 const PLUGIN_CAP_MB: u64 = 32;
 const PIPELINE_CAP_MB: u64 = 16;
 
-/// The `weft` binary `cargo test --workspace` builds beside this test binary.
-fn weft_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .join("weft");
-    assert!(
-        binary.exists(),
-        "{} is missing: this test runs the weft binary; run `cargo test --workspace` \
-         (or `cargo build -p weft` first)",
-        binary.display()
-    );
-    binary
-}
-
-/// `VmRSS` and `VmHWM` (peak) of `pid`, in MiB.
-fn rss_mb(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
-            / 1024
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Starts `weft run` and returns it with its OTLP/HTTP address, read off its start-up line.
-fn spawn(config: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(weft_binary())
-        .args(["run", "--log-format", "json", "--config"])
-        .arg(config)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut line = String::new();
-    while Instant::now() < deadline {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if line.contains("Weft is running.") {
-            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
-            let http = log["fields"]["http"].as_str().unwrap_or_default();
-            let http = http.trim_start_matches("Some(").trim_end_matches(')');
-            // Keep reading the log so weft never blocks on a full pipe.
-            std::thread::spawn(move || for _ in stderr.lines() {});
-            return (child, http.parse().unwrap());
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("weft did not start: {line}");
-}
-
 /// Sends `requests` requests of 100 spans from 4 concurrent clients; all must be accepted.
-async fn load(http: SocketAddr, first: u64, requests: u64) {
+pub(crate) async fn load(http: SocketAddr, first: u64, requests: u64) {
     let clients: Vec<_> = (0..4)
         .map(|c| {
             tokio::spawn(async move {
@@ -128,22 +58,20 @@ config = {{ attack = "alloc", every = 1 }}
         config_with_pipeline(&chain, sink.addr(), &settings),
     )
     .unwrap();
-    let (mut weft, http) = spawn(&config);
-    let pid = weft.id();
-    let (started, _) = rss_mb(pid);
+    let weft = WeftProcess::spawn(&config);
+    let http = weft.http;
+    let (started, _) = weft.rss_mb();
 
     // Round 1: 100 batches; every instance's second batch is a bomb that fills its 32 MiB and
     // traps (the replacement passes its first batch, then bombs): 50 traps a round.
     load(http, 0, 100).await;
     assert_eq!(sink.wait_for(10_000, Duration::from_secs(60)).await, 10_000);
-    let (after_first, _) = rss_mb(pid);
+    let (after_first, _) = weft.rss_mb();
     // Round 2: as many again. Memory of trapped instances is given back, not kept.
     load(http, 1_000_000, 100).await;
     assert_eq!(sink.wait_for(20_000, Duration::from_secs(60)).await, 20_000);
-    let (after_second, peak) = rss_mb(pid);
-
-    let _ = weft.kill();
-    let _ = weft.wait();
+    let (after_second, peak) = weft.rss_mb();
+    drop(weft);
     // What the config allows: each worker's instance at its cap, the pipeline's admission
     // ceiling, and 64 MiB for the receivers' and exporters' buffers and the allocator.
     let ceiling = started + WORKERS * PLUGIN_CAP_MB + PIPELINE_CAP_MB + 64;

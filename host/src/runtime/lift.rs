@@ -1,0 +1,285 @@
+//! Lifting a guest's answer into host memory within a byte budget.
+//!
+//! wasmtime lifts a `list<edit>` by copying every string and list it points at. A guest can
+//! point a million edits at the same megabyte of its memory: the answer costs the guest one
+//! megabyte and the host a terabyte. So the answer's types are lifted through [`Budgeted`]
+//! wrappers that charge each string's and list's length to the call's budget *before* the
+//! host allocates for it; past the budget the lift fails and the call is refused as output
+//! amplification, having allocated at most the budget.
+//!
+//! The mirror types below have the WIT's shapes (wasmtime checks them against the component
+//! when the function is looked up) and convert, by moving, into the generated bindings'
+//! types the rest of the host uses.
+
+use std::cell::Cell;
+
+use wasmtime::ValRaw;
+use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceType, LiftContext};
+use wasmtime::component::{ComponentType, Lift};
+
+use super::bindings::{Decision, Edit, SpanKind, StatusCode, Target, Value, ValueNode};
+
+thread_local! {
+    /// Bytes the lift in progress on this thread may still allocate; `None` outside a
+    /// budgeted call (nothing is charged then).
+    static REMAINING: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// What a budgeted lift said when the answer was too large.
+pub const OVER_BUDGET: &str = "output amplification";
+
+/// Runs `call` with a lift budget of `bytes` on this thread. Lifts done by `call` fail once
+/// they would allocate more in total.
+pub fn with_budget<R>(bytes: usize, call: impl FnOnce() -> R) -> R {
+    struct Reset(Option<usize>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            REMAINING.with(|cell| cell.set(self.0));
+        }
+    }
+    let _reset = Reset(REMAINING.with(|cell| cell.replace(Some(bytes))));
+    call()
+}
+
+/// Charges `bytes` to the budget, or fails the lift.
+fn charge(bytes: usize) -> wasmtime::Result<()> {
+    REMAINING.with(|cell| match cell.get() {
+        None => Ok(()),
+        Some(left) if bytes <= left => {
+            cell.set(Some(left - bytes));
+            Ok(())
+        }
+        Some(left) => Err(wasmtime::format_err!(
+            "{OVER_BUDGET}: the answer points at more data than its {left} remaining bytes of \
+             budget ({bytes} more bytes in one string or list)"
+        )),
+    })
+}
+
+/// A `String` or `Vec<T>` whose lift is charged to the budget first.
+pub struct Budgeted<T>(pub T);
+
+/// How many host bytes lifting a value of this type with `len` elements allocates.
+pub trait HostSize {
+    /// Host bytes for `len` elements.
+    fn host_bytes(len: usize) -> usize;
+}
+
+impl HostSize for String {
+    fn host_bytes(len: usize) -> usize {
+        len
+    }
+}
+
+impl<T> HostSize for Vec<T> {
+    fn host_bytes(len: usize) -> usize {
+        len.saturating_mul(std::mem::size_of::<T>())
+    }
+}
+
+/// The length half of a string's or list's (pointer, length) pair as the canonical ABI lays
+/// it out.
+fn pair_len_flat(src: &[ValRaw; 2]) -> usize {
+    src[1].get_u32() as usize
+}
+
+fn pair_len_in_memory(bytes: &[u8]) -> usize {
+    bytes
+        .get(4..8)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, |b| u32::from_le_bytes(b) as usize)
+}
+
+// SAFETY: `Budgeted<T>` has exactly `T`'s canonical ABI (its `Lower`, `ABI` and type check
+// are `T`'s), and its lift is `T`'s after a charge. `T` is a string or a list, whose flat
+// form is a (pointer, length) pair: `[ValRaw; 2]`.
+#[allow(unsafe_code)]
+unsafe impl<T> ComponentType for Budgeted<T>
+where
+    T: ComponentType<Lower = [ValRaw; 2]>,
+{
+    type Lower = [ValRaw; 2];
+
+    const ABI: CanonicalAbiInfo = T::ABI;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        T::typecheck(ty, types)
+    }
+}
+
+// SAFETY: delegates to `T`'s lift, which validates the pointer and length against the
+// guest's memory; the charge only reads the length.
+#[allow(unsafe_code)]
+unsafe impl<T> Lift for Budgeted<T>
+where
+    T: Lift + ComponentType<Lower = [ValRaw; 2]> + HostSize,
+{
+    fn linear_lift_from_flat(
+        cx: &mut LiftContext<'_>,
+        ty: InterfaceType,
+        src: &Self::Lower,
+    ) -> wasmtime::Result<Self> {
+        charge(T::host_bytes(pair_len_flat(src)))?;
+        T::linear_lift_from_flat(cx, ty, src).map(Budgeted)
+    }
+
+    fn linear_lift_from_memory(
+        cx: &mut LiftContext<'_>,
+        ty: InterfaceType,
+        bytes: &[u8],
+    ) -> wasmtime::Result<Self> {
+        charge(T::host_bytes(pair_len_in_memory(bytes)))?;
+        T::linear_lift_from_memory(cx, ty, bytes).map(Budgeted)
+    }
+}
+
+/// A string of the guest's answer.
+type Text = Budgeted<String>;
+
+/// `value-node`, lifted within the budget.
+#[derive(ComponentType, Lift)]
+#[component(variant)]
+pub enum LiftedNode {
+    #[component(name = "empty")]
+    Empty,
+    #[component(name = "str")]
+    Str(Text),
+    #[component(name = "boolean")]
+    Boolean(bool),
+    #[component(name = "int")]
+    Int(i64),
+    #[component(name = "double")]
+    Double(f64),
+    #[component(name = "bytes")]
+    Bytes(Budgeted<Vec<u8>>),
+    #[component(name = "array")]
+    Array(Budgeted<Vec<u32>>),
+    #[component(name = "kvlist")]
+    Kvlist(Budgeted<Vec<(Text, u32)>>),
+}
+
+/// `value`, lifted within the budget.
+#[derive(ComponentType, Lift)]
+#[component(variant)]
+pub enum LiftedValue {
+    #[component(name = "empty")]
+    Empty,
+    #[component(name = "str")]
+    Str(Text),
+    #[component(name = "boolean")]
+    Boolean(bool),
+    #[component(name = "int")]
+    Int(i64),
+    #[component(name = "double")]
+    Double(f64),
+    #[component(name = "bytes")]
+    Bytes(Budgeted<Vec<u8>>),
+    #[component(name = "nested")]
+    Nested(Budgeted<Vec<LiftedNode>>),
+}
+
+/// `edit`, lifted within the budget.
+#[derive(ComponentType, Lift)]
+#[component(variant)]
+pub enum LiftedEdit {
+    #[component(name = "set-attribute")]
+    SetAttribute((Target, Text, LiftedValue)),
+    #[component(name = "remove-attribute")]
+    RemoveAttribute((Target, Text)),
+    #[component(name = "rename-attribute")]
+    RenameAttribute((Target, Text, Text)),
+    #[component(name = "set-name")]
+    SetName((u32, Text)),
+    #[component(name = "set-status")]
+    SetStatus((u32, StatusCode, Text)),
+    #[component(name = "set-trace-state")]
+    SetTraceState((u32, Text)),
+    #[component(name = "set-kind")]
+    SetKind((u32, SpanKind)),
+    #[component(name = "drop-event")]
+    DropEvent((u32, u32)),
+    #[component(name = "drop-span")]
+    DropSpan(u32),
+}
+
+/// `processor-error`, lifted within the budget.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct LiftedError {
+    #[component(name = "message")]
+    pub message: Text,
+}
+
+/// `decision`, lifted within the budget.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct LiftedDecision {
+    #[component(name = "keep")]
+    keep: bool,
+    #[component(name = "reason")]
+    reason: Text,
+}
+
+/// What `process` answers, lifted within the budget.
+pub type ProcessAnswer = Result<Budgeted<Vec<LiftedEdit>>, LiftedError>;
+
+/// What `decide` answers, lifted within the budget.
+pub type DecideAnswer = Result<Budgeted<Vec<LiftedDecision>>, LiftedError>;
+
+impl From<LiftedNode> for ValueNode {
+    fn from(node: LiftedNode) -> Self {
+        match node {
+            LiftedNode::Empty => ValueNode::Empty,
+            LiftedNode::Str(s) => ValueNode::Str(s.0),
+            LiftedNode::Boolean(b) => ValueNode::Boolean(b),
+            LiftedNode::Int(i) => ValueNode::Int(i),
+            LiftedNode::Double(d) => ValueNode::Double(d),
+            LiftedNode::Bytes(b) => ValueNode::Bytes(b.0),
+            LiftedNode::Array(a) => ValueNode::Array(a.0),
+            LiftedNode::Kvlist(entries) => {
+                ValueNode::Kvlist(entries.0.into_iter().map(|(k, v)| (k.0, v)).collect())
+            }
+        }
+    }
+}
+
+impl From<LiftedValue> for Value {
+    fn from(value: LiftedValue) -> Self {
+        match value {
+            LiftedValue::Empty => Value::Empty,
+            LiftedValue::Str(s) => Value::Str(s.0),
+            LiftedValue::Boolean(b) => Value::Boolean(b),
+            LiftedValue::Int(i) => Value::Int(i),
+            LiftedValue::Double(d) => Value::Double(d),
+            LiftedValue::Bytes(b) => Value::Bytes(b.0),
+            LiftedValue::Nested(nodes) => {
+                Value::Nested(nodes.0.into_iter().map(ValueNode::from).collect())
+            }
+        }
+    }
+}
+
+impl From<LiftedEdit> for Edit {
+    fn from(edit: LiftedEdit) -> Self {
+        match edit {
+            LiftedEdit::SetAttribute((t, k, v)) => Edit::SetAttribute((t, k.0, v.into())),
+            LiftedEdit::RemoveAttribute((t, k)) => Edit::RemoveAttribute((t, k.0)),
+            LiftedEdit::RenameAttribute((t, from, to)) => Edit::RenameAttribute((t, from.0, to.0)),
+            LiftedEdit::SetName((i, s)) => Edit::SetName((i, s.0)),
+            LiftedEdit::SetStatus((i, code, s)) => Edit::SetStatus((i, code, s.0)),
+            LiftedEdit::SetTraceState((i, s)) => Edit::SetTraceState((i, s.0)),
+            LiftedEdit::SetKind((i, kind)) => Edit::SetKind((i, kind)),
+            LiftedEdit::DropEvent(pair) => Edit::DropEvent(pair),
+            LiftedEdit::DropSpan(i) => Edit::DropSpan(i),
+        }
+    }
+}
+
+impl From<LiftedDecision> for Decision {
+    fn from(decision: LiftedDecision) -> Self {
+        Decision {
+            keep: decision.keep,
+            reason: decision.reason.0,
+        }
+    }
+}

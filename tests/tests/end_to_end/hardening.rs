@@ -1,0 +1,212 @@
+//! The sandbox promise against the attacks that reached past it: a plugin that waits in a
+//! host call, an answer that points at the same memory many times, values nested past what
+//! decoders read back. Each costs the attacker's batch at most; the host stays up, other
+//! traffic flows, and the failure is counted by kind.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use weft_tests::client::{get, grpc_client, metric_sample as sample};
+use weft_tests::process::{WeftProcess, weft_binary};
+use weft_tests::sink::OtlpSink;
+use weft_tests::spans::{request, request_named, span_number, string_attribute};
+use weft_tests::{config_with, config_with_pipeline, fixture, scratch_dir, start_weft};
+
+fn errors(scrape: &str, processor: &str, kind: &str) -> u64 {
+    sample(
+        scrape,
+        &format!("weft_processor_errors_total{{processor=\"{processor}\",kind=\"{kind}\"}}"),
+    )
+}
+
+/// The hostile fixture as one processor, attacking as `config` says.
+fn hostile(config: &str, timeout_ms: u64) -> String {
+    format!(
+        r#"
+[[processors]]
+name = "hostile"
+plugin = "{}"
+on_error = "pass"
+timeout_ms = {timeout_ms}
+memory_limit_mb = 32
+quarantine_after = 0
+config = {config}
+"#,
+        fixture("hostile")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_sleeping_in_a_host_call_is_stopped_at_its_deadline() {
+    // Each instance sleeps 30 s from its third batch on: the load-time smoke batch and the
+    // first live one pass, then every batch waits in `poll`, where no wasm runs to see the
+    // epoch deadline.
+    let sink = OtlpSink::start().await;
+    let chain = hostile(r#"{ attack = "sleep", from = 3 }"#, 200);
+    let weft = start_weft(&config_with(&chain, sink.addr())).await;
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+    const REQUESTS: u64 = 8;
+    for r in 0..REQUESTS {
+        client.export(request(r * 10, 10)).await.unwrap();
+    }
+    // Far less than one 30 s sleep: a worker held by a sleeper would never get here.
+    let total = (REQUESTS * 10) as usize;
+    assert_eq!(
+        sink.wait_for(total, Duration::from_secs(20)).await,
+        total,
+        "every batch passed on within its deadline"
+    );
+    let (_, scrape) = get(weft.admin_addr().unwrap(), "/metrics").await;
+    weft.shutdown().await;
+    let timeouts = errors(&scrape, "hostile", "timeout");
+    assert!(timeouts >= 1, "the sleeps count as timeouts: {scrape}");
+    let unprocessed = sink
+        .spans()
+        .iter()
+        .filter(|span| string_attribute(span, "hostile.result").is_none())
+        .count() as u64;
+    assert_eq!(
+        unprocessed,
+        timeouts * 10,
+        "exactly the timed-out batches passed on unprocessed (on_error = pass)"
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "weft_processor_bypassed_spans_total{processor=\"hostile\"}"
+        ),
+        unprocessed,
+        "and each of their spans is counted as having bypassed it"
+    );
+}
+
+#[test]
+fn weft_check_refuses_a_sleeper_at_its_deadline_not_after_the_sleep() {
+    let dir = scratch_dir("check-sleeper");
+    let config = dir.join("weft.toml");
+    let sink: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    // `from = 1`: the smoke batch `weft check` runs is the one that sleeps.
+    let chain = hostile(r#"{ attack = "sleep", from = 1 }"#, 200);
+    std::fs::write(&config, config_with(&chain, sink)).unwrap();
+    let started = Instant::now();
+    let output = Command::new(weft_binary())
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("weft check on a sleeper (timeout_ms = 200) answered in {took:?}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("exceeded its CPU deadline"), "{text}");
+    assert!(
+        took < Duration::from_secs(15),
+        "weft check waited out the plugin's 30 s sleep ({took:?})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_aliasing_one_buffer_is_refused_before_the_host_copies_it() {
+    // Every batch after an instance's first answers 4,096 names that all point at the same
+    // 1 MiB: 4 GiB to a host that copies each before checking the total.
+    const WORKERS: u64 = 2;
+    const PLUGIN_CAP_MB: u64 = 32;
+    const PIPELINE_CAP_MB: u64 = 16;
+    let sink = OtlpSink::start().await;
+    let chain = hostile(r#"{ attack = "alias" }"#, 1000);
+    let config = scratch_dir("aliased-answer").join("weft.toml");
+    let settings = format!("workers = {WORKERS}\nmemory_limit_mb = {PIPELINE_CAP_MB}");
+    std::fs::write(
+        &config,
+        config_with_pipeline(&chain, sink.addr(), &settings),
+    )
+    .unwrap();
+    let weft = WeftProcess::spawn(&config);
+    let (started, _) = weft.rss_mb();
+    super::memory_bomb::load(weft.http, 0, 40).await;
+    assert_eq!(sink.wait_for(4_000, Duration::from_secs(60)).await, 4_000);
+    let (_, peak) = weft.rss_mb();
+    let (_, scrape) = get(weft.admin, "/metrics").await;
+    drop(weft);
+    let refused = errors(&scrape, "hostile", "invalid_edit");
+    let ceiling = started + WORKERS * PLUGIN_CAP_MB + PIPELINE_CAP_MB + 64;
+    eprintln!("RSS MiB: started {started}, peak {peak}, ceiling {ceiling}; {refused} refused");
+    // Each instance answers its first batch honestly and its second with the alias, which
+    // ends it: about one batch in two.
+    assert!(refused >= 10, "the aliased answers were refused: {scrape}");
+    assert!(
+        peak <= ceiling,
+        "peak RSS {peak} MiB passed the ceiling {ceiling} MiB"
+    );
+    assert!(
+        sink.spans()
+            .iter()
+            .all(|span| span.name == "POST /api/checkout"),
+        "no aliased name reached the output"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_nested_past_the_limit_never_reach_a_tail_stage() {
+    let dir = scratch_dir("deep-before-tail");
+    std::fs::write(
+        dir.join("policy.wasm"),
+        weft::builtin::plugin("tail-policy").unwrap(),
+    )
+    .unwrap();
+    let sink = OtlpSink::start().await;
+    let chain = format!(
+        r#"{hostile}
+[[processors]]
+name = "tail"
+plugin = "{policy}"
+on_error = "pass"
+[processors.tail_sampling]
+decision_wait_ms = 100
+[processors.config]
+rules = [{{ name = "all", ratio = 1.0 }}]
+"#,
+        hostile = hostile(r#"{ attack = "deep", every = 2 }"#, 1000),
+        policy = dir.join("policy.wasm").display(),
+    );
+    let weft = start_weft(&config_with(&chain, sink.addr())).await;
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+    const REQUESTS: u64 = 12;
+    for r in 0..REQUESTS {
+        client
+            .export(request_named(r * 10, 10, |n| format!("span {n}")))
+            .await
+            .unwrap();
+    }
+    let total = (REQUESTS * 10) as usize;
+    assert_eq!(
+        sink.wait_for(total, Duration::from_secs(30)).await,
+        total,
+        "every span was decided and exported"
+    );
+    let (status, _) = get(weft.admin_addr().unwrap(), "/readyz").await;
+    assert_eq!(status, 200);
+    let (_, scrape) = get(weft.admin_addr().unwrap(), "/metrics").await;
+    weft.shutdown().await;
+    assert!(
+        errors(&scrape, "hostile", "invalid_edit") >= 1,
+        "the deep values were refused: {scrape}"
+    );
+    let mut numbers: Vec<u64> = sink
+        .spans()
+        .iter()
+        .map(|span| span_number(span).unwrap() as u64)
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..REQUESTS * 10).collect::<Vec<_>>());
+    assert!(
+        sink.spans()
+            .iter()
+            .all(|span| span.attributes.iter().all(|kv| kv.key != "deep")),
+        "no over-deep value was exported"
+    );
+}
