@@ -4,6 +4,10 @@
 //! chain run by the plugin [`runtime`], and leave through [`exporter`]s. [`service`] assembles
 //! the pieces from a [`config`].
 
+// No `unwrap` on what a request or a plugin can shape: the host must not panic on input.
+// (Tests may; see clippy.toml.)
+#![warn(clippy::unwrap_used)]
+
 pub mod admin;
 pub mod bench;
 pub mod builtin;
@@ -17,6 +21,7 @@ pub mod receiver;
 pub mod reload;
 pub mod runtime;
 pub mod service;
+pub mod sync;
 pub mod tail;
 pub mod tap;
 pub mod telemetry;

@@ -144,7 +144,7 @@ impl RunningService {
             .metrics
             .receivers_bound
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let addresses = *service.addresses.lock().unwrap();
+        let addresses = *crate::sync::lock(&service.addresses);
         tracing::info!(
             grpc = ?addresses.grpc,
             http = ?addresses.http,
@@ -172,12 +172,12 @@ impl RunningService {
 
     /// The bound OTLP/gRPC address, if that receiver is on.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
-        self.addresses.lock().unwrap().grpc
+        crate::sync::lock(&self.addresses).grpc
     }
 
     /// The bound OTLP/HTTP address, if that receiver is on.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.addresses.lock().unwrap().http
+        crate::sync::lock(&self.addresses).http
     }
 
     /// The pipeline's counters.

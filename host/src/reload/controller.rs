@@ -324,7 +324,7 @@ impl Reloader {
             }
             if old.receivers != new.receivers {
                 changed.extend(topology.set_receivers(&new.receivers.otlp, None).await?);
-                *live.addresses.lock().unwrap() = Addresses {
+                *crate::sync::lock(&live.addresses) = Addresses {
                     grpc: topology.grpc_addr(),
                     http: topology.http_addr(),
                 };

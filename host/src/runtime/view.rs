@@ -554,10 +554,13 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
 /// A 16-byte trace id as big-endian halves; anything else reads as zero.
 pub fn trace_id(bytes: &[u8]) -> TraceId {
     match <[u8; 16]>::try_from(bytes) {
-        Ok(b) => TraceId {
-            high: u64::from_be_bytes(b[..8].try_into().unwrap()),
-            low: u64::from_be_bytes(b[8..].try_into().unwrap()),
-        },
+        Ok(b) => {
+            let id = u128::from_be_bytes(b);
+            TraceId {
+                high: (id >> 64) as u64,
+                low: id as u64,
+            }
+        }
         Err(_) => TraceId { high: 0, low: 0 },
     }
 }

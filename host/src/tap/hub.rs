@@ -127,7 +127,7 @@ impl TapHub {
             skipped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         });
-        let mut taps = self.taps.lock().unwrap();
+        let mut taps = crate::sync::lock(&self.taps);
         taps.push(tap);
         self.open.store(taps.len(), Ordering::Release);
         receiver
@@ -136,7 +136,7 @@ impl TapHub {
     /// Ends every open tap: its stream closes once the reader has the events already sent.
     /// Shutdown calls this first, so open taps do not hold the admin server up.
     pub fn close_all(&self) {
-        let mut taps = self.taps.lock().unwrap();
+        let mut taps = crate::sync::lock(&self.taps);
         for tap in taps.iter() {
             tap.closed.store(true, Ordering::Relaxed);
         }
@@ -154,7 +154,7 @@ impl TapHub {
         if self.open.load(Ordering::Acquire) == 0 {
             return None;
         }
-        let mut taps = self.taps.lock().unwrap();
+        let mut taps = crate::sync::lock(&self.taps);
         taps.retain(|tap| !tap.closed.load(Ordering::Relaxed) && !tap.sender.is_closed());
         self.open.store(taps.len(), Ordering::Release);
         let watching: Vec<Arc<Tap>> = taps
@@ -247,7 +247,7 @@ impl Watch {
 impl Tap {
     /// The spans of `request` this tap shows now: matching its filters, within its rate.
     fn select(&self, request: &ExportTraceServiceRequest) -> Vec<(SpanId, SpanSnapshot)> {
-        let mut tokens = self.tokens.lock().unwrap();
+        let mut tokens = crate::sync::lock(&self.tokens);
         let mut selected = Vec::new();
         for (span, resource, scope) in spans(request) {
             if !tokens.available() {

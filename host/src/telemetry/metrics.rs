@@ -169,9 +169,7 @@ pub struct Metrics {
 impl Metrics {
     /// The counters of processor `name` (created on first use; kept across reloads).
     pub fn processor(&self, name: &str) -> Arc<ProcessorMetrics> {
-        self.processors
-            .lock()
-            .unwrap()
+        crate::sync::lock(&self.processors)
             .entry(name.to_owned())
             .or_default()
             .clone()
@@ -179,9 +177,7 @@ impl Metrics {
 
     /// Every exporter's counters, by name.
     pub fn exporters(&self) -> Vec<(String, Arc<ExporterMetrics>)> {
-        self.exporters
-            .lock()
-            .unwrap()
+        crate::sync::lock(&self.exporters)
             .iter()
             .map(|(name, m)| (name.clone(), m.clone()))
             .collect()
@@ -189,9 +185,7 @@ impl Metrics {
 
     /// The counters of exporter `name`.
     pub fn exporter(&self, name: &str) -> Arc<ExporterMetrics> {
-        self.exporters
-            .lock()
-            .unwrap()
+        crate::sync::lock(&self.exporters)
             .entry(name.to_owned())
             .or_default()
             .clone()
@@ -200,14 +194,12 @@ impl Metrics {
     pub(super) fn plugins(
         &self,
     ) -> std::sync::MutexGuard<'_, BTreeMap<String, super::PluginStatus>> {
-        self.plugins.lock().unwrap()
+        crate::sync::lock(&self.plugins)
     }
 
     /// Whether any exporter has failed its last three exports in a row.
     pub fn exporter_failing(&self) -> Option<String> {
-        self.exporters
-            .lock()
-            .unwrap()
+        crate::sync::lock(&self.exporters)
             .iter()
             .find(|(_, m)| m.consecutive_failures.load(Ordering::Relaxed) >= 3)
             .map(|(name, _)| name.clone())
@@ -305,7 +297,7 @@ impl Metrics {
             p.spans_lost_to_panics
         );
 
-        let processors = self.processors.lock().unwrap();
+        let processors = crate::sync::lock(&self.processors);
         let per_processor = |out: &mut String,
                              name: &str,
                              kind: &str,
@@ -419,7 +411,7 @@ impl Metrics {
         }
         drop(processors);
 
-        let exporters = self.exporters.lock().unwrap();
+        let exporters = crate::sync::lock(&self.exporters);
         for (name, kind, help, value) in [
             (
                 "weft_exporter_spans_sent_total",
