@@ -13,6 +13,8 @@ LABELS = {
     "weft-pass": ("Weft", "one pass-through WASM processor"),
     "weft-chain": ("Weft", "redact + enrich + sample(100%), WASM"),
     "weft-bomb": ("Weft", "the chain + a memory bomb every 10th batch (on_error = pass)"),
+    "base-none": ("Weft (baseline build)", "no processors"),
+    "base-chain": ("Weft (baseline build)", "redact + enrich + sample(100%), WASM"),
     "rotel": ("Rotel", "forward (no processor)"),
     "rotel-pynoop": ("Rotel", "Python no-op processor"),
     "rotel-pyredact": ("Rotel", "Python PII-redaction processor"),
@@ -84,6 +86,12 @@ def main(path):
          ratio("weft-bomb-grpc", "weft-chain-grpc", "spans_per_sec"), "(context: hostile plugin)", None),
         ("Weft no processors throughput / Rotel forwarding throughput",
          ratio("weft-none-grpc", "rotel-grpc", "spans_per_sec"), "(context)", None),
+        ("chain throughput / the baseline build's chain (--baseline)",
+         ratio("weft-chain-grpc", "base-chain-grpc", "spans_per_sec"), "(a change's cost)", None),
+        ("chain CPU-s per 1M spans / the baseline build's (--baseline)",
+         ratio("weft-chain-grpc", "base-chain-grpc", "cpu_per_million"), "(a change's cost)", None),
+        ("no processors throughput / the baseline build's (--baseline)",
+         ratio("weft-none-grpc", "base-none-grpc", "spans_per_sec"), "(a change's cost)", None),
     ]
     for label, value, target, met in checks:
         if value is None:

@@ -8,6 +8,8 @@
 #   bench/run.sh --runs 3 --duration 10 --only "weft-chain-grpc rotel-grpc" --no-rotel
 #   options: --concurrency N (4)  --spans N (512 per request)  --attributes N (10 per span)
 #            --out DIR (keep configs, logs and one JSON line per run there)
+#            --baseline BINARY (another weft build, e.g. main's: adds base-none-grpc and
+#              base-chain-grpc, run alternately with Weft's own in the same run)
 #
 # Everything listens on 127.0.0.1: the collector on 14317 (gRPC) and 14318 (HTTP), the sink on
 # 24317. Weft and Rotel both export OTLP/gRPC with gzip. Needs cargo and python3; Rotel is
@@ -16,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-RUNS=5 DURATION=20 CONCURRENCY=4 SPANS=512 ATTRIBUTES=10 WARMUP_REQUESTS=40 ROTEL=1 OUT="" ONLY=""
+RUNS=5 DURATION=20 CONCURRENCY=4 SPANS=512 ATTRIBUTES=10 WARMUP_REQUESTS=40 ROTEL=1 OUT="" ONLY="" BASELINE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) RUNS=3 DURATION=5 ;;
@@ -28,7 +30,8 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift ;;
     --out) OUT=$2; shift ;;
     --no-rotel) ROTEL=0 ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    --baseline) BASELINE=$(realpath "$2"); shift ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -80,6 +83,7 @@ if [ "$ROTEL" = 1 ]; then
 fi
 
 ALL="weft-none-grpc weft-none-http weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-bomb-grpc"
+[ -n "$BASELINE" ] && ALL="$ALL base-none-grpc base-chain-grpc"
 [ -n "$ROTEL_AGENT" ] && ALL="$ALL rotel-grpc rotel-http rotel-pynoop-grpc rotel-pyredact-grpc"
 SCENARIOS=${ONLY:-$ALL}
 
@@ -172,9 +176,10 @@ run_one() { # SCENARIO RUN
   PIDS+=("$sink")
   wait_port "$SINK_GRPC" 30 || { echo "the sink did not start" >&2; return 1; }
   case $scenario in
-    weft-*)
-      local processors=${scenario#weft-}
-      "$WEFT" run --log-level warn --config "$(weft_config "${processors%-*}")" \
+    weft-* | base-*)
+      local processors=${scenario#*-} binary=$WEFT
+      [ "${scenario%%-*}" = base ] && binary=$BASELINE
+      "$binary" run --log-level warn --config "$(weft_config "${processors%-*}")" \
         >"$WORK/$scenario.log" 2>&1 &
       ;;
     rotel-*)
