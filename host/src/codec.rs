@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 
 use flate2::Compression;
-use flate2::read::GzDecoder;
+use flate2::bufread::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 /// gzip-compresses `bytes`.
@@ -34,10 +34,12 @@ pub enum GunzipError {
     },
 }
 
-/// Decompresses `bytes`, refusing to produce more than `limit` bytes.
+/// Decompresses `bytes`, every gzip member of it in turn (a body may be several members
+/// concatenated, as `cat a.gz b.gz` makes), refusing to produce more than `limit` bytes in
+/// all. Bytes after a member that do not start another valid member are refused as invalid.
 pub fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
     let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(limit));
-    let read = GzDecoder::new(bytes)
+    let read = MultiGzDecoder::new(bytes)
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(GunzipError::Invalid)?;
@@ -83,6 +85,37 @@ mod tests {
             gunzip(b"not gzip at all", 1000),
             Err(GunzipError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn decodes_every_member() {
+        let (first, second) = (b"first member ".repeat(50), b"second member".repeat(70));
+        let mut body = gzip(&first);
+        body.extend(gzip(&second));
+        assert_eq!(gunzip(&body, 10_000).unwrap(), [first, second].concat());
+    }
+
+    #[test]
+    fn the_limit_counts_every_member() {
+        let member = gzip(&[7u8; 600]);
+        let body = [member.as_slice(), member.as_slice()].concat();
+        assert_eq!(gunzip(&body, 1200).unwrap().len(), 1200);
+        assert!(matches!(
+            gunzip(&body, 1000),
+            Err(GunzipError::TooLarge { limit: 1000 })
+        ));
+    }
+
+    #[test]
+    fn refuses_garbage_after_a_member() {
+        for trailer in [&b"x"[..], b"\x1f", b"\0\0\0\0", b"garbage after the member"] {
+            let mut body = gzip(b"a valid member");
+            body.extend_from_slice(trailer);
+            assert!(
+                matches!(gunzip(&body, 1000), Err(GunzipError::Invalid(_))),
+                "trailer {trailer:?}"
+            );
+        }
     }
 
     #[test]

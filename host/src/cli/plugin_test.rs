@@ -12,7 +12,7 @@ use crate::runtime::{
     ComponentCache, Grants, Limits, LoadedPlugin, PluginEngine, PluginError, World, apply_edits,
     build_view,
 };
-use crate::tail::{DecodedTrace, join_traces, split_by_trace};
+use crate::tail::{DecodedTrace, Fragment, join_traces, regroup, split_by_trace};
 
 /// Runs `plugin` (a `.wasm` path or `builtin:NAME`) with the config table in `config` on the
 /// OTLP JSON in `input`. Without `expect`, prints the result as OTLP JSON; with it, compares and
@@ -122,35 +122,34 @@ fn decide(
     for fragment in split_by_trace(request.clone()) {
         match traces.iter_mut().find(|t| t.key == fragment.key) {
             Some(trace) => {
-                trace.spans += fragment.spans;
-                trace.fragments.push(fragment.resource_spans);
+                trace.spans += fragment.spans.len();
+                trace.fragments.push(fragment);
             }
             None => traces.push(DecodedTrace {
                 key: fragment.key,
-                fragments: vec![fragment.resource_spans],
-                spans: fragment.spans,
+                spans: fragment.spans.len(),
+                fragments: vec![fragment],
             }),
         }
     }
-    let keys: Vec<_> = traces.iter().map(|t| (t.key, t.fragments.len())).collect();
+    // The output keeps each kept trace's spans apart, as the input file's traces were.
+    let by_trace: Vec<Vec<Fragment>> = traces.iter().map(|t| t.fragments.clone()).collect();
     let (joined, ranges) = join_traces(&mut traces);
     let mut instance = loaded.instantiate()?;
     let decisions = instance.decide(&build_view(&joined, loaded.interest()), &ranges, 0)?;
-    let mut fragments = joined.resource_spans.into_iter();
     let mut kept = Vec::new();
-    for (((key, count), range), decision) in keys.iter().zip(&ranges).zip(&decisions) {
-        let hex = crate::codec::hex(key);
+    for (((trace, fragments), range), decision) in
+        traces.iter().zip(by_trace).zip(&ranges).zip(&decisions)
+    {
+        let hex = crate::codec::hex(&trace.key);
         let verdict = if decision.keep { "keep" } else { "drop" };
         let reason = match decision.reason.as_str() {
             "" => String::new(),
             reason => format!(", reason {reason:?}"),
         };
         eprintln!("trace {hex}: {verdict} ({} span(s)){reason}", range.len);
-        let trace = fragments.by_ref().take(*count);
         if decision.keep {
-            kept.extend(trace);
-        } else {
-            trace.for_each(drop);
+            kept.extend(regroup(fragments));
         }
     }
     Ok(ExportTraceServiceRequest {

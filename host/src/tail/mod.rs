@@ -14,7 +14,12 @@ mod decided;
 mod fragments;
 mod sampler;
 
-pub use buffer::{DecodedTrace, PendingTrace, TraceBuffer, TraceKey};
+pub use buffer::{
+    BufferedFragment, DecodedTrace, FragmentEncoder, PendingTrace, TraceBuffer, TraceDecoder,
+    TraceKey, UndecodableFragment,
+};
 pub use decided::DecisionCache;
-pub use fragments::{Fragment, join_traces, split_by_trace};
+pub use fragments::{
+    Fragment, Origin, Regrouper, join_traces, regroup, retain_traces, split_by_trace,
+};
 pub use sampler::{TailSampler, TailThread};

@@ -2,24 +2,28 @@
 //! whole traces and exports the kept ones.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
-use prost::Message;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use tokio::sync::watch;
 
-use super::buffer::{DecodedTrace, PendingTrace, TraceBuffer, TraceKey};
+use super::buffer::{
+    BufferedFragment, DecodedTrace, FragmentEncoder, PendingTrace, TraceBuffer, TraceDecoder,
+    TraceKey,
+};
 use super::decided::DecisionCache;
-use super::fragments::{Fragment, join_traces, split_by_trace};
+use super::fragments::{Fragment, join_traces, regroup, retain_traces, split_by_trace};
 use crate::config::{OnError, OnShutdown, TailSamplingConfig};
 use crate::exporter::ExportFanout;
 use crate::pipeline::{Chain, ChainSpec, span_count};
-use crate::telemetry::{Metrics, PipelineStats, ProcessorMetrics};
+use crate::runtime::bindings::Range as TraceRange;
+use crate::telemetry::{Component, Metrics, PipelineStats, ProcessorMetrics};
 
 /// How often the decision thread looks for traces whose wait is over.
 const TICK: Duration = Duration::from_millis(20);
@@ -39,6 +43,8 @@ pub struct TailSampler {
     /// Wakes workers waiting for room in a full buffer.
     room: Condvar,
     metrics: Arc<Metrics>,
+    /// Whether undecodable buffered spans were logged already (they are logged once).
+    warned_undecodable: AtomicBool,
 }
 
 struct TailState {
@@ -81,6 +87,7 @@ impl TailSampler {
             wake: Condvar::new(),
             room: Condvar::new(),
             metrics,
+            warned_undecodable: AtomicBool::new(false),
         })
     }
 
@@ -97,15 +104,16 @@ impl TailSampler {
         let now = Instant::now();
         PipelineStats::add(&counters.spans_in, span_count(&request) as u64);
         // Encoded outside the lock: the buffer keeps fragments encoded.
-        let fragments: Vec<(Fragment, Vec<u8>)> = split_by_trace(request)
+        let mut encoder = FragmentEncoder::default();
+        let fragments: Vec<(Fragment, BufferedFragment)> = split_by_trace(request)
             .into_iter()
             .map(|fragment| {
-                let encoded = fragment.resource_spans.encode_to_vec();
+                let encoded = encoder.encode(&fragment);
                 (fragment, encoded)
             })
             .collect();
         let (mut late_kept, mut late_kept_spans, mut late_dropped_spans) = (Vec::new(), 0, 0);
-        let mut state = self.state.lock().unwrap();
+        let mut state = crate::sync::lock(&self.state);
         state.apply(settings);
         for (fragment, encoded) in fragments {
             if let Some(waiting) = state.in_flight.get_mut(&fragment.key) {
@@ -115,26 +123,24 @@ impl TailSampler {
             if !state.buffer.contains(&fragment.key) {
                 match state.decided.get(&fragment.key, now) {
                     Some(true) => {
-                        late_kept_spans += fragment.spans;
-                        late_kept.push(fragment.resource_spans);
+                        late_kept_spans += fragment.spans.len();
+                        late_kept.push(fragment);
                         continue;
                     }
                     Some(false) => {
-                        late_dropped_spans += fragment.spans;
+                        late_dropped_spans += fragment.spans.len();
                         continue;
                     }
                     None => {}
                 }
             }
-            state
-                .buffer
-                .add_encoded(fragment.key, encoded, fragment.spans, now);
+            state.buffer.add(fragment.key, encoded, now);
         }
         self.publish_gauges(&state);
         if state.over_limits(settings) {
             self.wake.notify_one();
             while state.over_limits(settings) && !state.stopping {
-                state = self.room.wait_timeout(state, TICK).unwrap().0;
+                state = crate::sync::wait_timeout(&self.room, state, TICK).0;
             }
         }
         drop(state);
@@ -143,8 +149,8 @@ impl TailSampler {
         PipelineStats::add(&tail.late_spans_dropped, late_dropped_spans as u64);
         PipelineStats::add(&counters.spans_out, late_kept_spans as u64);
         self.count_dropped(counters, late_dropped_spans);
-        (!late_kept.is_empty()).then_some(ExportTraceServiceRequest {
-            resource_spans: late_kept,
+        (!late_kept.is_empty()).then(|| ExportTraceServiceRequest {
+            resource_spans: regroup(late_kept),
         })
     }
 
@@ -181,7 +187,7 @@ impl TailSampler {
             }
             let spec = chain.spec().clone();
             let position = spec.tail_position();
-            let mut state = self.state.lock().unwrap();
+            let mut state = crate::sync::lock(&self.state);
             let stopping = state.stopping;
             let (due, early) = match position {
                 Some(p) if !stopping => {
@@ -201,7 +207,7 @@ impl TailSampler {
                 if stopping {
                     return;
                 }
-                drop(self.wake.wait_timeout(state, TICK).unwrap());
+                drop(crate::sync::wait_timeout(&self.wake, state, TICK));
                 continue;
             }
             for trace in &due {
@@ -215,24 +221,75 @@ impl TailSampler {
             if stopping {
                 PipelineStats::add(&tail.decided_at_shutdown, due.len() as u64);
             }
-            let due: Vec<DecodedTrace> = due.into_iter().map(PendingTrace::decode).collect();
-            for mut chunk in chunks(due) {
-                let verdicts = self.verdicts(&mut chain, position, stopping, &mut chunk);
-                self.finish(&mut chain, position, chunk, verdicts, &fanout);
+            let taken: Vec<(TraceKey, usize)> = due.iter().map(|t| (t.key, t.spans)).collect();
+            let round = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                self.decide_round(&mut chain, position, stopping, due, &fanout);
+            }));
+            if let Err(payload) = round {
+                self.metrics
+                    .panics
+                    .record(Component::Tail, payload.as_ref());
+                self.lose_undecided(&taken);
+                chain = Chain::new(chain.spec().clone(), &self.metrics);
             }
         }
     }
 
-    /// The verdict and reason for each trace of `chunk`, from the policy or from the
-    /// stage's rules for when it cannot be asked.
+    /// Decodes the traces taken out of the buffer, asks the policy about them (many per call)
+    /// and sends the kept ones on.
+    fn decide_round(
+        &self,
+        chain: &mut Chain,
+        position: Option<usize>,
+        stopping: bool,
+        due: Vec<PendingTrace>,
+        fanout: &ExportFanout,
+    ) {
+        let mut decoder = TraceDecoder::default();
+        let due: Vec<DecodedTrace> = due.into_iter().map(|t| decoder.decode(t)).collect();
+        self.count_undecodable(chain, position, &decoder);
+        drop(decoder);
+        for mut chunk in chunks(self.without_empty(due)) {
+            let (request, ranges) = join_traces(&mut chunk);
+            let verdicts = self.verdicts(chain, position, stopping, &request, &ranges);
+            let decided = Decided {
+                traces: &chunk,
+                request,
+                ranges: &ranges,
+                verdicts,
+            };
+            self.finish(chain, position, decided, fanout);
+        }
+    }
+
+    /// After a round that panicked (a bug in Weft): the traces of `taken` it had not finished
+    /// are lost, with the spans that arrived for them meanwhile. They are counted, and their
+    /// ids are released so later spans start new traces instead of waiting forever.
+    fn lose_undecided(&self, taken: &[(TraceKey, usize)]) {
+        let mut state = crate::sync::lock(&self.state);
+        let mut lost = 0u64;
+        for (key, spans) in taken {
+            if let Some(stragglers) = state.in_flight.remove(key) {
+                lost += *spans as u64;
+                lost += stragglers.iter().map(|f| f.spans.len() as u64).sum::<u64>();
+            }
+        }
+        self.publish_gauges(&state);
+        drop(state);
+        PipelineStats::add(&self.metrics.pipeline.spans_lost_to_panics, lost);
+    }
+
+    /// The verdict and reason for each trace of a joined `request` (at `ranges`), from the
+    /// policy or from the stage's rules for when it cannot be asked.
     fn verdicts(
         &self,
         chain: &mut Chain,
         position: Option<usize>,
         stopping: bool,
-        chunk: &mut [DecodedTrace],
+        request: &ExportTraceServiceRequest,
+        ranges: &[TraceRange],
     ) -> Vec<(bool, String)> {
-        let traces = chunk.len();
+        let traces = ranges.len();
         let every = |keep: bool, reason: &str| vec![(keep, reason.to_owned()); traces];
         let Some(position) = position else {
             return every(true, "no-policy");
@@ -244,20 +301,13 @@ impl TailSampler {
         }
         let on_error = stage.on_error;
         let name = stage.plugin.name().to_owned();
-        // The traces' fragments move into one request for the view, and back afterwards.
-        let counts: Vec<usize> = chunk.iter().map(|t| t.fragments.len()).collect();
-        let (request, ranges) = join_traces(chunk);
-        let outcome = chain.decide(position, &request, &ranges, unix_nanos());
-        let mut fragments = request.resource_spans.into_iter();
-        for (trace, count) in chunk.iter_mut().zip(counts) {
-            trace.fragments = fragments.by_ref().take(count).collect();
-        }
+        let outcome = chain.decide(position, request, ranges, unix_nanos());
         match outcome {
             Ok(decisions) => decisions.into_iter().map(|d| (d.keep, d.reason)).collect(),
             Err(error) => {
                 PipelineStats::add(&self.metrics.pipeline.processor_failures, 1);
                 if !matches!(error, crate::runtime::PluginError::Quarantined { .. }) {
-                    tracing::warn!(processor = %name, error = %error, traces = chunk.len(), on_error = ?on_error, "Tail-sampling policy failed; its traces follow on_error.");
+                    tracing::warn!(processor = %name, error = %error, traces, on_error = ?on_error, "Tail-sampling policy failed; its traces follow on_error.");
                 }
                 match on_error {
                     OnError::Pass => every(true, "policy-failed"),
@@ -273,63 +323,119 @@ impl TailSampler {
         &self,
         chain: &mut Chain,
         position: Option<usize>,
-        chunk: Vec<DecodedTrace>,
-        verdicts: Vec<(bool, String)>,
+        decided: Decided<'_>,
         fanout: &ExportFanout,
     ) {
         let now = Instant::now();
-        let reason_key = position
-            .and_then(|p| chain.spec().stages[p].tail.clone())
-            .and_then(|t| t.reason_attribute.clone());
-        let mut kept: Vec<ResourceSpans> = Vec::new();
+        let Decided {
+            traces,
+            request,
+            ranges,
+            verdicts,
+        } = decided;
         let (mut kept_spans, mut dropped_spans) = (0usize, 0usize);
-        let mut reasons: BTreeMap<(bool, String), u64> = BTreeMap::new();
-        let mut state = self.state.lock().unwrap();
-        for (trace, (keep, reason)) in chunk.into_iter().zip(verdicts) {
+        let mut kept_stragglers: Vec<(usize, Fragment)> = Vec::new();
+        let mut reasons: BTreeMap<(bool, &str), u64> = BTreeMap::new();
+        let mut state = crate::sync::lock(&self.state);
+        for (index, (trace, (keep, reason))) in traces.iter().zip(&verdicts).enumerate() {
             let stragglers = state.in_flight.remove(&trace.key).unwrap_or_default();
-            state.decided.insert(trace.key, keep, now);
-            let spans = trace.spans + stragglers.iter().map(|f| f.spans).sum::<usize>();
-            if keep {
+            state.decided.insert(trace.key, *keep, now);
+            let spans = trace.spans + stragglers.iter().map(|f| f.spans.len()).sum::<usize>();
+            if *keep {
                 kept_spans += spans;
-                let start = kept.len();
-                kept.extend(trace.fragments);
-                kept.extend(stragglers.into_iter().map(|f| f.resource_spans));
-                if let Some(key) = &reason_key
-                    && !reason.is_empty()
-                {
-                    stamp_reason(&mut kept[start..], key, &reason);
-                }
+                kept_stragglers.extend(stragglers.into_iter().map(|f| (index, f)));
             } else {
                 dropped_spans += spans;
             }
-            *reasons.entry((keep, reason)).or_default() += 1;
+            *reasons.entry((*keep, reason.as_str())).or_default() += 1;
         }
         self.publish_gauges(&state);
         drop(state);
         for ((keep, reason), traces) in reasons {
-            self.metrics.tail.count_decisions(keep, &reason, traces);
+            self.metrics.tail.count_decisions(keep, reason, traces);
         }
         if let Some(position) = position {
-            let counters = chain.stage_metrics(position).clone();
-            PipelineStats::add(&counters.spans_out, kept_spans as u64);
-            self.count_dropped(&counters, dropped_spans);
-        } else {
-            PipelineStats::add(
-                &self.metrics.pipeline.spans_dropped_by_processors,
-                dropped_spans as u64,
-            );
+            PipelineStats::add(&chain.stage_metrics(position).spans_out, kept_spans as u64);
         }
-        if kept.is_empty() {
+        self.count_stage_dropped(chain, position, dropped_spans);
+        let reason_key = position
+            .and_then(|p| chain.spec().stages[p].tail.clone())
+            .and_then(|t| t.reason_attribute.clone());
+        let request = kept_only(
+            request,
+            ranges,
+            &verdicts,
+            kept_stragglers,
+            reason_key.as_deref(),
+        );
+        if request.resource_spans.is_empty() {
             return;
         }
-        let request = ExportTraceServiceRequest {
-            resource_spans: kept,
-        };
         let after = position.map_or(0, |p| p + 1);
         let stages = chain.spec().stages.len();
         if let Some(processed) = chain.run_stages(after..stages, request, &self.metrics) {
             fanout.send_blocking(processed, &self.metrics.pipeline);
         }
+    }
+
+    /// Counts spans the stage dropped: on its own counters if it is still in the chain, else
+    /// as dropped by processors.
+    fn count_stage_dropped(&self, chain: &Chain, position: Option<usize>, spans: usize) {
+        match position {
+            Some(position) => self.count_dropped(chain.stage_metrics(position), spans),
+            None => PipelineStats::add(
+                &self.metrics.pipeline.spans_dropped_by_processors,
+                spans as u64,
+            ),
+        }
+    }
+
+    /// Counts (as undecodable, and dropped) the buffered spans `decoder` could not decode,
+    /// and logs the first time it happens, with the reason.
+    fn count_undecodable(&self, chain: &Chain, position: Option<usize>, decoder: &TraceDecoder) {
+        let spans = decoder.undecodable_spans();
+        if spans == 0 {
+            return;
+        }
+        PipelineStats::add(&self.metrics.tail.spans_undecodable, spans as u64);
+        self.count_stage_dropped(chain, position, spans);
+        if let Some(error) = decoder.first_error()
+            && !self.warned_undecodable.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(%error, spans, "Dropped buffered spans that could not be decoded (a processor nested values past the protobuf depth limit). Counted in weft_tail_spans_undecodable_total; not logged again.");
+        }
+    }
+
+    /// `traces` without those of which no span could be decoded. Such a trace is not decided:
+    /// it takes the spans that arrived while it was taken out, if any, or else leaves the stage
+    /// undecided (a later span of it starts a new wait).
+    fn without_empty(&self, traces: Vec<DecodedTrace>) -> Vec<DecodedTrace> {
+        if traces.iter().all(|t| t.spans > 0) {
+            return traces;
+        }
+        let mut state = crate::sync::lock(&self.state);
+        let traces = traces
+            .into_iter()
+            .filter_map(|mut trace| {
+                if trace.spans > 0 {
+                    return Some(trace);
+                }
+                let stragglers = state
+                    .in_flight
+                    .get_mut(&trace.key)
+                    .map(std::mem::take)
+                    .unwrap_or_default();
+                if stragglers.is_empty() {
+                    state.in_flight.remove(&trace.key);
+                    return None;
+                }
+                trace.spans = stragglers.iter().map(|f| f.spans.len()).sum();
+                trace.fragments = stragglers;
+                Some(trace)
+            })
+            .collect();
+        self.publish_gauges(&state);
+        traces
     }
 
     fn count_dropped(&self, counters: &ProcessorMetrics, spans: usize) {
@@ -354,7 +460,7 @@ impl TailSampler {
 
     /// Traces buffered right now (waiting, or being decided).
     pub fn traces_buffered(&self) -> usize {
-        let state = self.state.lock().unwrap();
+        let state = crate::sync::lock(&self.state);
         state.buffer.traces() + state.in_flight.len()
     }
 }
@@ -369,13 +475,25 @@ impl TailThread {
     /// Decides every buffered trace per the stage's `on_shutdown`, exports the kept ones and
     /// stops. Call once no worker feeds the stage any more.
     pub fn stop(self) {
-        self.sampler.state.lock().unwrap().stopping = true;
+        crate::sync::lock(&self.sampler.state).stopping = true;
         self.sampler.wake.notify_all();
         self.sampler.room.notify_all();
         if self.thread.join().is_err() {
             tracing::error!("The tail-sampling thread panicked.");
         }
     }
+}
+
+/// One policy call's traces, joined into a request, with their verdicts.
+struct Decided<'a> {
+    /// The traces (their fragments moved into `request`).
+    traces: &'a [DecodedTrace],
+    /// Their spans, grouped by trace.
+    request: ExportTraceServiceRequest,
+    /// The spans of `request` each trace occupies.
+    ranges: &'a [TraceRange],
+    /// The verdict and reason for each trace.
+    verdicts: Vec<(bool, String)>,
 }
 
 /// Splits traces into policy calls of at most [`MAX_TRACES_PER_CALL`] traces and about
@@ -400,24 +518,52 @@ fn chunks(traces: Vec<DecodedTrace>) -> Vec<Vec<DecodedTrace>> {
     chunks
 }
 
-/// Records `reason` under `key` on every span of `fragments`.
-fn stamp_reason(fragments: &mut [ResourceSpans], key: &str, reason: &str) {
-    let value = AnyValue {
-        value: Some(any_value::Value::StringValue(reason.to_owned())),
-    };
-    for span in fragments
-        .iter_mut()
-        .flat_map(|rs| &mut rs.scope_spans)
-        .flat_map(|ss| &mut ss.spans)
-    {
-        match span.attributes.iter_mut().find(|kv| kv.key == key) {
-            Some(existing) => existing.value = Some(value.clone()),
-            None => span.attributes.push(KeyValue {
-                key: key.to_owned(),
-                value: Some(value.clone()),
-                ..Default::default()
-            }),
+/// The spans of the kept traces of a joined `request`, then `stragglers` (each with the index
+/// of its trace), every one stamped with its trace's reason under `reason_key` if set.
+fn kept_only(
+    mut request: ExportTraceServiceRequest,
+    ranges: &[TraceRange],
+    verdicts: &[(bool, String)],
+    mut stragglers: Vec<(usize, Fragment)>,
+    reason_key: Option<&str>,
+) -> ExportTraceServiceRequest {
+    let stamp = |trace: usize, span: &mut Span| {
+        if let Some(key) = reason_key
+            && let Some((_, reason)) = verdicts.get(trace)
+            && !reason.is_empty()
+        {
+            stamp_reason(span, key, reason);
         }
+    };
+    retain_traces(&mut request, ranges, |trace, span| {
+        let keep = verdicts.get(trace).is_some_and(|(keep, _)| *keep);
+        if keep {
+            stamp(trace, span);
+        }
+        keep
+    });
+    for (trace, fragment) in &mut stragglers {
+        for span in &mut fragment.spans {
+            stamp(*trace, span);
+        }
+    }
+    let stragglers = stragglers.into_iter().map(|(_, fragment)| fragment);
+    request.resource_spans.extend(regroup(stragglers));
+    request
+}
+
+/// Records `reason` under `key` on `span`.
+fn stamp_reason(span: &mut Span, key: &str, reason: &str) {
+    let value = Some(AnyValue {
+        value: Some(any_value::Value::StringValue(reason.to_owned())),
+    });
+    match span.attributes.iter_mut().find(|kv| kv.key == key) {
+        Some(existing) => existing.value = value,
+        None => span.attributes.push(KeyValue {
+            key: key.to_owned(),
+            value,
+            ..Default::default()
+        }),
     }
 }
 
@@ -426,4 +572,37 @@ fn unix_nanos() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tail::Origin;
+
+    #[test]
+    fn a_round_lost_to_a_panic_is_counted_and_frees_its_trace_ids() {
+        let metrics = Arc::new(Metrics::default());
+        let sampler = TailSampler::new(metrics.clone());
+        let straggler = Fragment {
+            key: [1; 16],
+            origin: Arc::new(Origin {
+                resource: Arc::default(),
+                scope: Default::default(),
+            }),
+            spans: vec![Span::default(); 2],
+        };
+        {
+            let mut state = crate::sync::lock(&sampler.state);
+            state.in_flight.insert([1; 16], vec![straggler]);
+            state.in_flight.insert([2; 16], Vec::new());
+            // Trace 3 was finished before the panic: no longer in flight.
+        }
+        sampler.lose_undecided(&[([1; 16], 5), ([2; 16], 3), ([3; 16], 4)]);
+        assert!(crate::sync::lock(&sampler.state).in_flight.is_empty());
+        assert_eq!(
+            metrics.pipeline.snapshot().spans_lost_to_panics,
+            5 + 2 + 3,
+            "the unfinished traces and the spans that waited for them"
+        );
+    }
 }

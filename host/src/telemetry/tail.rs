@@ -30,6 +30,9 @@ pub struct TailMetrics {
     pub late_spans_kept: AtomicU64,
     /// Spans that arrived after their trace was decided and were dropped.
     pub late_spans_dropped: AtomicU64,
+    /// Buffered spans dropped because they could not be decoded when their trace was taken
+    /// out (a processor's edits nested their values past the decoder's depth limit).
+    pub spans_undecodable: AtomicU64,
     /// Traces decided, by (kept, reason).
     decisions: Mutex<BTreeMap<(bool, String), u64>>,
 }
@@ -37,7 +40,7 @@ pub struct TailMetrics {
 impl TailMetrics {
     /// Counts `traces` decisions of one verdict and reason. The set of reasons is bounded.
     pub fn count_decisions(&self, keep: bool, reason: &str, traces: u64) {
-        let mut decisions = self.decisions.lock().unwrap();
+        let mut decisions = crate::sync::lock(&self.decisions);
         let mut reason = reason.chars().take(MAX_REASON_LEN).collect::<String>();
         let known = decisions.keys().any(|(_, r)| *r == reason);
         let distinct = decisions
@@ -53,9 +56,7 @@ impl TailMetrics {
 
     /// Traces decided with this verdict and reason so far.
     pub fn decisions(&self, keep: bool, reason: &str) -> u64 {
-        self.decisions
-            .lock()
-            .unwrap()
+        crate::sync::lock(&self.decisions)
             .get(&(keep, reason.to_owned()))
             .copied()
             .unwrap_or(0)
@@ -95,6 +96,12 @@ impl TailMetrics {
                 "Traces decided or exported at shutdown.",
                 get(&self.decided_at_shutdown),
             ),
+            (
+                "weft_tail_spans_undecodable_total",
+                "counter",
+                "Buffered spans dropped because they could not be decoded (values nested past the decoder's depth limit).",
+                get(&self.spans_undecodable),
+            ),
         ] {
             family(out, name, kind, help);
             let _ = writeln!(out, "{name} {value}");
@@ -120,7 +127,7 @@ impl TailMetrics {
             "counter",
             "Traces decided by the tail-sampling policy, by decision and reason.",
         );
-        for ((keep, reason), value) in self.decisions.lock().unwrap().iter() {
+        for ((keep, reason), value) in crate::sync::lock(&self.decisions).iter() {
             let decision = if *keep { "keep" } else { "drop" };
             let _ = writeln!(
                 out,

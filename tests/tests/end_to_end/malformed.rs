@@ -151,6 +151,13 @@ async fn every_malformed_http_request_gets_a_clear_4xx_and_serving_continues() {
             "invalid gzip",
         ),
         (
+            "gzip member followed by garbage",
+            vec![PROTOBUF, ("content-encoding", "gzip")],
+            [weft::codec::gzip(&valid), b"trailing garbage".to_vec()].concat(),
+            400,
+            "invalid gzip",
+        ),
+        (
             "gzip bomb",
             vec![PROTOBUF, ("content-encoding", "gzip")],
             bomb,
@@ -239,13 +246,13 @@ async fn every_malformed_http_request_gets_a_clear_4xx_and_serving_continues() {
         .await;
         assert_eq!(next.status, 200, "valid request after {what}");
     }
-    assert_eq!(sink.wait_for(150, Duration::from_secs(20)).await, 150);
+    assert_eq!(sink.wait_for(160, Duration::from_secs(20)).await, 160);
     let stats = weft.stats().snapshot();
-    assert_eq!(stats.requests_refused, 15);
+    assert_eq!(stats.requests_refused, 16);
     weft.shutdown().await;
     assert_eq!(
         sink.span_count(),
-        150,
+        160,
         "only the valid requests were exported"
     );
 }

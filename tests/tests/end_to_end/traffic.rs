@@ -147,6 +147,37 @@ async fn http_protobuf_plain_and_gzip_arrive_with_the_plugin_edit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_multi_member_gzip_bodies_arrive_whole() {
+    let sink = OtlpSink::start().await;
+    let weft = start_weft(&config_with(STAMP, sink.addr())).await;
+    let addr = weft.http_addr().unwrap();
+    let gzip = weft::codec::gzip;
+    // Two encoded requests concatenated decode as one (protobuf merges repeated fields):
+    // each half in a gzip member of its own.
+    let mut halves = gzip(&request(0, 100).encode_to_vec());
+    halves.extend(gzip(&request(100, 100).encode_to_vec()));
+    // One encoded request cut mid-message, each part in a gzip member of its own.
+    let encoded = request(200, 100).encode_to_vec();
+    let (head, tail) = encoded.split_at(encoded.len() / 2);
+    let cut = [gzip(head), gzip(tail)].concat();
+    for body in [halves, cut] {
+        let response = post_traces(
+            addr,
+            &[
+                ("content-type", "application/x-protobuf"),
+                ("content-encoding", "gzip"),
+            ],
+            body,
+        )
+        .await;
+        assert_eq!(response.status, 200, "{:?}", response.body);
+    }
+    assert_eq!(sink.wait_for(300, Duration::from_secs(20)).await, 300);
+    weft.shutdown().await;
+    assert_all_arrived_once_and_stamped(&sink, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_gzip_requests_are_accepted() {
     let sink = OtlpSink::start().await;
     let weft = start_weft(&config_with(STAMP, sink.addr())).await;
