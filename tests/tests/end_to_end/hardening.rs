@@ -210,3 +210,84 @@ rules = [{{ name = "all", ratio = 1.0 }}]
         "no over-deep value was exported"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_of_many_traces_under_a_large_resource_is_not_multiplied_by_the_tail_stage() {
+    // Each request (2.4 MB): one 64 KiB resource attribute over 40,000 traces of one bare
+    // span. Held as a copy per trace, one request would take 40,000 x 64 KiB = 2.5 GiB;
+    // shared, its own size plus a fixed cost per trace.
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use prost::Message;
+    use weft_tests::client::post_traces;
+    use weft_tests::spans::{kv, request_of};
+    const TRACES: u64 = 40_000;
+    const REQUESTS: u64 = 2;
+    const PIPELINE_CAP_MB: u64 = 64;
+    const TAIL_CAP_MB: u64 = 32;
+    let dir = scratch_dir("tail-amplification");
+    std::fs::write(
+        dir.join("policy.wasm"),
+        weft::builtin::plugin("tail-policy").unwrap(),
+    )
+    .unwrap();
+    let sink = OtlpSink::start().await;
+    let chain = format!(
+        r#"
+[[processors]]
+name = "tail"
+plugin = "{policy}"
+[processors.tail_sampling]
+decision_wait_ms = 200
+max_buffered_mb = {TAIL_CAP_MB}
+[processors.config]
+rules = [{{ name = "all", ratio = 1.0 }}]
+"#,
+        policy = dir.join("policy.wasm").display(),
+    );
+    let config = dir.join("weft.toml");
+    let settings = format!("memory_limit_mb = {PIPELINE_CAP_MB}");
+    let text = config_with_pipeline(&chain, sink.addr(), &settings)
+        .replace("max_request_bytes = 1048576", "max_request_bytes = 4194304");
+    std::fs::write(&config, text).unwrap();
+    let weft = WeftProcess::spawn(&config);
+    let (started, _) = weft.rss_mb();
+    for r in 0..REQUESTS {
+        let spans: Vec<Span> = (0..TRACES)
+            .map(|t| {
+                let n = r * TRACES + t + 1;
+                Span {
+                    trace_id: [n.to_be_bytes(), n.to_be_bytes()].concat(),
+                    span_id: n.to_be_bytes().to_vec(),
+                    name: "GET /".into(),
+                    start_time_unix_nano: 1_700_000_000_000_000_000,
+                    end_time_unix_nano: 1_700_000_000_250_000_000,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let mut request = request_of(spans);
+        let resource = request.resource_spans[0].resource.as_mut().unwrap();
+        resource.attributes.push(kv("big", &"r".repeat(64 << 10)));
+        let body = request.encode_to_vec();
+        assert!(body.len() < 4 << 20, "{} bytes", body.len());
+        let response =
+            post_traces(weft.http, &[("content-type", "application/x-protobuf")], body).await;
+        assert_eq!(response.status, 200, "{:?}", response.body);
+    }
+    let total = (TRACES * REQUESTS) as usize;
+    assert_eq!(
+        sink.wait_for(total, Duration::from_secs(60)).await,
+        total,
+        "every trace was decided and exported"
+    );
+    let (_, peak) = weft.rss_mb();
+    drop(weft);
+    // What the config allows (admission and the tail buffer), and 128 MiB that no budget
+    // charges: a decision round's decoded traces and the policy's view, and the allocator.
+    let ceiling = started + PIPELINE_CAP_MB + TAIL_CAP_MB + 128;
+    eprintln!("RSS MiB: started {started}, peak {peak}, ceiling {ceiling}");
+    assert!(
+        peak <= ceiling,
+        "peak RSS {peak} MiB passed the ceiling {ceiling} MiB"
+    );
+}
