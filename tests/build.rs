@@ -10,6 +10,7 @@ const FIXTURES: &[&str] = &[
     "stamp-v2",
     "wrong-world",
     "hostile",
+    "hostile-policy",
 ];
 
 fn main() {

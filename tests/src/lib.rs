@@ -22,6 +22,7 @@ pub fn fixture(name: &str) -> &'static str {
         "python-redact" => env!("WEFT_FIXTURE_PYTHON_REDACT"),
         "python-checkout-policy" => env!("WEFT_FIXTURE_PYTHON_CHECKOUT_POLICY"),
         "hostile" => env!("WEFT_FIXTURE_HOSTILE"),
+        "hostile-policy" => env!("WEFT_FIXTURE_HOSTILE_POLICY"),
         "javascript-enrich" => env!("WEFT_FIXTURE_JAVASCRIPT_ENRICH"),
         "c-sample" => env!("WEFT_FIXTURE_C_SAMPLE"),
         other => panic!("no fixture {other:?}"),

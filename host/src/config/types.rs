@@ -263,7 +263,7 @@ pub struct ProcessorConfig {
     /// [`ProcessorConfig::on_error`]'s default for the plugin.
     #[serde(default, rename = "on_error")]
     pub on_error_setting: Option<OnError>,
-    /// CPU deadline for one batch, in milliseconds.
+    /// Deadline for one batch, in milliseconds: computing or waiting in a host call.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Memory cap per instance, in MiB: every linear memory and table of the plugin together.

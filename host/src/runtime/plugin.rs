@@ -23,7 +23,7 @@ use super::packed::view_span_count;
 pub struct Limits {
     /// Memory cap per instance, in bytes: every linear memory and table, together.
     pub memory_bytes: usize,
-    /// CPU deadline for one `init` or `process` call.
+    /// Deadline for one `init`, `process` or `decide` call, computing or waiting.
     pub timeout: Duration,
     /// Host resources (WASI streams, pollables, ...) an instance may hold at once.
     pub max_resources: usize,
@@ -190,7 +190,7 @@ enum Exports {
 /// Classes of guest failure, used in logs and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
-    /// Exceeded its CPU deadline.
+    /// Ran past its deadline, computing or waiting in a host call.
     Timeout,
     /// Tried to grow memory past its cap.
     Memory,
@@ -201,7 +201,7 @@ pub enum FailureKind {
 impl std::fmt::Display for FailureKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            FailureKind::Timeout => "exceeded its CPU deadline",
+            FailureKind::Timeout => "exceeded its deadline",
             FailureKind::Memory => "exceeded its memory limit",
             FailureKind::Trap => "trapped",
         })
@@ -630,7 +630,7 @@ impl PluginInstance {
         Ok(decisions)
     }
 
-    /// Sets the CPU deadline for the next call; returns the plugin's name and its timeout.
+    /// Sets the epoch deadline for the next call; returns the plugin's name and its timeout.
     fn arm_deadline(&mut self) -> (Arc<str>, Duration) {
         self.store.set_epoch_deadline(deadline_ticks(self.timeout));
         (self.store.data().plugin.clone(), self.timeout)

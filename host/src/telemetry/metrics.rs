@@ -16,7 +16,7 @@ use super::stats::PipelineStats;
 pub enum ErrorKind {
     /// The guest trapped (panic, `unreachable`, out-of-bounds).
     Trap,
-    /// It ran past its CPU deadline.
+    /// It ran past its deadline (computing, or waiting in a host call).
     Timeout,
     /// It grew memory past its cap.
     Memory,

@@ -33,7 +33,7 @@ pub struct PluginStatus {
     pub last_error: Option<String>,
     /// Memory cap per instance, in MiB.
     pub memory_limit_mb: u64,
-    /// CPU deadline per batch, in milliseconds.
+    /// Deadline per batch, in milliseconds.
     pub timeout_ms: u64,
     /// `pass` or `drop`.
     pub on_error: String,
