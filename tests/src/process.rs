@@ -22,6 +22,18 @@ pub fn weft_binary() -> PathBuf {
          (or `cargo build -p weft` first)",
         binary.display()
     );
+    // `cargo test -p weft-tests` rebuilds this test binary, not `weft`'s: say so when the
+    // binary is older than the test (it may then lack the change under test).
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    if let (Some(built), Some(test)) = (modified(&binary), modified(&exe))
+        && built < test
+    {
+        eprintln!(
+            "note: {} is older than this test binary; if the host changed since, run \
+             `cargo build -p weft` (or `cargo test --workspace`)",
+            binary.display()
+        );
+    }
     binary
 }
 

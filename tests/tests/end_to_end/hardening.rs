@@ -80,6 +80,60 @@ async fn a_plugin_sleeping_in_a_host_call_is_stopped_at_its_deadline() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_blocked_reading_a_granted_pipe_is_stopped_at_its_deadline() {
+    // A read that never returns: the plugin opens a named pipe in its granted directory that
+    // no one writes. The host's blocking read is abandoned at the deadline (its thread stays
+    // blocked in the kernel; the worker does not).
+    let dir = scratch_dir("granted-fifo");
+    std::fs::create_dir_all(dir.join("tables")).unwrap();
+    let made = Command::new("mkfifo")
+        .arg(dir.join("tables/pipe"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let sink = OtlpSink::start().await;
+    let chain = format!(
+        r#"
+[[processors]]
+name = "hostile"
+plugin = "{}"
+on_error = "pass"
+timeout_ms = 200
+quarantine_after = 0
+[processors.grants]
+read_only_dirs = {{ "/lookup" = "{}" }}
+"#,
+        fixture("hostile"),
+        dir.join("tables").display()
+    );
+    let weft = start_weft(&config_with(&chain, sink.addr())).await;
+    let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
+    let names = ["granted-fifo", "ordinary", "granted-fifo", "ordinary"];
+    for (i, name) in names.iter().enumerate() {
+        let name = name.to_string();
+        client
+            .export(request_named(i as u64 * 10, 10, move |_| name.clone()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        sink.wait_for(40, Duration::from_secs(20)).await,
+        40,
+        "every batch passed on within its deadline"
+    );
+    let (_, scrape) = get(weft.admin_addr().unwrap(), "/metrics").await;
+    weft.shutdown().await;
+    assert_eq!(errors(&scrape, "hostile", "timeout"), 2, "{scrape}");
+    for span in sink.spans() {
+        let result = string_attribute(&span, "hostile.result");
+        match span.name.as_str() {
+            "ordinary" => assert_eq!(result, Some("ok")),
+            _ => assert_eq!(result, None, "passed on unprocessed"),
+        }
+    }
+}
+
 #[test]
 fn weft_check_refuses_a_sleeper_at_its_deadline_not_after_the_sleep() {
     let dir = scratch_dir("check-sleeper");
