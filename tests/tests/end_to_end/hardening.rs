@@ -36,6 +36,26 @@ config = {config}
     )
 }
 
+/// A tail-sampling stage (the built-in policy, written to a scratch directory named `dir`)
+/// that keeps every trace, with `settings` in its `[processors.tail_sampling]` table.
+fn keep_all_tail_stage(dir: &str, settings: &str) -> String {
+    let policy = scratch_dir(dir).join("policy.wasm");
+    std::fs::write(&policy, weft::builtin::plugin("tail-policy").unwrap()).unwrap();
+    format!(
+        r#"
+[[processors]]
+name = "tail"
+plugin = "{}"
+on_error = "pass"
+[processors.tail_sampling]
+{settings}
+[processors.config]
+rules = [{{ name = "all", ratio = 1.0 }}]
+"#,
+        policy.display()
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_sleeping_in_a_host_call_is_stopped_at_its_deadline() {
     // Each instance sleeps 30 s from its third batch on: the load-time smoke batch and the
@@ -206,26 +226,11 @@ async fn an_answer_aliasing_one_buffer_is_refused_before_the_host_copies_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_nested_past_the_limit_never_reach_a_tail_stage() {
-    let dir = scratch_dir("deep-before-tail");
-    std::fs::write(
-        dir.join("policy.wasm"),
-        weft::builtin::plugin("tail-policy").unwrap(),
-    )
-    .unwrap();
     let sink = OtlpSink::start().await;
     let chain = format!(
-        r#"{hostile}
-[[processors]]
-name = "tail"
-plugin = "{policy}"
-on_error = "pass"
-[processors.tail_sampling]
-decision_wait_ms = 100
-[processors.config]
-rules = [{{ name = "all", ratio = 1.0 }}]
-"#,
-        hostile = hostile(r#"{ attack = "deep", every = 2 }"#, 1000),
-        policy = dir.join("policy.wasm").display(),
+        "{}{}",
+        hostile(r#"{ attack = "deep", every = 2 }"#, 1000),
+        keep_all_tail_stage("deep-before-tail", "decision_wait_ms = 100")
     );
     let weft = start_weft(&config_with(&chain, sink.addr())).await;
     let mut client = grpc_client(weft.grpc_addr().unwrap()).await;
@@ -278,27 +283,12 @@ async fn a_request_of_many_traces_under_a_large_resource_is_not_multiplied_by_th
     const REQUESTS: u64 = 2;
     const PIPELINE_CAP_MB: u64 = 64;
     const TAIL_CAP_MB: u64 = 32;
-    let dir = scratch_dir("tail-amplification");
-    std::fs::write(
-        dir.join("policy.wasm"),
-        weft::builtin::plugin("tail-policy").unwrap(),
-    )
-    .unwrap();
     let sink = OtlpSink::start().await;
-    let chain = format!(
-        r#"
-[[processors]]
-name = "tail"
-plugin = "{policy}"
-[processors.tail_sampling]
-decision_wait_ms = 200
-max_buffered_mb = {TAIL_CAP_MB}
-[processors.config]
-rules = [{{ name = "all", ratio = 1.0 }}]
-"#,
-        policy = dir.join("policy.wasm").display(),
+    let chain = keep_all_tail_stage(
+        "tail-amplification",
+        &format!("decision_wait_ms = 200\nmax_buffered_mb = {TAIL_CAP_MB}"),
     );
-    let config = dir.join("weft.toml");
+    let config = scratch_dir("tail-amplification-config").join("weft.toml");
     let settings = format!("memory_limit_mb = {PIPELINE_CAP_MB}");
     let text = config_with_pipeline(&chain, sink.addr(), &settings)
         .replace("max_request_bytes = 1048576", "max_request_bytes = 4194304");
