@@ -254,13 +254,22 @@ async fn shutdown_under_load_exports_every_accepted_span() {
         })
         .collect();
     // Let traffic build up, then shut down while it flows.
+    let building = std::time::Instant::now();
     while accepted.lock().unwrap().len() < 2_000 {
+        assert!(
+            building.elapsed() < Duration::from_secs(60),
+            "traffic never built up: {} spans accepted in 60 s",
+            accepted.lock().unwrap().len()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let accepted_before_shutdown = accepted.lock().unwrap().len();
     weft.shutdown().await;
+    let mut cut_off = 0;
     for client in clients {
         let (sent, refusal) = client.await.unwrap();
         if let Some(status) = refusal {
+            cut_off += 1;
             // Refused once shutting down (or the connection went away): retryable, never lost.
             assert!(
                 matches!(
@@ -271,6 +280,11 @@ async fn shutdown_under_load_exports_every_accepted_span() {
             );
         }
     }
+    assert!(
+        cut_off >= 1,
+        "the shutdown overlapped the load: a client was still sending when it began \
+         ({accepted_before_shutdown} spans accepted then)"
+    );
     let accepted = accepted.lock().unwrap().clone();
     let mut arrived = HashSet::new();
     for span in sink.spans() {
