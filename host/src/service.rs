@@ -47,15 +47,25 @@ impl RunningService {
         let engine =
             PluginEngine::new().map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
         let cache = config.config.pipeline.component_cache(&config.base_dir);
-        let chain = tokio::task::block_in_place(|| load_chain(&engine, &cache, &config, None))
-            .map_err(|errors| {
-                let list: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
-                anyhow::anyhow!(
-                    "{} processor(s) failed to load:\n{}",
-                    errors.len(),
-                    list.join("\n")
-                )
-            })?;
+        // Loaded on a thread of its own, outside this runtime: a plugin whose `init` or smoke
+        // batch blocks in a host call is abandoned at its deadline, and the host thread left
+        // blocked must not belong to a runtime that waits for its threads when it stops.
+        let chain = tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| load_chain(&engine, &cache, &config, None))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        })
+        .map_err(|errors| {
+            let list: Vec<String> = errors.iter().map(|e| format!("  - {e}")).collect();
+            anyhow::anyhow!(
+                "{} processor(s) failed to load:\n{}",
+                errors.len(),
+                list.join("\n")
+            )
+        })?;
         let (chain_tx, chain_rx) = watch::channel(Arc::new(chain.spec.share()));
         let metrics = Arc::new(Metrics::default());
         crate::reload::record_chain(&metrics, &config, &chain, 0);

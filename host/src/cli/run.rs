@@ -13,7 +13,7 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         .enable_all()
         .thread_name("weft-io")
         .build()?;
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let service = RunningService::start(config).await?;
         let signal = loop {
             match wait_for_signal().await {
@@ -40,7 +40,11 @@ pub fn run(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             }
         }
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // Don't wait on a blocking thread a plugin left stuck in a host call (its call was
+    // abandoned at its deadline; the thread may never return).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    outcome
 }
 
 /// Waits for SIGINT or SIGTERM (SIGHUP is ignored here).

@@ -131,8 +131,11 @@ async fn run(
     config: BatchConfig,
 ) {
     let timeout = Duration::from_millis(config.timeout_ms);
-    let mut pending: Vec<Arc<ExportTraceServiceRequest>> = Vec::new();
-    let mut pending_spans = 0usize;
+    let mut pending = Pending {
+        requests: Vec::new(),
+        spans: 0,
+        exporter: &exporter,
+    };
     let mut deadline = tokio::time::Instant::now() + timeout;
     loop {
         let flush_due = tokio::select! {
@@ -140,25 +143,25 @@ async fn run(
             received = queue.recv() => match received {
                 Ok(request) => {
                     exporter.counters.queued.store(queue.len() as u64, Ordering::Relaxed);
-                    if pending.is_empty() {
+                    if pending.requests.is_empty() {
                         deadline = tokio::time::Instant::now() + timeout;
                     }
-                    pending_spans += span_count(&request);
-                    pending.push(request);
-                    pending_spans >= config.max_spans
+                    pending.spans += span_count(&request);
+                    pending.requests.push(request);
+                    pending.spans >= config.max_spans
                 }
                 Err(_) => break,
             },
-            _ = tokio::time::sleep_until(deadline), if !pending.is_empty() => true,
+            _ = tokio::time::sleep_until(deadline), if !pending.requests.is_empty() => true,
         };
         if flush_due {
-            let batch = std::mem::take(&mut pending);
-            let spans = std::mem::take(&mut pending_spans);
+            let (batch, spans) = pending.take();
             dispatch(&exporter, batch, spans).await;
         }
     }
-    if !pending.is_empty() {
-        dispatch(&exporter, pending, pending_spans).await;
+    if !pending.requests.is_empty() {
+        let (batch, spans) = pending.take();
+        dispatch(&exporter, batch, spans).await;
     }
     // Wait for every send in flight to finish.
     let _ = exporter
@@ -166,6 +169,35 @@ async fn run(
         .acquire_many(config.max_in_flight as u32)
         .await;
     tracing::debug!(exporter = %exporter.name, "Exporter flushed and stopped.");
+}
+
+/// The requests an exporter's loop holds until the batch is due. If the loop ends without
+/// sending them (it panicked and is being restarted, or was cancelled), their spans are
+/// counted as failed: they were counted in when queued and must be counted out.
+struct Pending<'a> {
+    requests: Vec<Arc<ExportTraceServiceRequest>>,
+    spans: usize,
+    exporter: &'a Exporter,
+}
+
+impl Pending<'_> {
+    /// The batch and its span count, leaving nothing pending.
+    fn take(&mut self) -> (Vec<Arc<ExportTraceServiceRequest>>, usize) {
+        (
+            std::mem::take(&mut self.requests),
+            std::mem::take(&mut self.spans),
+        )
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.spans > 0 {
+            let spans = self.spans as u64;
+            PipelineStats::add(&self.exporter.metrics.pipeline.spans_export_failed, spans);
+            PipelineStats::add(&self.exporter.counters.spans_failed, spans);
+        }
+    }
 }
 
 /// Encodes `batch` once and sends it (with retries) on its own task, at most `max_in_flight`

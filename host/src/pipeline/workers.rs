@@ -1,5 +1,6 @@
 //! Worker threads: take a request from the queue, run the chain, hand the result to exporters.
 
+use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -85,10 +86,13 @@ pub fn start_workers(
                             fanout = fanout_updates.borrow_and_update().clone();
                         }
                         let spans = span_count(&request) as u64;
-                        let handled = supervise_batch(&metrics, spans, || {
+                        let handed_on = Cell::new(false);
+                        let handled = supervise_batch(&metrics, spans, &handed_on, || {
+                            let hand_off = (&*sampler, &handed_on);
                             if let Some(processed) =
-                                run_chain(&mut chain, &sampler, request, &metrics)
+                                run_chain(&mut chain, hand_off, request, &metrics)
                             {
+                                handed_on.set(true);
                                 fanout.send_blocking(processed, &metrics.pipeline);
                             }
                         });
@@ -112,15 +116,23 @@ pub fn start_workers(
 }
 
 /// Runs `work` on a worker's batch of `spans` spans, catching a panic in it: outside any
-/// processor there is no `on_error` to follow, so the panic is counted and the batch's spans
-/// are counted as lost. Returns whether `work` completed; if not, the worker goes on with
-/// fresh instances.
-fn supervise_batch(metrics: &Metrics, spans: u64, work: impl FnOnce()) -> bool {
+/// processor there is no `on_error` to follow, so the panic is counted and, unless `work` had
+/// already handed the batch on (`handed_on`: to the tail-sampling stage or the exporters,
+/// which account for it from then on), its spans are counted as lost. Returns whether `work`
+/// completed; if not, the worker goes on with fresh instances.
+fn supervise_batch(
+    metrics: &Metrics,
+    spans: u64,
+    handed_on: &Cell<bool>,
+    work: impl FnOnce(),
+) -> bool {
     match std::panic::catch_unwind(AssertUnwindSafe(work)) {
         Ok(()) => true,
         Err(payload) => {
             metrics.panics.record(Component::Worker, payload.as_ref());
-            PipelineStats::add(&metrics.pipeline.spans_lost_to_panics, spans);
+            if !handed_on.get() {
+                PipelineStats::add(&metrics.pipeline.spans_lost_to_panics, spans);
+            }
             false
         }
     }
@@ -131,7 +143,7 @@ fn supervise_batch(metrics: &Metrics, spans: u64, work: impl FnOnce()) -> bool {
 /// runs through the processors after it.
 fn run_chain(
     chain: &mut Chain,
-    sampler: &TailSampler,
+    (sampler, handed_on): (&TailSampler, &Cell<bool>),
     request: ExportTraceServiceRequest,
     metrics: &Metrics,
 ) -> Option<ExportTraceServiceRequest> {
@@ -141,6 +153,7 @@ fn run_chain(
     };
     let before = chain.run_stages(0..position, request, metrics)?;
     let settings = spec.stages[position].tail.as_ref().expect("the tail stage");
+    handed_on.set(true);
     let late = sampler.ingest(before, settings, chain.stage_metrics(position))?;
     chain.run_stages(position + 1..spec.stages.len(), late, metrics)
 }
@@ -152,13 +165,22 @@ mod tests {
     #[test]
     fn a_panic_in_a_batch_is_counted_and_the_worker_carries_on() {
         let metrics = Metrics::default();
-        assert!(!supervise_batch(&metrics, 7, || panic!("a bug")));
-        assert!(supervise_batch(&metrics, 5, || ()));
-        assert_eq!(metrics.panics.count(Component::Worker), 1);
+        let handed_on = Cell::new(false);
+        assert!(!supervise_batch(&metrics, 7, &handed_on, || panic!(
+            "a bug"
+        )));
+        assert!(supervise_batch(&metrics, 5, &handed_on, || ()));
+        // A batch already handed on is the next stage's to account for.
+        let handed_on = Cell::new(false);
+        assert!(!supervise_batch(&metrics, 3, &handed_on, || {
+            handed_on.set(true);
+            panic!("a bug after the hand-off")
+        }));
+        assert_eq!(metrics.panics.count(Component::Worker), 2);
         let stats = metrics.pipeline.snapshot();
         assert_eq!(
             stats.spans_lost_to_panics, 7,
-            "only the panicking batch is lost"
+            "only the batch in hand is lost"
         );
     }
 }

@@ -215,9 +215,12 @@ where
     Ok(http::Request::from_parts(parts, Full::new(frames)))
 }
 
-/// The gRPC message frames of `raw` with every compressed message inflated.
+/// The gRPC message frames of `raw` with every compressed message inflated, within `limit`
+/// bytes of messages in all: many small frames that each inflate to the limit are refused
+/// as one too-large request, not held.
 fn inflate_frames(mut raw: &[u8], limit: usize) -> Result<Bytes, InflateError> {
     let mut out = BytesMut::with_capacity(raw.len());
+    let mut total = 0usize;
     while !raw.is_empty() {
         let (header, rest) = raw
             .split_at_checked(FRAME_HEADER)
@@ -230,11 +233,15 @@ fn inflate_frames(mut raw: &[u8], limit: usize) -> Result<Bytes, InflateError> {
         let message = match header[0] {
             0 => message,
             1 => {
-                inflated = gunzip(message, limit)?;
+                inflated = gunzip(message, limit - total)?;
                 &inflated
             }
             _ => return Err(InflateError::Framing),
         };
+        total += message.len();
+        if total > limit {
+            return Err(InflateError::TooLarge(limit));
+        }
         let len = u32::try_from(message.len()).map_err(|_| InflateError::TooLarge(limit))?;
         out.put_u8(0);
         out.put_u32(len);
@@ -344,6 +351,24 @@ mod tests {
         assert!(matches!(
             inflate_frames(&frame(true, &gzip(&[0; 2000])), 1000),
             Err(InflateError::Gunzip(GunzipError::TooLarge { .. }))
+        ));
+    }
+
+    #[test]
+    fn many_frames_share_one_limit() {
+        // Each frame inflates to 600 bytes, under the 1,000-byte limit on its own: the second
+        // takes the request past it.
+        let bomb = frame(true, &gzip(&[0; 600]));
+        let two = [bomb.clone(), bomb.clone()].concat();
+        assert!(inflate_frames(&bomb, 1000).is_ok());
+        assert!(matches!(
+            inflate_frames(&two, 1000),
+            Err(InflateError::Gunzip(GunzipError::TooLarge { .. }) | InflateError::TooLarge(_))
+        ));
+        let plain = [frame(false, &[1; 600]), frame(false, &[2; 600])].concat();
+        assert!(matches!(
+            inflate_frames(&plain, 1000),
+            Err(InflateError::TooLarge(_))
         ));
     }
 

@@ -17,7 +17,10 @@ use wasmtime::ValRaw;
 use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceType, LiftContext};
 use wasmtime::component::{ComponentType, Lift};
 
-use super::bindings::{Decision, Edit, SpanKind, StatusCode, Target, Value, ValueNode};
+use super::bindings::{
+    AttributeSelection, Decision, Edit, Interest, SpanFields, SpanKind, StatusCode, Target, Value,
+    ValueNode,
+};
 
 thread_local! {
     /// Bytes the lift in progress on this thread may still allocate; `None` outside a
@@ -25,8 +28,18 @@ thread_local! {
     static REMAINING: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-/// What a budgeted lift said when the answer was too large.
-pub const OVER_BUDGET: &str = "output amplification";
+/// The error a budgeted lift fails with when the answer is too large.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "output amplification: the answer points at more data than its {left} remaining bytes of \
+     budget ({bytes} more bytes in one string or list)"
+)]
+pub struct OverBudget {
+    /// Bytes of budget left.
+    pub left: usize,
+    /// Bytes the next string or list would have taken.
+    pub bytes: usize,
+}
 
 /// Runs `call` with a lift budget of `bytes` on this thread. Lifts done by `call` fail once
 /// they would allocate more in total.
@@ -49,10 +62,7 @@ fn charge(bytes: usize) -> wasmtime::Result<()> {
             cell.set(Some(left - bytes));
             Ok(())
         }
-        Some(left) => Err(wasmtime::format_err!(
-            "{OVER_BUDGET}: the answer points at more data than its {left} remaining bytes of \
-             budget ({bytes} more bytes in one string or list)"
-        )),
+        Some(left) => Err(wasmtime::Error::new(OverBudget { left, bytes })),
     })
 }
 
@@ -65,9 +75,20 @@ pub trait HostSize {
     fn host_bytes(len: usize) -> usize;
 }
 
+/// The bit wasmtime sets in a string's length word for a UTF-16 string of a component whose
+/// encoding is `latin1+utf16`.
+const UTF16_TAG: usize = 1 << 31;
+
 impl HostSize for String {
+    /// UTF-8 bytes for UTF-8 strings; a tagged UTF-16 string's code units transcode to at most
+    /// three bytes each. (A component declaring plain `utf16` is charged one byte per code
+    /// unit: at most three times under, still bounded.)
     fn host_bytes(len: usize) -> usize {
-        len
+        if len & UTF16_TAG != 0 {
+            (len & !UTF16_TAG).saturating_mul(3)
+        } else {
+            len
+        }
     }
 }
 
@@ -83,11 +104,13 @@ fn pair_len_flat(src: &[ValRaw; 2]) -> usize {
     src[1].get_u32() as usize
 }
 
+/// The same from the pair's place in memory; a pair that is not there charges everything
+/// (wasmtime refuses it anyway).
 fn pair_len_in_memory(bytes: &[u8]) -> usize {
     bytes
         .get(4..8)
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map_or(0, |b| u32::from_le_bytes(b) as usize)
+        .map_or(usize::MAX, |b| u32::from_le_bytes(b) as usize)
 }
 
 // SAFETY: `Budgeted<T>` has exactly `T`'s canonical ABI (its `Lower`, `ABI` and type check
@@ -226,6 +249,67 @@ pub type ProcessAnswer = Result<Budgeted<Vec<LiftedEdit>>, LiftedError>;
 /// What `decide` answers, lifted within the budget.
 pub type DecideAnswer = Result<Budgeted<Vec<LiftedDecision>>, LiftedError>;
 
+/// `attribute-selection`, lifted within the budget.
+#[derive(ComponentType, Lift)]
+#[component(variant)]
+pub enum LiftedSelection {
+    #[component(name = "none")]
+    None,
+    #[component(name = "all")]
+    All,
+    #[component(name = "strings")]
+    Strings,
+    #[component(name = "keys")]
+    Keys(Budgeted<Vec<Text>>),
+}
+
+/// `interest`, lifted within the budget.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct LiftedInterest {
+    #[component(name = "span-fields")]
+    span_fields: SpanFields,
+    #[component(name = "span-attributes")]
+    span_attributes: LiftedSelection,
+    #[component(name = "event-attributes")]
+    event_attributes: LiftedSelection,
+    #[component(name = "link-attributes")]
+    link_attributes: LiftedSelection,
+    #[component(name = "resource-attributes")]
+    resource_attributes: LiftedSelection,
+    #[component(name = "scope-attributes")]
+    scope_attributes: LiftedSelection,
+}
+
+/// What `init` answers (processor and policy alike), lifted within the budget.
+pub type InitAnswer = Result<LiftedInterest, Text>;
+
+impl From<LiftedSelection> for AttributeSelection {
+    fn from(selection: LiftedSelection) -> Self {
+        match selection {
+            LiftedSelection::None => AttributeSelection::None,
+            LiftedSelection::All => AttributeSelection::All,
+            LiftedSelection::Strings => AttributeSelection::Strings,
+            LiftedSelection::Keys(keys) => {
+                AttributeSelection::Keys(keys.0.into_iter().map(|k| k.0).collect())
+            }
+        }
+    }
+}
+
+impl From<LiftedInterest> for Interest {
+    fn from(interest: LiftedInterest) -> Self {
+        Interest {
+            span_fields: interest.span_fields,
+            span_attributes: interest.span_attributes.into(),
+            event_attributes: interest.event_attributes.into(),
+            link_attributes: interest.link_attributes.into(),
+            resource_attributes: interest.resource_attributes.into(),
+            scope_attributes: interest.scope_attributes.into(),
+        }
+    }
+}
+
 impl From<LiftedNode> for ValueNode {
     fn from(node: LiftedNode) -> Self {
         match node {
@@ -281,5 +365,47 @@ impl From<LiftedDecision> for Decision {
             keep: decision.keep,
             reason: decision.reason.0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_count_down_and_fail_past_the_budget_without_taking_it() {
+        with_budget(100, || {
+            assert!(charge(60).is_ok());
+            let error = charge(41).unwrap_err();
+            let over = error.downcast_ref::<OverBudget>().expect("a typed error");
+            assert_eq!((over.left, over.bytes), (40, 41));
+            assert!(charge(40).is_ok(), "a refused charge takes nothing");
+            assert!(charge(1).is_err());
+        });
+        assert!(
+            charge(usize::MAX).is_ok(),
+            "no budget outside a budgeted call"
+        );
+    }
+
+    #[test]
+    fn the_outer_budget_comes_back_after_an_inner_call_and_after_a_panic() {
+        with_budget(10, || {
+            with_budget(1_000, || assert!(charge(500).is_ok()));
+            assert!(charge(11).is_err(), "the outer budget is back");
+            let caught = std::panic::catch_unwind(|| with_budget(1_000, || panic!("in a lift")));
+            assert!(caught.is_err());
+            assert!(charge(11).is_err(), "restored while unwinding too");
+            assert!(charge(10).is_ok());
+        });
+    }
+
+    #[test]
+    fn a_utf16_string_is_charged_for_what_it_transcodes_to() {
+        assert_eq!(String::host_bytes(10), 10);
+        assert_eq!(String::host_bytes(UTF16_TAG | 10), 30);
+        assert_eq!(Vec::<u32>::host_bytes(10), 40);
+        assert_eq!(pair_len_in_memory(&[0, 0, 0, 0, 7, 0, 0, 0]), 7);
+        assert_eq!(pair_len_in_memory(&[0, 0]), usize::MAX);
     }
 }

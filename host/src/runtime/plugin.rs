@@ -14,7 +14,7 @@ use super::bindings::{
 };
 use super::cache::{CacheOutcome, ComponentCache};
 use super::engine::{EPOCH_TICK, PluginEngine};
-use super::lift::{DecideAnswer, ProcessAnswer, with_budget};
+use super::lift::{DecideAnswer, InitAnswer, ProcessAnswer, with_budget};
 use super::limiter::PluginLimiter;
 use super::packed::view_span_count;
 
@@ -181,12 +181,6 @@ enum Pre {
     Policy(TraceSamplerPre<PluginState>),
 }
 
-/// An instance's exports, for either world.
-enum Exports {
-    Processor(Processor),
-    Policy(TraceSampler),
-}
-
 /// Classes of guest failure, used in logs and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -247,6 +241,8 @@ impl super::bindings::weft::plugin::traces::Host for PluginState {}
 pub struct LoadedPlugin {
     name: Arc<str>,
     pre: Pre,
+    /// `init`, called through a budgeted lift.
+    init: ComponentExportIndex,
     /// `process` (processor) or `decide` (policy): called through a budgeted lift.
     answer: ComponentExportIndex,
     config_json: String,
@@ -349,15 +345,19 @@ impl LoadedPlugin {
             World::Processor => (PROCESSOR_INTERFACE, "process"),
             World::TraceSampler => (POLICY_INTERFACE, "decide"),
         };
-        let answer = component
-            .get_export_index(None, interface)
-            .and_then(|i| component.get_export_index(Some(&i), function))
-            .ok_or_else(|| {
-                wrong_world(wasmtime::format_err!("no export {interface}#{function}"))
-            })?;
+        let export = |function: &str| {
+            component
+                .get_export_index(None, interface)
+                .and_then(|i| component.get_export_index(Some(&i), function))
+                .ok_or_else(|| {
+                    wrong_world(wasmtime::format_err!("no export {interface}#{function}"))
+                })
+        };
+        let (init, answer) = (export("init")?, export(function)?);
         let mut plugin = LoadedPlugin {
             name: name.into(),
             pre,
+            init,
             answer,
             config_json,
             interest: crate::runtime::view::no_interest(),
@@ -484,48 +484,39 @@ impl LoadedPlugin {
                 Pre::Policy(pre) => pre.instance_pre().instantiate_async(&mut store).await,
             }
         })?;
-        let wrong_world = |e: wasmtime::Error| PluginError::WrongWorld {
+        let missing = || PluginError::WrongWorld {
             plugin: self.name.to_string(),
             world: self.world(),
-            reason: format!("{e:#}"),
+            reason: "an export found at load is missing from the instance".to_owned(),
         };
-        let bindings = match &self.pre {
-            Pre::Processor(_) => Processor::new(&mut store, &instance).map(Exports::Processor),
-            Pre::Policy(_) => TraceSampler::new(&mut store, &instance).map(Exports::Policy),
-        }
-        .map_err(wrong_world)?;
+        let init = instance
+            .get_func(&mut store, self.init)
+            .ok_or_else(missing)?
+            .typed::<(&str,), (InitAnswer,)>(&store)
+            .map_err(|e| classify(&self.name, e))?;
         let answer = instance
             .get_func(&mut store, self.answer)
-            .ok_or_else(|| wrong_world(wasmtime::format_err!("the answering export is missing")))?;
+            .ok_or_else(missing)?;
         store.set_epoch_deadline(deadline_ticks(timeout));
-        let init = run_bounded(&self.name, timeout, async {
-            match &bindings {
-                Exports::Processor(processor) => {
-                    processor
-                        .weft_plugin_span_processor()
-                        .call_init(&mut store, &self.config_json)
-                        .await
-                }
-                Exports::Policy(policy) => {
-                    policy
-                        .weft_plugin_trace_policy()
-                        .call_init(&mut store, &self.config_json)
-                        .await
-                }
-            }
-        });
-        let interest = init?.map_err(|reason| PluginError::Init {
+        let (interest,) = with_budget(INIT_BUDGET, || {
+            run_bounded(
+                &self.name,
+                timeout,
+                init.call_async(&mut store, (self.config_json.as_str(),)),
+            )
+        })?;
+        let interest = interest.map_err(|reason| PluginError::Init {
             plugin: self.name.to_string(),
-            reason,
+            reason: capped(reason.0),
         })?;
         Ok((
             PluginInstance {
                 store,
-                bindings,
+                world: self.world(),
                 answer,
                 timeout,
             },
-            interest,
+            interest.into(),
         ))
     }
 }
@@ -533,7 +524,8 @@ impl LoadedPlugin {
 /// One live instance of a plugin, owned by one worker.
 pub struct PluginInstance {
     store: Store<PluginState>,
-    bindings: Exports,
+    /// The world the instance implements.
+    world: World,
     /// `process` or `decide`, called with a typed signature whose answer is lifted within a
     /// budget (see `super::lift`).
     answer: Func,
@@ -547,7 +539,7 @@ impl PluginInstance {
     /// After a `Trap` error the instance must be discarded: wasmtime refuses to enter it again.
     pub fn process(&mut self, batch: &Batch) -> Result<Vec<Edit>, PluginError> {
         let (name, timeout) = self.arm_deadline();
-        if !matches!(self.bindings, Exports::Processor(_)) {
+        if self.world != World::Processor {
             return Err(not_a(&name, World::Processor));
         }
         let process = self
@@ -580,7 +572,7 @@ impl PluginInstance {
         now_unix_nano: u64,
     ) -> Result<Vec<Decision>, PluginError> {
         let (name, timeout) = self.arm_deadline();
-        if !matches!(self.bindings, Exports::Policy(_)) {
+        if self.world != World::TraceSampler {
             return Err(not_a(&name, World::TraceSampler));
         }
         let decide = self
@@ -683,7 +675,7 @@ fn run_bounded<R>(
 /// Turns a wasmtime error from a guest call into a [`PluginError::Trap`].
 fn classify(plugin: &str, error: wasmtime::Error) -> PluginError {
     let text = format!("{error:#}");
-    if text.contains(super::lift::OVER_BUDGET) {
+    if error.downcast_ref::<super::lift::OverBudget>().is_some() {
         return PluginError::Amplification {
             plugin: plugin.to_owned(),
             reason: capped(text),
@@ -710,6 +702,8 @@ const POLICY_INTERFACE: &str = "weft:plugin/trace-policy@0.2.0";
 
 /// The longest decision reason kept (the WIT asks for a short label); longer ones are cut.
 pub const MAX_REASON: usize = 128;
+/// Bytes of an `init` answer (the interest: a few key lists at most).
+const INIT_BUDGET: usize = 1 << 20;
 /// Bytes of a policy's answer allowed whatever the number of traces.
 const DECIDE_BUDGET_FLOOR: usize = 64 << 10;
 /// The longest guest-supplied message (an error, a trap's description) kept in host errors

@@ -178,61 +178,80 @@ impl TailSampler {
     ) {
         let mut chain = Chain::new(chain_updates.borrow_and_update().clone(), &self.metrics);
         let mut fanout = fanout_updates.borrow_and_update().clone();
+        // The traces the current round took out of the buffer, with their span counts.
+        let mut taken: Vec<(TraceKey, usize)> = Vec::new();
         loop {
-            if chain_updates.has_changed().unwrap_or(false) {
-                chain = Chain::new(chain_updates.borrow_and_update().clone(), &self.metrics);
-            }
-            if fanout_updates.has_changed().unwrap_or(false) {
-                fanout = fanout_updates.borrow_and_update().clone();
-            }
-            let spec = chain.spec().clone();
-            let position = spec.tail_position();
-            let mut state = crate::sync::lock(&self.state);
-            let stopping = state.stopping;
-            let (due, early) = match position {
-                Some(p) if !stopping => {
-                    let settings = spec.stages[p].tail.clone().expect("the tail stage");
-                    state.apply(&settings);
-                    state.buffer.take_due(
-                        settings.decision_wait(),
-                        settings.max_traces,
-                        settings.max_buffered_bytes(),
-                        Instant::now(),
-                    )
-                }
-                // Stopping, or a reload removed the stage: nothing waits any more.
-                _ => (state.buffer.take_all(), 0),
-            };
-            if due.is_empty() {
-                if stopping {
-                    return;
-                }
-                drop(crate::sync::wait_timeout(&self.wake, state, TICK));
-                continue;
-            }
-            for trace in &due {
-                state.in_flight.insert(trace.key, Vec::new());
-            }
-            self.publish_gauges(&state);
-            drop(state);
-            self.room.notify_all();
-            let tail = &self.metrics.tail;
-            PipelineStats::add(&tail.decided_early, early as u64);
-            if stopping {
-                PipelineStats::add(&tail.decided_at_shutdown, due.len() as u64);
-            }
-            let taken: Vec<(TraceKey, usize)> = due.iter().map(|t| (t.key, t.spans)).collect();
+            taken.clear();
             let round = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                self.decide_round(&mut chain, position, stopping, due, &fanout);
+                if chain_updates.has_changed().unwrap_or(false) {
+                    chain = Chain::new(chain_updates.borrow_and_update().clone(), &self.metrics);
+                }
+                if fanout_updates.has_changed().unwrap_or(false) {
+                    fanout = fanout_updates.borrow_and_update().clone();
+                }
+                self.round(&mut chain, &fanout, &mut taken)
             }));
-            if let Err(payload) = round {
-                self.metrics
-                    .panics
-                    .record(Component::Tail, payload.as_ref());
-                self.lose_undecided(&taken);
-                chain = Chain::new(chain.spec().clone(), &self.metrics);
+            match round {
+                Ok(Round::Continue) => {}
+                Ok(Round::Stop) => return,
+                Err(payload) => {
+                    self.metrics
+                        .panics
+                        .record(Component::Tail, payload.as_ref());
+                    self.lose_undecided(&taken);
+                    chain = Chain::new(chain.spec().clone(), &self.metrics);
+                }
             }
         }
+    }
+
+    /// One round of the decision thread: take the traces that are due (or wait a tick for
+    /// some), decide them, and send the kept ones on. What it took is listed in `taken`, so a
+    /// round that panics can account for it.
+    fn round(
+        &self,
+        chain: &mut Chain,
+        fanout: &ExportFanout,
+        taken: &mut Vec<(TraceKey, usize)>,
+    ) -> Round {
+        let spec = chain.spec().clone();
+        let position = spec.tail_position();
+        let mut state = crate::sync::lock(&self.state);
+        let stopping = state.stopping;
+        let (due, early) = match position.and_then(|p| spec.stages[p].tail.clone()) {
+            Some(settings) if !stopping => {
+                state.apply(&settings);
+                state.buffer.take_due(
+                    settings.decision_wait(),
+                    settings.max_traces,
+                    settings.max_buffered_bytes(),
+                    Instant::now(),
+                )
+            }
+            // Stopping, or a reload removed the stage: nothing waits any more.
+            _ => (state.buffer.take_all(), 0),
+        };
+        if due.is_empty() {
+            if stopping {
+                return Round::Stop;
+            }
+            drop(crate::sync::wait_timeout(&self.wake, state, TICK));
+            return Round::Continue;
+        }
+        for trace in &due {
+            state.in_flight.insert(trace.key, Vec::new());
+        }
+        taken.extend(due.iter().map(|t| (t.key, t.spans)));
+        self.publish_gauges(&state);
+        drop(state);
+        self.room.notify_all();
+        let tail = &self.metrics.tail;
+        PipelineStats::add(&tail.decided_early, early as u64);
+        if stopping {
+            PipelineStats::add(&tail.decided_at_shutdown, due.len() as u64);
+        }
+        self.decide_round(chain, position, stopping, due, fanout, taken);
+        Round::Continue
     }
 
     /// Decodes the traces taken out of the buffer, asks the policy about them (many per call)
@@ -244,12 +263,18 @@ impl TailSampler {
         stopping: bool,
         due: Vec<PendingTrace>,
         fanout: &ExportFanout,
+        taken: &mut Vec<(TraceKey, usize)>,
     ) {
         let mut decoder = TraceDecoder::default();
         let due: Vec<DecodedTrace> = due.into_iter().map(|t| decoder.decode(t)).collect();
         self.count_undecodable(chain, position, &decoder);
         drop(decoder);
-        for mut chunk in chunks(self.without_empty(due)) {
+        let due = self.without_empty(due);
+        // From here what a panic would lose is what decoding kept, with the spans that came
+        // in meanwhile (counted in each trace, or still waiting in its in-flight entry).
+        taken.clear();
+        taken.extend(due.iter().map(|t| (t.key, t.spans)));
+        for mut chunk in chunks(due) {
             let (request, ranges) = join_traces(&mut chunk);
             let verdicts = self.verdicts(chain, position, stopping, &request, &ranges);
             let decided = Decided {
@@ -263,8 +288,9 @@ impl TailSampler {
     }
 
     /// After a round that panicked (a bug in Weft): the traces of `taken` it had not finished
-    /// are lost, with the spans that arrived for them meanwhile. They are counted, and their
-    /// ids are released so later spans start new traces instead of waiting forever.
+    /// (still in flight) are lost, with the spans that arrived for them meanwhile. They are
+    /// counted, and their ids are released so later spans start new traces instead of waiting
+    /// forever.
     fn lose_undecided(&self, taken: &[(TraceKey, usize)]) {
         let mut state = crate::sync::lock(&self.state);
         let mut lost = 0u64;
@@ -310,7 +336,12 @@ impl TailSampler {
                     tracing::warn!(processor = %name, error = %error, traces, on_error = ?on_error, "Tail-sampling policy failed; its traces follow on_error.");
                 }
                 match on_error {
-                    OnError::Pass => every(true, "policy-failed"),
+                    OnError::Pass => {
+                        let spans: u64 = ranges.iter().map(|r| u64::from(r.len)).sum();
+                        let counters = chain.stage_metrics(position);
+                        PipelineStats::add(&counters.spans_bypassed, spans);
+                        every(true, "policy-failed")
+                    }
                     OnError::Drop => every(false, "policy-failed"),
                 }
             }
@@ -572,6 +603,14 @@ fn unix_nanos() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+/// What the decision thread does after a round.
+enum Round {
+    /// Take the next round.
+    Continue,
+    /// The stage is stopping and holds nothing more.
+    Stop,
 }
 
 #[cfg(test)]

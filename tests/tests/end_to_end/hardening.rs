@@ -183,6 +183,28 @@ fn weft_check_refuses_a_sleeper_at_its_deadline_not_after_the_sleep() {
     );
 }
 
+#[test]
+fn an_interest_aliasing_one_buffer_is_refused_at_load() {
+    // `init` answers 4,096 keys pointing at the same 1 MiB: 4 GiB to a host that copies first.
+    let dir = scratch_dir("check-init-alias");
+    let config = dir.join("weft.toml");
+    let sink: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let chain = hostile(r#"{ attack = "init-alias" }"#, 1000);
+    std::fs::write(&config, config_with(&chain, sink)).unwrap();
+    let output = Command::new(weft_binary())
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("output amplification"), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_aliasing_one_buffer_is_refused_before_the_host_copies_it() {
     // Every batch after an instance's first answers 4,096 names that all point at the same
@@ -395,6 +417,14 @@ reason_attribute = "sampling.reason"
         errors(&scrape, "tail", "invalid_edit"),
         1,
         "the 1 MiB reason is refused before it is copied: {scrape}"
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "weft_processor_bypassed_spans_total{processor=\"tail\"}"
+        ),
+        3 * 8,
+        "the spans of the three failed calls were kept without the policy's say"
     );
     for span in sink.spans() {
         let reason = string_attribute(&span, "sampling.reason").unwrap_or_default();
