@@ -254,6 +254,29 @@ fn plugin_test_passes_when_the_output_matches_the_expected_file() {
 }
 
 #[test]
+fn the_redactor_examples_give_their_expected_output() {
+    for example in ["pii-redact-url", "pii-redact-sql"] {
+        let dir = format!(
+            "{}/../examples/plugin-test/{example}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let output = Command::new(WEFT)
+            .args(["plugin", "test", "builtin:pii-redact"])
+            .args(["--config", &format!("{dir}/config.toml")])
+            .args(["--input", &format!("{dir}/input.json")])
+            .args(["--expect", &format!("{dir}/expected.json")])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("ok: output matches"),
+            "{example}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
 fn plugin_test_prints_a_diff_and_exits_1_on_mismatch() {
     // Expecting the input unchanged: the enrich plugin's edits show up as the diff.
     let output = Command::new(WEFT)

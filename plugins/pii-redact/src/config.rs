@@ -45,6 +45,9 @@ pub struct Config {
     /// values (attributes, event and link attributes, name, status message) were changed or
     /// removed. Resource attributes are shared by many spans and are not counted.
     pub count_attribute: Option<String>,
+    /// The sanitizers of structured values (URLs, SQL statements), each on by default for
+    /// the semantic conventions' keys.
+    pub sanitizers: Sanitizers,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             redact_span_names: false,
             redact_status_messages: false,
             count_attribute: None,
+            sanitizers: Sanitizers::default(),
         }
     }
 }
@@ -115,6 +119,47 @@ pub struct Detectors {
     pub iban: DetectorConfig,
     /// US social security numbers, `AAA-GG-SSSS`, in the issuable ranges.
     pub ssn: DetectorConfig,
+    /// PEM private-key blocks, masked whole from `-----BEGIN ... PRIVATE KEY-----` through
+    /// their `END` line.
+    pub private_key: DetectorConfig,
+    /// AWS access key ids (`AKIA...`, `ASIA...`); AWS's documented `...EXAMPLE` ids pass.
+    pub aws_access_key: DetectorConfig,
+    /// Google Cloud API keys (`AIza...`).
+    pub gcp_api_key: DetectorConfig,
+    /// Microsoft Entra ID (Azure AD) client secrets (`...8Q~...`).
+    pub azure_client_secret: DetectorConfig,
+    /// DigitalOcean tokens (`dop_v1_...`, `doo_v1_...`, `dor_v1_...`).
+    pub digitalocean_token: DetectorConfig,
+    /// GitHub tokens (`ghp_...` and siblings, confirmed by their checksum; `github_pat_...`).
+    pub github_token: DetectorConfig,
+    /// GitLab tokens (`glpat-...`, `glrt-...`, `glptt-...` and the other `gl...-` prefixes).
+    pub gitlab_token: DetectorConfig,
+    /// npm access tokens (`npm_...`, confirmed by their checksum).
+    pub npm_token: DetectorConfig,
+    /// PyPI API tokens (`pypi-AgEIcHlwaS5vcmc...`).
+    pub pypi_token: DetectorConfig,
+    /// Slack tokens (`xoxb-...`, `xoxp-...`, `xapp-...`).
+    pub slack_token: DetectorConfig,
+    /// The secret path of Slack incoming webhook URLs (`hooks.slack.com/services/...`).
+    pub slack_webhook: DetectorConfig,
+    /// Twilio API keys (`SK` and 32 hex digits).
+    pub twilio_key: DetectorConfig,
+    /// Stripe secret and restricted keys, live and test, and webhook secrets (`sk_live_...`,
+    /// `rk_test_...`, `whsec_...`); publishable keys and the documented test keys pass.
+    pub stripe_key: DetectorConfig,
+    /// Square access tokens and application secrets (`sq0atp-...`, `sq0csp-...`).
+    pub square_token: DetectorConfig,
+    /// SendGrid API keys (`SG.<22>.<43>`).
+    pub sendgrid_key: DetectorConfig,
+    /// Mailgun keys (`key-...`, `<32 hex>-<8 hex>-<8 hex>`).
+    pub mailgun_key: DetectorConfig,
+    /// Mailchimp API keys (`<32 hex>-us6`).
+    pub mailchimp_key: DetectorConfig,
+    /// AI providers' `sk-` keys (OpenAI, Anthropic and others).
+    pub ai_api_key: DetectorConfig,
+    /// The value after a secret-like key name in text: `password=...`, `"api_key": "..."`,
+    /// `Authorization: Basic ...`. The key name stays.
+    pub secret_assignment: DetectorConfig,
 }
 
 /// One built-in detector's settings.
@@ -179,6 +224,125 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The default `sanitizers.url.keys`: the semantic conventions' attributes that hold a URL,
+/// part of one, or a connection string. `url.original` is included although the conventions
+/// ask instrumentations to leave its credentials in: this processor is where they come out.
+pub const URL_KEYS: &[&str] = &[
+    "url.full",
+    "url.original",
+    "url.path",
+    "url.query",
+    "http.url",
+    "http.target",
+    "db.connection_string",
+];
+
+/// The default `sanitizers.sql.keys`: the statement attributes of the semantic conventions,
+/// current and deprecated (`db.query.summary` holds no literal and is left alone).
+pub const SQL_KEYS: &[&str] = &["db.statement", "db.query.text"];
+
+/// The default `sanitizers.url.secret_params`: globs (ASCII case ignored) of the parameter
+/// names whose values are credentials. They cover OAuth (`access_token`, `refresh_token`,
+/// `code`, `client_secret`), API keys (`api_key`, `apiKey`, `x-api-key`, `key`), signed URLs
+/// (AWS `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`, `AWSAccessKeyId`,
+/// `Signature`; Azure `sig`; Google `X-Goog-Signature`, `X-Goog-Credential`), session ids
+/// (`jsessionid`, `PHPSESSID`, `session_id`) and passwords (`password`, `Pwd` in a connection
+/// string). Names that merely contain a word stay: `token_type`, `max_tokens`, `keyword`.
+pub const SECRET_PARAMS: &[&str] = &[
+    "*token",
+    "*secret*",
+    "*password*",
+    "*passwd*",
+    "pwd",
+    "pass",
+    "key",
+    "*apikey",
+    "*api?key",
+    "*accesskey*",
+    "*access?key*",
+    "sig",
+    "*signature",
+    "*credential*",
+    "auth",
+    "authorization",
+    "code",
+    "*sessionid",
+    "*session?id",
+    "*sessid",
+];
+
+/// The sanitizers: `[processors.config.sanitizers]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sanitizers {
+    /// URLs: userinfo passwords and secret parameters.
+    pub url: UrlSanitizerConfig,
+    /// SQL statements: literals and comments.
+    pub sql: SqlSanitizerConfig,
+}
+
+/// The URL sanitizer's settings: `url = { keys = [...], secret_params = [...] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UrlSanitizerConfig {
+    /// Whether it runs (default `true`).
+    pub enabled: bool,
+    /// Globs of the keys whose whole value is a URL, a path with a query, a bare query or a
+    /// connection string (default [`URL_KEYS`]; a list given here replaces it).
+    pub keys: Vec<String>,
+    /// Also sanitize each `scheme://` URL found inside any other scanned string: an exception
+    /// message quoting `postgres://app:s3cr3t@db/shop` (default `true`).
+    pub in_text: bool,
+    /// Globs of the parameter names whose values are masked (default [`SECRET_PARAMS`]; a
+    /// list given here replaces it).
+    pub secret_params: Vec<String>,
+    /// What happens to a password or a secret parameter's value (default [`Action::Mask`]).
+    pub action: Action,
+    /// The mask text (default `[REDACTED:url_password]` for a password and
+    /// `[REDACTED:url_param]` for a parameter's value).
+    pub replacement: Option<String>,
+}
+
+impl Default for UrlSanitizerConfig {
+    fn default() -> UrlSanitizerConfig {
+        UrlSanitizerConfig {
+            enabled: true,
+            keys: URL_KEYS.iter().map(|&k| k.to_owned()).collect(),
+            in_text: true,
+            secret_params: SECRET_PARAMS.iter().map(|&p| p.to_owned()).collect(),
+            action: Action::Mask,
+            replacement: None,
+        }
+    }
+}
+
+/// The SQL sanitizer's settings: `sql = { keys = [...] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqlSanitizerConfig {
+    /// Whether it runs (default `true`).
+    pub enabled: bool,
+    /// Globs of the keys whose values are SQL statements (default [`SQL_KEYS`]; a list given
+    /// here replaces it).
+    pub keys: Vec<String>,
+    /// What happens to a literal (default [`Action::Mask`]; `drop` removes a statement that
+    /// holds any). Comments are removed whatever the action.
+    pub action: Action,
+    /// The mask text (default `?`).
+    pub replacement: Option<String>,
+}
+
+impl Default for SqlSanitizerConfig {
+    fn default() -> SqlSanitizerConfig {
+        SqlSanitizerConfig {
+            enabled: true,
+            keys: SQL_KEYS.iter().map(|&k| k.to_owned()).collect(),
+            action: Action::Mask,
+            replacement: None,
+        }
     }
 }
 

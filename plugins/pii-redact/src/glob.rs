@@ -48,7 +48,12 @@ impl Glob {
 
     /// Whether `key` matches the whole pattern.
     pub(crate) fn matches(&self, key: &str) -> bool {
-        let text = key.as_bytes();
+        self.matches_bytes(key.as_bytes())
+    }
+
+    /// Whether `text` matches the whole pattern: [`matches`](Self::matches) for names that
+    /// may not be valid UTF-8, such as a percent-decoded URL parameter name.
+    pub(crate) fn matches_bytes(&self, text: &[u8]) -> bool {
         let (first, rest) = match self.segments.split_first() {
             Some(split) => split,
             None => return text.is_empty(),

@@ -4,7 +4,10 @@
 //! `exception.message` quoting a customer's email is the classic leak), link attributes and
 //! resource attributes, and optionally in span names and status messages, then masks, hashes
 //! or drops it. Only the matched part of a value changes:
-//! `"no account for bob@example.com"` becomes `"no account for [REDACTED:email]"`.
+//! `"no account for bob@example.com"` becomes `"no account for [REDACTED:email]"`. URLs and
+//! SQL statements are also rewritten by their structure (see [Sanitizers](#sanitizers)):
+//! `postgres://app:s3cr3t@db/shop` keeps everything but its password, and
+//! `WHERE email = 'bob@example.com'` becomes `WHERE email = ?`.
 //!
 //! # Configuration
 //!
@@ -42,11 +45,20 @@
 //! bearer_token = { action = "mask" }
 //! iban = { action = "mask" }
 //! ssn = { action = "drop" }
+//! private_key = { action = "drop" }      # the credential detectors take the same settings
+//! github_token = { action = "hash" }     # the same token always gives the same [HASH:...]
+//! stripe_key = { replacement = "[STRIPE]" }
+//! secret_assignment = { enabled = false }   # the generic `password=...` rule
 //!
 //! [[processors.config.patterns]]         # your own, in regex crate syntax
 //! name = "employee_id"
 //! regex = "EMP-[0-9]{6}"
 //! action = "mask"                        # default; also "hash" or "drop", and `replacement`
+//!
+//! [processors.config.sanitizers]         # each: enabled (true), keys, action ("mask"), replacement
+//! # keys replace the default list (globs): add the semantic-convention keys you still want
+//! url = { keys = ["url.full", "http.url", "app.callback_url"], in_text = true }
+//! sql = { keys = ["db.statement", "db.query.text", "app.*.query"], replacement = "?" }
 //! ```
 //!
 //! In allow-list mode only the listed keys pass untouched and every other string value is
@@ -72,10 +84,86 @@
 //! | `bearer_token` | the token of `Bearer <token>` | 8+ characters with a digit or symbol |
 //! | `iban` | `GB82 WEST 1234 5698 7654 32` | the country's registered length and mod-97 |
 //! | `ssn` | `123-45-6789` | the issuable ranges (no `000`, `666`, `9xx`, `00`, `0000`) |
+//! | `private_key` | a PEM block, `-----BEGIN RSA PRIVATE KEY-----` (or `EC`, `OPENSSH`, `ENCRYPTED`, `PGP ... BLOCK`...) through its `END` line, or to the end of a value cut short | `PRIVATE KEY` in the label, 16+ base64 characters of key; public keys and certificates pass |
+//! | `aws_access_key` | `AKIA`, `ASIA`, `ABIA`, `ACCA` + 16 characters | the base32 alphabet (`A-Z`, `2-7`), exact length; AWS's documented `...EXAMPLE` ids pass |
+//! | `gcp_api_key` | `AIza` + 35 characters | URL-safe base64, exact length |
+//! | `azure_client_secret` | `a1B8Q~...`: 3 characters, a digit, `Q~`, 31–34 characters | the alphabet (`A-Za-z0-9_~.-`), lengths |
+//! | `digitalocean_token` | `dop_v1_`, `doo_v1_`, `dor_v1_` + 64 characters | lowercase hex, exact length |
+//! | `github_token` | `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` + 36 characters; `github_pat_` + 22 `_` 59 | the CRC-32 checksum in the last 6 characters; the fine-grained layout |
+//! | `gitlab_token` | `glpat-`, `glrt-`, `glptt-`, `gldt-`, `glcbt-`, `gloas-`... + 20 or more characters | URL-safe base64 |
+//! | `npm_token` | `npm_` + 36 characters | the CRC-32 checksum, as GitHub's |
+//! | `pypi_token` | `pypi-AgEIcHlwaS5vcmc...` (also TestPyPI's) | the macaroon header naming the index, 50+ characters after it |
+//! | `slack_token` | `xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxe-`, `xoxs-`, `xoxc-`, `xapp-` tokens | 20+ letters, digits and `-`, with a `-` and 3+ digits |
+//! | `slack_webhook` | the `T.../B.../<secret>` path of `https://hooks.slack.com/services/...` (the host stays) | the two ids, a 24-character secret |
+//! | `twilio_key` | `SK` + 32 characters | lowercase hex, exact length |
+//! | `stripe_key` | `sk_live_`, `rk_live_`, `sk_test_`, `rk_test_`, `whsec_` + 24 or more characters | letters and digits; publishable `pk_` keys and the test keys printed in Stripe's docs pass |
+//! | `square_token` | `sq0atp-` + 22, `sq0csp-` + 43 characters | URL-safe base64, exact lengths |
+//! | `sendgrid_key` | `SG.` + 22 + `.` + 43 characters | URL-safe base64, exact lengths |
+//! | `mailgun_key` | `key-` + 32 characters; `<32 hex>-<8 hex>-<8 hex>` | the alphabets, 2+ digits in the first form |
+//! | `mailchimp_key` | 32 hex digits + `-us6` (the data centre) | lowercase hex, `us` and one or two digits |
+//! | `ai_api_key` | `sk-` + 32 or more characters: OpenAI (`sk-proj-`...), Anthropic (`sk-ant-`...) and the like | at least two of lowercase, uppercase and digits |
+//! | `secret_assignment` | the value after a secret-like key name: `password=hunter2!x`, `"client_secret": "..."`, `x-api-key: ...`, `Authorization: Basic ...` (the key name stays) | 6+ characters that are not a plain word, placeholder, URL, path or version; after `token`, `auth` or `signature`, 8+ that look generated |
+//!
+//! The tokens also need characters varied enough to be generated (a third of their length in
+//! distinct characters, up to 8), which turns away placeholders like
+//! `glpat-xxxxxxxxxxxxxxxxxxxx`, and must stand apart from the words around them (a `%22` or
+//! `%3D` before them counts as apart). Test-mode Stripe keys are masked: they still open the
+//! account's test data. A known format and `secret_assignment` often match the same bytes
+//! (`api_key: sk_live_...`); the format names the mask (`api_key: [REDACTED:stripe_key]`), as
+//! `jwt` and `bearer_token` do before it. The generic rule reads a key as the identifier before
+//! `=`, `:`, `=>` or `:=`, split into words at `_`, `-`, `.` and case changes: it ends in
+//! `password`, `passwd`, `pwd`, `pass`, `passphrase`, `secret`, `credential(s)`, or is `key`
+//! after `api`, `access`, `secret`, `private`, `account` and the like (`AWS_SECRET_ACCESS_KEY`,
+//! `AccountKey`, `x-api-key`); or, needing a value that looks generated (two digits, mixed
+//! case, or a symbol), ends in `token`, `auth`, `authorization` or `signature`, or is `sig`.
+//! `token expired`, `token: expired`, `password: reset`, `max_tokens=4096` and `PWD=/srv/app`
+//! pass, and so does a URL's `app:password@` (the `url` sanitizer's).
 //!
 //! Every detector also refuses matches glued to a longer identifier: `ord-2024-000123`,
 //! `v10.4.1-beta`, UUIDs, trace ids, ISO and unix timestamps, ports and durations pass
-//! untouched. The tests in each `src/detect/*.rs` file list what is found and what is not.
+//! untouched. The tests in each `src/detect/*.rs` and `src/detect/secrets/*.rs` file list what is
+//! found and what is not.
+//!
+//! # Sanitizers
+//!
+//! A sanitizer knows the structure of one kind of value and rewrites only the parts that are
+//! data, so the value keeps its shape (and its cardinality stays low):
+//!
+//! | sanitizer | keys by default | rewrites | settings (`sanitizers.<name>`) |
+//! |---|---|---|---|
+//! | `url` | `url.full`, `url.original`, `url.path`, `url.query`, `http.url`, `http.target`, `db.connection_string`; and every `scheme://` URL inside any other scanned string | the password of `scheme://user:password@host` → `[REDACTED:url_password]`; the value of a query, fragment or `;` parameter with a secret-like name → `[REDACTED:url_param]` (`?api_key=`, `#access_token=`, `X-Amz-Signature`, `sig`, `code`, `Password=` in a connection string) | `enabled`, `keys`, `in_text`, `secret_params`, `action`, `replacement` |
+//! | `sql` | `db.statement`, `db.query.text` | string literals (`'...'`, `N'...'`, `$$...$$`), numbers (`42`, `-1.5`, `0x1F`) and MySQL's double-quoted strings → `?`; an `IN` list of literals → `IN (?)`; comments removed | `enabled`, `keys`, `action`, `replacement` |
+//!
+//! For example `https://api.example.com/v1/items?api_key=abc123&limit=10` becomes
+//! `https://api.example.com/v1/items?api_key=[REDACTED:url_param]&limit=10`, and
+//! `SELECT * FROM users WHERE email = 'bob@example.com' AND id IN (1, 2, 3) -- lookup`
+//! becomes `SELECT * FROM users WHERE email = ? AND id IN (?)`.
+//!
+//! - `keys` are globs like `deny_keys`; a list given replaces the default one. A key in both
+//!   lists is a URL key. Key rules come first: a denied key is redacted whole, and in
+//!   allow-list mode an unlisted key is redacted whole while an allowed key is still
+//!   sanitized (and only sanitized).
+//! - `url.secret_params` are globs of parameter names, matched after percent-decoding with
+//!   ASCII case ignored; the default is [`config::SECRET_PARAMS`] (`*token`, `*secret*`,
+//!   `*password*`, `key`, `*api?key`, `sig`, `*signature`, `*credential*`, `code`, session
+//!   ids, ...). `token_type`, `max_tokens` or `keyword` stay.
+//! - `url.in_text` (default `true`) also sanitizes URLs found inside any scanned string (an
+//!   exception message quoting a connection URL), span names and status messages included
+//!   when they are scanned. A URL there runs to the first whitespace, quote or angle bracket.
+//! - `action` and `replacement` work as for detectors: `hash` writes `[HASH:...]` for each
+//!   password, parameter value or literal; `drop` removes the attribute when the sanitizer
+//!   finds one. SQL comments are removed whatever the action.
+//!
+//! Look-alikes pass byte for byte: parameterised statements (`WHERE id = $1`, `= ?`,
+//! `= :name`, `= @p1`), identifiers with digits (`table2`, `col_1`), `TRUE`, `FALSE` and
+//! `NULL`, URLs without a password or secret parameter, paths and version strings. Values
+//! already redacted upstream (the conventions' `REDACTED`, `****`) are left alone.
+//!
+//! A sanitizer's rewrites win over the detectors' matches they overlap, and the detectors
+//! still scan the rest of the value. The `@` that ends a URL's userinfo is never part of a
+//! match: `app:s3cr3t@db.example.com` or `user@github.com` in a URL is a user and a host,
+//! not an email address (a user name that is itself an address, `ftp://bob@example.com@host`,
+//! is still found). The tests in `src/sanitize/*.rs` list what is rewritten and what is not.
 //!
 //! # Actions
 //!
@@ -94,7 +182,18 @@
 //! number of times. One pass over a value's bytes tells each detector whether it can match at
 //! all (no `@`, no email; fewer than 13 digits, no card), so clean values cost little, and a
 //! clean value allocates nothing: strings are only built for values that change. Key rules
-//! are evaluated once per distinct key per batch.
+//! are evaluated once per distinct key per batch. The sanitizers read a value once (SQL
+//! dollar quotes add one forward search for their end tag); a clean URL or parameterised
+//! statement produces no edit and allocates nothing, and with every detector and `in_text`
+//! off the host sends only the sanitizers' keys (by name, when their patterns have no
+//! wildcard).
+//!
+//! The credential detectors share a second prefilter: for a value long enough for any of them
+//! (and, for the generic rule, holding an `=` or `:`), one more pass a word at a time marks the
+//! bytes their formats are anchored on (`_`, `-`, `=`, `:`, `~`, `A`, `S`) and classifies each
+//! mark by a few bytes around it (`ghp` before an `_`, a secret-like key before an `=`); only
+//! the detectors whose format is anchored in the value are called, none on a clean value.
+//! Clean values have few marks: a UUID's four dashes, a SQL statement's `=`.
 //!
 //! # Limits
 //!
@@ -103,6 +202,30 @@
 //! pattern-based: a phone number written as ten bare digits, or an address inside free text
 //! in an unusual format, can pass. Use `deny_keys` or allow-list mode for fields that must
 //! never leave.
+//!
+//! Credentials without a recognisable format (an AWS secret access key, a Twilio auth token,
+//! a Heroku or Postmark key, which is a UUID) are found only after a secret-like key name, and
+//! a password made of ordinary words (`password=sunshine`) cannot be told from prose by its
+//! shape and passes. The generic rule reads `key=value` and `key: value` text, JSON and
+//! headers, not XML elements (`<password>...</password>`); an unquoted value ends at white
+//! space or `,;|&)]}>`, and a quoted one longer than 512 bytes is read as unquoted. Tokens
+//! whose provider changes their format (a longer GitHub installation token, a new GitLab
+//! scheme) need a new row here.
+//!
+//! The URL sanitizer keeps user names (`app` in `postgres://app:...@db`; the conventions
+//! would have `url.full` carry `REDACTED` there too), masks only parameters whose names are
+//! in `secret_params`, and does not look for `name=value` outside a URL in free text
+//! (`retry with token=abc`). A password holding a raw `/`, `?`, `#` or whitespace, which no
+//! URL parser reads as one, is not found.
+//!
+//! The SQL sanitizer reads SQL. Other languages in `db.statement` (Redis commands, MongoDB's
+//! JSON) lose only their numbers and single-quoted strings, and the detectors scan the rest.
+//! A backslash escapes the next character inside a string, as MySQL reads it (`'it\'s'`):
+//! a standard-SQL string ending in a backslash (`'C:\'`) runs on to the next quote, masking
+//! more than it should. Double-quoted text outside the places listed above is an identifier,
+//! although MySQL in its default mode reads it as a string; MySQL's `#` comments are not
+//! recognized. `TRUE`, `FALSE` and `NULL` stay; a length in a type is a number like any
+//! other (`varchar(255)` becomes `varchar(?)`).
 
 pub mod config;
 
@@ -112,6 +235,7 @@ mod glob;
 mod keys;
 mod processor;
 mod redact;
+mod sanitize;
 
 pub use processor::PiiRedact;
 

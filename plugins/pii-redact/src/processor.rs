@@ -10,6 +10,7 @@ use crate::config::{Action, Config, DetectorConfig, Detectors, Mode};
 use crate::detect::{Builtin, Custom};
 use crate::keys::{KeyClass, KeyPolicy};
 use crate::redact::{Redactor, Scratch};
+use crate::sanitize::{Sanitizer, Sanitizers};
 
 /// The shortest `hash_key` accepted. A short key can be brute-forced, and with it every hashed
 /// email or card number can be confirmed by guessing.
@@ -39,6 +40,8 @@ pub struct PiiRedact {
     /// The [`KeyClass`] of each entry of the current batch's key table, so each distinct key
     /// is matched against the globs once per batch rather than once per attribute.
     key_classes: Vec<KeyClass>,
+    /// The [`Sanitizer`] of each entry of the current batch's key table, likewise.
+    key_sanitizers: Vec<Sanitizer>,
 }
 
 impl PiiRedact {
@@ -52,14 +55,17 @@ impl PiiRedact {
             }
             other => other.clone(),
         };
+        let mut redactor = redactor(config, hasher.as_ref())?;
+        redactor.set_sanitizers(Sanitizers::new(&config.sanitizers, hasher.as_ref())?);
         Ok(PiiRedact {
-            redactor: redactor(config, hasher.as_ref())?,
+            redactor,
             keys: key_policy(config, hasher.as_ref())?,
             span_names: config.redact_span_names,
             status_messages: config.redact_status_messages,
             count_attribute,
             scratch: Scratch::default(),
             key_classes: Vec::new(),
+            key_sanitizers: Vec::new(),
         })
     }
 
@@ -75,6 +81,7 @@ impl PiiRedact {
         let mut redacted = 0;
         for view in attribute_views(batch, range) {
             let key = batch.key(view);
+            let sanitizer = self.key_sanitizer(batch, view);
             let outcome = match (self.key_class(batch, view), batch.value(&view.value)) {
                 (KeyClass::Denied, value) => self.keys.deny_rule.whole(value),
                 (KeyClass::Unlisted, value @ ValueRef::Str(_)) => self
@@ -82,9 +89,14 @@ impl PiiRedact {
                     .unlisted_rule()
                     .map_or(Outcome::Keep, |rule| rule.whole(value)),
                 (KeyClass::Scan, ValueRef::Str(text)) => {
-                    self.redactor.redact(text, &mut self.scratch)
+                    self.redactor
+                        .redact_as(text, sanitizer, true, &mut self.scratch)
                 }
-                // Allowed keys, and values that are not strings.
+                // An allowed key passes untouched, except for what its sanitizer rewrites.
+                (KeyClass::Allowed, ValueRef::Str(text)) if sanitizer != Sanitizer::None => self
+                    .redactor
+                    .redact_as(text, sanitizer, false, &mut self.scratch),
+                // Other allowed keys, and values that are not strings.
                 _ => Outcome::Keep,
             };
             match outcome {
@@ -115,6 +127,24 @@ impl PiiRedact {
             self.key_classes
                 .extend(batch.keys.iter().map(|key| keys.classify(key)));
         }
+        self.key_sanitizers.clear();
+        let sanitizers = self.redactor.sanitizers();
+        if sanitizers.has_keys() {
+            self.key_sanitizers
+                .extend(batch.keys.iter().map(|key| sanitizers.for_key(key)));
+        }
+    }
+
+    /// The sanitizer the key of `view` selects.
+    fn key_sanitizer(&self, batch: &Batch, view: &AttributeView) -> Sanitizer {
+        let sanitizers = self.redactor.sanitizers();
+        if !sanitizers.has_keys() {
+            return Sanitizer::None;
+        }
+        match self.key_sanitizers.get(view.key as usize) {
+            Some(&sanitizer) => sanitizer,
+            None => sanitizers.for_key(batch.key(view)),
+        }
     }
 
     /// The class of the key of `view`.
@@ -136,7 +166,9 @@ impl Processor for PiiRedact {
 
     /// Only what the config needs crosses into the plugin: string attributes (or every
     /// attribute, when denied keys must be caught whatever their type) of spans, events, links
-    /// and resources; names and status messages only when they are scanned.
+    /// and resources; names and status messages only when they are scanned. With nothing
+    /// scanning free text, only the sanitizers' keys (by name, when their patterns are plain
+    /// keys).
     fn interest(&self) -> Interest {
         let mut interest = Interest::nothing();
         let selection = if self.keys.needs_all_values() {
@@ -144,7 +176,7 @@ impl Processor for PiiRedact {
         } else if !self.redactor.is_empty() || !self.keys.is_empty() {
             AttributeSelection::Strings
         } else {
-            AttributeSelection::None
+            self.redactor.sanitizers().key_selection()
         };
         if selection != AttributeSelection::None {
             interest.span_fields = interest.span_fields | SpanFields::EVENTS | SpanFields::LINKS;
@@ -313,6 +345,7 @@ fn settings(detectors: &Detectors, builtin: Builtin) -> &DetectorConfig {
         Builtin::BearerToken => &detectors.bearer_token,
         Builtin::Iban => &detectors.iban,
         Builtin::Ssn => &detectors.ssn,
+        Builtin::Credential(credential) => credential.settings(detectors),
     }
 }
 

@@ -4,6 +4,7 @@ use std::cmp::Reverse;
 
 use crate::action::{Outcome, Rule};
 use crate::detect::{Buffers, Detector, NeedsTable, Profile};
+use crate::sanitize::{Fill, Rewrite, Sanitizer, Sanitizers, overlaps};
 
 /// The enabled detectors and patterns, each with its rule, in priority order.
 #[derive(Default)]
@@ -17,6 +18,9 @@ pub(crate) struct Redactor {
     /// entries from there on can only add matches that lose to a match covering the whole
     /// value, never drop it.
     drops_before: usize,
+    /// The sanitizers of URLs and SQL statements, whose rewrites win over the detectors'
+    /// matches.
+    sanitizers: Sanitizers,
 }
 
 /// A detector and what to do with its matches.
@@ -30,6 +34,10 @@ struct Entry {
 pub(crate) struct Scratch {
     matches: Vec<Match>,
     buffers: Buffers,
+    /// The sanitizers' rewrites of the current value.
+    rewrites: Vec<Rewrite>,
+    /// A decoded URL parameter name.
+    name: Vec<u8>,
 }
 
 /// A match: bytes `start..end` of the value, found by entry `entry`.
@@ -44,58 +52,115 @@ impl Redactor {
     /// Adds a detector. When matches overlap, the one that starts first wins, then the longer,
     /// then the one added first.
     pub(crate) fn push(&mut self, detector: Box<dyn Detector>, rule: Rule) {
-        self.needs.push(&detector.needs());
+        self.needs.push(&detector.needs(), detector.anchors());
         if rule.drops() {
             self.drops_before = self.entries.len() + 1;
         }
         self.entries.push(Entry { detector, rule });
     }
 
-    /// Whether no detector or pattern is enabled.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    /// Sets the sanitizers.
+    pub(crate) fn set_sanitizers(&mut self, sanitizers: Sanitizers) {
+        self.sanitizers = sanitizers;
     }
 
-    /// Redacts `text`: [`Outcome::Keep`] when nothing matched, [`Outcome::Drop`] when a match
-    /// belongs to a `drop` rule, otherwise the text with each match replaced.
+    /// The sanitizers.
+    pub(crate) fn sanitizers(&self) -> &Sanitizers {
+        &self.sanitizers
+    }
+
+    /// Whether nothing scans free text: no detector or pattern is enabled, and URLs inside
+    /// text are not sanitized. (Values of sanitizer keys may still change.)
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty() && !self.sanitizers.in_text()
+    }
+
+    /// Redacts `text`, a value of no sanitizer key, a span name or a status message: see
+    /// [`redact_as`](Self::redact_as).
     pub(crate) fn redact<'r>(&'r self, text: &str, scratch: &mut Scratch) -> Outcome<'r> {
-        if self.entries.is_empty() || text.is_empty() {
+        self.redact_as(text, Sanitizer::None, true, scratch)
+    }
+
+    /// Redacts `text`, a value whose key selects `sanitizer`: [`Outcome::Keep`] when nothing
+    /// matched, [`Outcome::Drop`] when a rewrite or match belongs to a `drop` rule, otherwise
+    /// the text with each rewrite and match replaced. With `detect`, the detectors and
+    /// patterns run too (and, without a sanitizer, the search for URLs inside the text); the
+    /// sanitizer's rewrites win over the matches they overlap.
+    pub(crate) fn redact_as<'r>(
+        &'r self,
+        text: &str,
+        sanitizer: Sanitizer,
+        detect: bool,
+        scratch: &mut Scratch,
+    ) -> Outcome<'r> {
+        let detectors = detect && !self.entries.is_empty();
+        let in_text = detect && sanitizer == Sanitizer::None && self.sanitizers.in_text();
+        if text.is_empty() || !(detectors || in_text || sanitizer != Sanitizer::None) {
             return Outcome::Keep;
         }
-        let profile = Profile::of(text);
-        let Scratch { matches, buffers } = scratch;
+        let Scratch {
+            matches,
+            buffers,
+            rewrites,
+            name,
+        } = scratch;
         matches.clear();
-        for index in self.needs.met_by(&profile) {
-            let entry = &self.entries[index];
-            let before = matches.len();
-            entry.detector.find(text, buffers, &mut |start, end| {
-                matches.push(Match {
-                    start,
-                    end,
-                    entry: index,
+        rewrites.clear();
+        let profile = (detectors || in_text).then(|| Profile::of(text));
+        // A URL needs the `:` of `://`.
+        let in_text = in_text && profile.is_some_and(|p| p.colons > 0);
+        self.sanitizers
+            .rewrite(text, sanitizer, in_text, name, rewrites);
+        if let Some(rule) = self.sanitizers.dropping(rewrites) {
+            return Outcome::Drop(rule);
+        }
+        if let Some(profile) = profile.filter(|_| detectors) {
+            for index in self.needs.met_by(&profile, text) {
+                let entry = &self.entries[index];
+                let before = matches.len();
+                entry.detector.find(text, buffers, &mut |start, end| {
+                    matches.push(Match {
+                        start,
+                        end,
+                        entry: index,
+                    });
                 });
-            });
-            if entry.rule.drops() && matches.len() > before {
-                // The attribute goes whole; no need to look further.
-                return Outcome::Drop(&entry.rule);
-            }
-            if index + 1 >= self.drops_before
-                && matches.len() == before + 1
-                && matches[before].start == 0
-                && matches[before].end == text.len()
-            {
-                // The whole value matched (an email field holding one address): a later
-                // detector's match would start no earlier and end no later, so it would lose.
-                break;
+                let found = &matches[before..];
+                if entry.rule.drops() && found.iter().any(|m| !overlaps(rewrites, m.start, m.end)) {
+                    // The attribute goes whole; no need to look further.
+                    return Outcome::Drop(&entry.rule);
+                }
+                if index + 1 >= self.drops_before
+                    && rewrites.is_empty()
+                    && found.len() == 1
+                    && found[0].start == 0
+                    && found[0].end == text.len()
+                {
+                    // The whole value matched (an email field holding one address): a later
+                    // detector's match would start no earlier and end no later, so it would
+                    // lose.
+                    break;
+                }
             }
         }
-        if matches.is_empty() {
+        if !rewrites.is_empty() {
+            // A rewrite wins over every match it overlaps.
+            matches.retain(|m| !overlaps(rewrites, m.start, m.end));
+        }
+        if matches.is_empty() && rewrites.iter().all(|r| r.fill == Fill::Keep) {
             return Outcome::Keep;
         }
         matches.sort_unstable_by_key(|m| (m.start, Reverse(m.end), m.entry));
         let mut out = String::with_capacity(text.len() + 16);
         let mut copied = 0;
+        let mut pending = rewrites.iter().peekable();
         for m in matches.iter() {
+            // The rewrites before this match (they never overlap it).
+            while let Some(rewrite) = pending.next_if(|r| r.start < m.start) {
+                out.push_str(&text[copied..rewrite.start]);
+                self.sanitizers.write(text, rewrite, &mut out);
+                copied = rewrite.end;
+            }
             // Skip a match overlapping one already replaced (`Bearer eyJ...` is both a bearer
             // token and a JWT).
             let (Some(before), Some(matched)) =
@@ -109,6 +174,11 @@ impl Redactor {
                 .rule
                 .write_replacement(|sink| entry.detector.canonical(matched, sink), &mut out);
             copied = m.end;
+        }
+        for rewrite in pending {
+            out.push_str(&text[copied..rewrite.start]);
+            self.sanitizers.write(text, rewrite, &mut out);
+            copied = rewrite.end;
         }
         out.push_str(&text[copied..]);
         Outcome::Replace(out)

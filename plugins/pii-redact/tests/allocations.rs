@@ -77,6 +77,18 @@ fn clean_batches_allocate_nothing_once_warm() {
         .attribute("phone.like", "2024-01-15 10:30")
         .attribute("card.like", "4111 1111 1111 1112")
         .attribute("http.response.status_code", 200i64)
+        // The sanitizers' keys, and a URL inside text, with nothing to rewrite.
+        .attribute(
+            "db.statement",
+            "SELECT * FROM orders WHERE id = $1 LIMIT $2",
+        )
+        .attribute("url.full", "https://api.example.com/v1/items?limit=10#top")
+        .attribute("url.original", "https://user@github.com/org/repo.git")
+        .attribute("http.target", "/search?q=shoes&page=2")
+        .attribute(
+            "message",
+            "see https://docs.example.com/errors?code_id=E1 for more",
+        )
         .build();
     // The first batch warms the buffers and the regex caches.
     assert!(run(&mut processor, &clean).unwrap().is_empty());

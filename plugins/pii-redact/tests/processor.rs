@@ -200,7 +200,7 @@ fn clean_telemetry_produces_no_edits() {
         .attribute("duration", "1.5s")
         .attribute(
             "db.statement",
-            "SELECT * FROM orders WHERE id = $1 LIMIT 50",
+            "SELECT * FROM orders WHERE id = $1 LIMIT $2",
         )
         .attribute("loopback", "127.0.0.1")
         .build();
@@ -241,7 +241,18 @@ fn interest_asks_only_for_what_the_config_needs() {
     let off = r#"{"detectors": {"email": {"enabled": false}, "credit_card": {"enabled": false},
         "phone": {"enabled": false}, "ipv4": {"enabled": false}, "ipv6": {"enabled": false},
         "jwt": {"enabled": false}, "bearer_token": {"enabled": false},
-        "iban": {"enabled": false}, "ssn": {"enabled": false}},
+        "iban": {"enabled": false}, "ssn": {"enabled": false},
+        "private_key": {"enabled": false}, "aws_access_key": {"enabled": false},
+        "gcp_api_key": {"enabled": false}, "azure_client_secret": {"enabled": false},
+        "digitalocean_token": {"enabled": false}, "github_token": {"enabled": false},
+        "gitlab_token": {"enabled": false}, "npm_token": {"enabled": false},
+        "pypi_token": {"enabled": false}, "slack_token": {"enabled": false},
+        "slack_webhook": {"enabled": false}, "twilio_key": {"enabled": false},
+        "stripe_key": {"enabled": false}, "square_token": {"enabled": false},
+        "sendgrid_key": {"enabled": false}, "mailgun_key": {"enabled": false},
+        "mailchimp_key": {"enabled": false}, "ai_api_key": {"enabled": false},
+        "secret_assignment": {"enabled": false}},
+        "sanitizers": {"url": {"enabled": false}, "sql": {"enabled": false}},
         "redact_span_names": true}"#;
     let nothing = init(off).interest();
     assert_eq!(nothing.span_attributes, AttributeSelection::None);

@@ -7,8 +7,13 @@
 //! 2. a linear-time candidate search (the `regex` crate never backtracks, and the hand-written
 //!    scanners visit each byte a bounded number of times);
 //! 3. a validation step that removes look-alikes: Luhn for cards, mod-97 for IBANs, parsing
-//!    with `std::net` for IP addresses, number ranges for SSNs, and checks that a match is not
-//!    glued to a longer word or identifier ([`free_before`], [`free_after`]).
+//!    with `std::net` for IP addresses, number ranges for SSNs, a CRC-32 for GitHub and npm
+//!    tokens, and checks that a match is not glued to a longer word or identifier
+//!    ([`free_before`], [`free_after`]).
+//!
+//! The credential detectors (`secrets/`) add a second prefilter, shared: one pass over a value
+//! finds which of their formats are anchored in it ([`Detector::anchors`]), and the others are
+//! not called.
 
 mod card;
 mod custom;
@@ -18,12 +23,14 @@ mod iban;
 mod ip;
 mod needs;
 mod phone;
+mod secrets;
 mod ssn;
 mod token;
 mod words;
 
 pub(crate) use custom::Custom;
 pub(crate) use needs::NeedsTable;
+pub(crate) use secrets::Credential;
 use words::{equal, in_range, split_ascii, words};
 
 /// Cheap facts about a value, gathered a word at a time (plus a second pass over values with
@@ -45,6 +52,8 @@ pub(crate) struct Profile {
     pub(crate) colons: usize,
     /// Spaces.
     pub(crate) spaces: usize,
+    /// `=` and `:` characters, which separate a key from its value (`password=...`).
+    pub(crate) key_separators: usize,
     /// The most digits in one stretch of digits, spaces, `-`, `.`, `(` and `)`, from the first
     /// place in it not glued to a word before: an upper bound on the digits of any phone, card
     /// or SSN match, whose groups are joined only by those and which must stand apart from the
@@ -85,8 +94,10 @@ impl Profile {
         self.upper += ones(in_range(low, b'A', b'Z'));
         self.at_signs += ones(equal(low, b'@') | equal(low, b'%'));
         self.dots += ones(equal(low, b'.'));
-        self.colons += ones(equal(low, b':'));
+        let colons = equal(low, b':');
+        self.colons += ones(colons);
         self.spaces += ones(equal(low, b' '));
+        self.key_separators += ones(colons | equal(low, b'='));
     }
 }
 
@@ -174,6 +185,7 @@ impl Profile {
         dots: 0,
         colons: 0,
         spaces: 0,
+        key_separators: 0,
         run_digits: 0,
     };
 }
@@ -190,6 +202,14 @@ pub(crate) trait Detector {
     /// What a value's profile must show for [`find`](Self::find) to have a chance; values
     /// that fall short are skipped.
     fn needs(&self) -> Needs;
+
+    /// The credential formats (bits of [`secrets::Anchors`]) one of whose anchors a value
+    /// must hold for [`find`](Self::find) to have a chance; 0 (the default) for a detector the
+    /// shared credential prefilter does not cover. Checked after [`needs`](Self::needs), with
+    /// one pass over the value for all the detectors that ask.
+    fn anchors(&self) -> u32 {
+        0
+    }
 
     /// Reports the byte range `start..end` of every match in `text`, left to right, through
     /// `found`. Ranges lie on character boundaries and do not overlap.
@@ -224,15 +244,38 @@ pub(crate) enum Builtin {
     Iban,
     /// US social security numbers.
     Ssn,
+    /// A credential format (see [`Credential`]).
+    Credential(Credential),
 }
 
 impl Builtin {
     /// Every built-in detector. When two matches start at the same place and have the same
     /// length, the one earlier in this list names the mask.
-    pub(crate) const ALL: [Builtin; 9] = [
+    /// The credentials come after the JWT and bearer detectors (which name a token they
+    /// share with the generic `key = value` rule), each known format before that rule.
+    pub(crate) const ALL: [Builtin; 28] = [
         Builtin::Email,
         Builtin::Jwt,
         Builtin::BearerToken,
+        Builtin::Credential(Credential::PrivateKey),
+        Builtin::Credential(Credential::AwsAccessKey),
+        Builtin::Credential(Credential::GcpApiKey),
+        Builtin::Credential(Credential::AzureClientSecret),
+        Builtin::Credential(Credential::DigitaloceanToken),
+        Builtin::Credential(Credential::GithubToken),
+        Builtin::Credential(Credential::GitlabToken),
+        Builtin::Credential(Credential::NpmToken),
+        Builtin::Credential(Credential::PypiToken),
+        Builtin::Credential(Credential::SlackToken),
+        Builtin::Credential(Credential::SlackWebhook),
+        Builtin::Credential(Credential::TwilioKey),
+        Builtin::Credential(Credential::StripeKey),
+        Builtin::Credential(Credential::SquareToken),
+        Builtin::Credential(Credential::SendgridKey),
+        Builtin::Credential(Credential::MailgunKey),
+        Builtin::Credential(Credential::MailchimpKey),
+        Builtin::Credential(Credential::AiApiKey),
+        Builtin::Credential(Credential::SecretAssignment),
         Builtin::CreditCard,
         Builtin::Iban,
         Builtin::Ssn,
@@ -253,6 +296,7 @@ impl Builtin {
             Builtin::BearerToken => "bearer_token",
             Builtin::Iban => "iban",
             Builtin::Ssn => "ssn",
+            Builtin::Credential(credential) => credential.name(),
         }
     }
 
@@ -268,6 +312,7 @@ impl Builtin {
             Builtin::BearerToken => Box::new(token::BearerToken::new()),
             Builtin::Iban => Box::new(iban::Iban::new()),
             Builtin::Ssn => Box::new(ssn::Ssn),
+            Builtin::Credential(credential) => credential.detector(),
         }
     }
 }
@@ -314,11 +359,13 @@ pub(crate) fn free_after(text: &[u8], end: usize) -> bool {
 pub(crate) mod testing {
     use super::{Buffers, Detector, Profile};
 
-    /// The matches `detector` finds in `text`, as strings. The prefilter runs first, exactly as
+    /// The matches `detector` finds in `text`, as strings. The prefilters run first, exactly as
     /// in production, so a prefilter that wrongly skips a value fails the tables too.
     pub(crate) fn matches<'t>(detector: &dyn Detector, text: &'t str) -> Vec<&'t str> {
         let mut found = Vec::new();
-        if Profile::of(text).meets(&detector.needs()) {
+        let anchored = detector.anchors() == 0
+            || super::secrets::Anchors::of(text.as_bytes()).bits() & detector.anchors() != 0;
+        if Profile::of(text).meets(&detector.needs()) && anchored {
             detector.find(text, &mut Buffers::default(), &mut |start, end| {
                 found.push(&text[start..end]);
             });
@@ -382,6 +429,7 @@ mod tests {
                 dots: 1,
                 colons: 1,
                 spaces: 3,
+                key_separators: 1,
                 run_digits: 2,
             }
         );
@@ -418,7 +466,11 @@ mod tests {
                 b'A'..=b'Z' => profile.upper += 1,
                 b'@' | b'%' => profile.at_signs += 1,
                 b'.' => profile.dots += 1,
-                b':' => profile.colons += 1,
+                b':' => {
+                    profile.colons += 1;
+                    profile.key_separators += 1;
+                }
+                b'=' => profile.key_separators += 1,
                 b' ' => profile.spaces += 1,
                 _ => {}
             }
@@ -533,6 +585,10 @@ mod tests {
             },
             Needs {
                 spaces: 4,
+                ..Needs::NOTHING
+            },
+            Needs {
+                key_separators: 2,
                 ..Needs::NOTHING
             },
             Needs {

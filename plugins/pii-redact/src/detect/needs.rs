@@ -1,5 +1,7 @@
-//! Which detectors a value's [`Profile`] meets, found with one table look-up per profile field.
+//! Which detectors a value's [`Profile`] meets, found with one table look-up per profile field
+//! (and, for the credential detectors, the anchors of the value: see [`Anchors`]).
 
+use super::secrets::Anchors;
 use super::{Needs, Profile};
 
 /// Profile fields and minimums are told apart up to this; past it every count is this one.
@@ -7,12 +9,12 @@ use super::{Needs, Profile};
 const SATURATED: usize = 127;
 
 /// The fields of a [`Profile`].
-const FIELDS: usize = 8;
+const FIELDS: usize = 9;
 
-/// The detectors' [`Needs`], kept so that the detectors a value meets come out of eight table
-/// look-ups and seven ANDs, whatever the number of detectors: for each profile field and each
+/// The detectors' [`Needs`], kept so that the detectors a value meets come out of nine table
+/// look-ups and eight ANDs, whatever the number of detectors: for each profile field and each
 /// count of it, the set of detectors whose minimum for that field the count reaches. A value
-/// meets a detector's needs when it reaches all eight of its minimums.
+/// meets a detector's needs when it reaches all nine of its minimums.
 #[derive(Default)]
 pub(crate) struct NeedsTable {
     /// One block per 64 detectors, in the order they were pushed.
@@ -25,14 +27,22 @@ pub(crate) struct NeedsTable {
 /// `count` of `field`.
 struct Block {
     reached: Box<[[u64; SATURATED + 1]; FIELDS]>,
+    /// The detectors that also need an anchor ([`Detector::anchors`](super::Detector::anchors)).
+    gated: u64,
+    /// Bit `d` of `by_anchor[a]` is set when detector `d` of the block needs anchor `a` (one
+    /// of its anchors).
+    by_anchor: [u64; 32],
 }
 
 impl NeedsTable {
-    /// Adds the next detector's needs.
-    pub(crate) fn push(&mut self, needs: &Needs) {
+    /// Adds the next detector's needs: its profile minimums and the anchors it needs one of
+    /// (0: none).
+    pub(crate) fn push(&mut self, needs: &Needs, anchors: u32) {
         if self.len.is_multiple_of(64) {
             self.blocks.push(Block {
                 reached: Box::new([[0; SATURATED + 1]; FIELDS]),
+                gated: 0,
+                by_anchor: [0; 32],
             });
         }
         let bit = 1u64 << (self.len % 64);
@@ -42,28 +52,48 @@ impl NeedsTable {
                 *reached |= bit;
             }
         }
+        if anchors != 0 {
+            block.gated |= bit;
+            for anchor in Bits(u64::from(anchors)) {
+                block.by_anchor[anchor] |= bit;
+            }
+        }
         self.len += 1;
     }
 
-    /// The indices of the detectors whose needs `profile` meets, in the order they were pushed.
-    pub(crate) fn met_by(&self, profile: &Profile) -> impl Iterator<Item = usize> + '_ {
+    /// The indices of the detectors whose needs `profile` (of `text`) meets, in the order they
+    /// were pushed. When the profile meets a gated detector's minimums, the anchors of `text`
+    /// are found (once) and the detector stays only if one of its anchors is there: a clean
+    /// value costs one pass over it for all the credential detectors, and none is called.
+    pub(crate) fn met_by<'a>(
+        &'a self,
+        profile: &Profile,
+        text: &'a str,
+    ) -> impl Iterator<Item = usize> + 'a {
         let counts = profile.saturated();
+        let mut anchors = None;
         self.blocks
             .iter()
             .enumerate()
             .flat_map(move |(index, block)| {
-                let met = block
+                let mut met = block
                     .reached
                     .iter()
                     .zip(counts)
                     .fold(u64::MAX, |met, (row, count)| met & row[count]);
+                if met & block.gated != 0 {
+                    let found = *anchors.get_or_insert_with(|| Anchors::of(text.as_bytes()));
+                    let anchored = Bits(u64::from(found.bits()))
+                        .fold(0, |anchored, anchor| anchored | block.by_anchor[anchor]);
+                    met &= !block.gated | anchored;
+                }
                 Bits(met).map(move |bit| index * 64 + bit)
             })
     }
 }
 
 impl Profile {
-    /// The eight fields, each at most [`SATURATED`].
+    /// The nine fields, each at most [`SATURATED`].
     fn saturated(&self) -> [usize; FIELDS] {
         [
             self.len,
@@ -73,6 +103,7 @@ impl Profile {
             self.dots,
             self.colons,
             self.spaces,
+            self.key_separators,
             self.run_digits,
         ]
         .map(|count| count.min(SATURATED))
@@ -124,7 +155,8 @@ mod tests {
                     dots: pick(4),
                     colons: pick(5),
                     spaces: pick(6),
-                    run_digits: pick(7),
+                    key_separators: pick(7),
+                    run_digits: pick(8),
                 }
             })
             .collect()
@@ -135,7 +167,7 @@ mod tests {
         let needs = assorted_needs();
         let mut table = NeedsTable::default();
         for n in &needs {
-            table.push(n);
+            table.push(n, 0);
         }
         // Profiles of real values, and profiles at every minimum (each needs read as a
         // profile meets itself, and falls one short of itself field by field).
@@ -165,13 +197,35 @@ mod tests {
             let expected: Vec<usize> = (0..needs.len())
                 .filter(|&d| profile.meets(&needs[d]))
                 .collect();
-            let found: Vec<usize> = table.met_by(&profile).collect();
+            let found: Vec<usize> = table.met_by(&profile, "").collect();
             assert_eq!(found, expected, "{profile:?}");
         }
     }
 
     #[test]
     fn an_empty_table_meets_nothing() {
-        assert_eq!(NeedsTable::default().met_by(&Profile::of("x")).count(), 0);
+        assert_eq!(
+            NeedsTable::default().met_by(&Profile::of("x"), "x").count(),
+            0
+        );
+    }
+
+    #[test]
+    fn gated_detectors_stay_only_where_one_of_their_anchors_is() {
+        use super::super::Credential;
+        let mut table = NeedsTable::default();
+        let aws = Credential::AwsAccessKey.detector();
+        let github = Credential::GithubToken.detector();
+        table.push(&Needs::NOTHING, 0);
+        table.push(&aws.needs(), aws.anchors());
+        table.push(&github.needs(), github.anchors());
+        let met = |text: &str| -> Vec<usize> { table.met_by(&Profile::of(text), text).collect() };
+        let padding = "x".repeat(40);
+        assert_eq!(met(&format!("AKIA {padding}")), [0, 1]);
+        assert_eq!(met(&format!("ghp_ AKIA {padding}")), [0, 1, 2]);
+        assert_eq!(met(&format!("ghp_ {padding}")), [0, 2]);
+        assert_eq!(met(&padding), [0]);
+        // Short of the minimums, the anchors are not even looked for.
+        assert_eq!(met("AKIA ghp_"), [0]);
     }
 }
