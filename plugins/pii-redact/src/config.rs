@@ -36,10 +36,11 @@ pub struct Config {
     /// How many hex characters of the HMAC a `[HASH:...]` marker keeps, 8 to 64 (default 16,
     /// i.e. 64 bits: collisions stay unlikely up to billions of distinct values).
     pub hash_length: usize,
-    /// Also scan span names (default `false`: names should be low-cardinality templates such
-    /// as `GET /users/{id}`, but some instrumentations put raw URLs in them).
+    /// Scan span names (default `true`: names should be low-cardinality templates such as
+    /// `GET /users/{id}`, but frameworks often name spans after the raw URL, the most common
+    /// leak of all). `false` saves sending names to the plugin.
     pub redact_span_names: bool,
-    /// Also scan span status messages (default `false`; they often quote exceptions).
+    /// Scan span status messages (default `true`: they often quote exceptions).
     pub redact_status_messages: bool,
     /// When set, every span with a redacted value gets this attribute, holding how many of its
     /// values (attributes, event and link attributes, name, status message) were changed or
@@ -62,8 +63,8 @@ impl Default for Config {
             unlisted_action: Action::Mask,
             hash_key: None,
             hash_length: 16,
-            redact_span_names: false,
-            redact_status_messages: false,
+            redact_span_names: true,
+            redact_status_messages: true,
             count_attribute: None,
             sanitizers: Sanitizers::default(),
         }

@@ -1,9 +1,9 @@
 //! Weft reference processor: PII redaction.
 //!
-//! Finds personal data and credentials in span attributes, event attributes (an
-//! `exception.message` quoting a customer's email is the classic leak), link attributes and
-//! resource attributes, and optionally in span names and status messages, then masks, hashes
-//! or drops it. Only the matched part of a value changes:
+//! Finds personal data and credentials in span names and status messages, and in the
+//! attributes of spans, events (an `exception.message` quoting a customer's email is the
+//! classic leak), links, resources and instrumentation scopes, then masks, hashes or drops
+//! it. Only the matched part of a value changes:
 //! `"no account for bob@example.com"` becomes `"no account for [REDACTED:email]"`. URLs and
 //! SQL statements are also rewritten by their structure (see [Sanitizers](#sanitizers)):
 //! `postgres://app:s3cr3t@db/shop` keeps everything but its password, and
@@ -26,8 +26,8 @@
 //! mode = "detect"                        # or "allow_list" (see below)
 //! hash_key = "a-long-random-secret-of-32-bytes"   # required by the "hash" action, >= 16 bytes
 //! hash_length = 16                       # hex characters kept in [HASH:...] (8 to 64)
-//! redact_span_names = true               # default false
-//! redact_status_messages = true          # default false
+//! redact_span_names = true               # default true
+//! redact_status_messages = true          # default true
 //! count_attribute = "weft.redacted_count"   # default: not recorded
 //!
 //! # Keys whose values are redacted whole, whatever their type. Globs: `*` and `?`,
@@ -198,7 +198,8 @@
 //! # Limits
 //!
 //! Arrays and maps are not scanned (the host sends string attributes only, unless denied keys
-//! need every type), nor are event names, scope attributes or trace state. Detection is
+//! need every type), nor are event names (the contract has no edit for them yet) or trace
+//! state. Detection is
 //! pattern-based: a phone number written as ten bare digits, or an address inside free text
 //! in an unusual format, can pass. Use `deny_keys` or allow-list mode for fields that must
 //! never leave.

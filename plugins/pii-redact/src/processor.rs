@@ -165,8 +165,8 @@ impl Processor for PiiRedact {
     }
 
     /// Only what the config needs crosses into the plugin: string attributes (or every
-    /// attribute, when denied keys must be caught whatever their type) of spans, events, links
-    /// and resources; names and status messages only when they are scanned. With nothing
+    /// attribute, when denied keys must be caught whatever their type) of spans, events, links,
+    /// resources and scopes; names and status messages only when they are scanned. With nothing
     /// scanning free text, only the sanitizers' keys (by name, when their patterns are plain
     /// keys).
     fn interest(&self) -> Interest {
@@ -183,7 +183,8 @@ impl Processor for PiiRedact {
             interest.span_attributes = selection.clone();
             interest.event_attributes = selection.clone();
             interest.link_attributes = selection.clone();
-            interest.resource_attributes = selection;
+            interest.resource_attributes = selection.clone();
+            interest.scope_attributes = selection;
         }
         if !self.redactor.is_empty() {
             if self.span_names {
@@ -202,6 +203,10 @@ impl Processor for PiiRedact {
         for (index, resource) in batch.resources.iter().enumerate() {
             let target = Target::Resource(index as u32);
             total += self.redact_attributes(batch, resource.attributes, target, edits);
+        }
+        for (index, scope) in batch.scopes.iter().enumerate() {
+            let target = Target::Scope(index as u32);
+            total += self.redact_attributes(batch, scope.attributes, target, edits);
         }
         for (index, span) in batch.spans.iter().enumerate() {
             let span_index = index as u32;

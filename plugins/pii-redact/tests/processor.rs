@@ -225,8 +225,17 @@ fn interest_asks_only_for_what_the_config_needs() {
     assert_eq!(strings.event_attributes, AttributeSelection::Strings);
     assert_eq!(strings.link_attributes, AttributeSelection::Strings);
     assert_eq!(strings.resource_attributes, AttributeSelection::Strings);
-    assert_eq!(strings.scope_attributes, AttributeSelection::None);
-    assert_eq!(strings.span_fields, SpanFields::EVENTS | SpanFields::LINKS);
+    assert_eq!(strings.scope_attributes, AttributeSelection::Strings);
+    assert_eq!(
+        strings.span_fields,
+        SpanFields::EVENTS | SpanFields::LINKS | SpanFields::NAME | SpanFields::STATUS,
+        "names and status messages are scanned by default"
+    );
+    let no_text = init(r#"{"redact_span_names": false, "redact_status_messages": false}"#);
+    assert_eq!(
+        no_text.interest().span_fields,
+        SpanFields::EVENTS | SpanFields::LINKS
+    );
 
     let all = init(r#"{"deny_keys": ["*.pin"]}"#).interest();
     assert_eq!(all.span_attributes, AttributeSelection::All);
@@ -502,21 +511,22 @@ fn unusable_patterns_are_refused_with_their_name() {
 }
 
 #[test]
-fn span_names_and_status_messages_are_scanned_only_when_enabled() {
+fn span_names_and_status_messages_are_scanned_unless_turned_off() {
     let batch = BatchBuilder::new()
         .span_with("GET /users/bob@example.com", |span| {
             span.status_code = StatusCode::Error;
             span.status_message = "no user 123-45-6789".into();
         })
         .build();
-    assert_eq!(edits_of("{}", &batch), []);
-    let config = r#"{"redact_span_names": true, "redact_status_messages": true}"#;
+    let off = r#"{"redact_span_names": false, "redact_status_messages": false}"#;
+    assert_eq!(edits_of(off, &batch), []);
     assert_eq!(
-        edits_of(config, &batch),
+        edits_of("{}", &batch),
         [
             Edit::SetName((0, "GET /users/[REDACTED:email]".into())),
             Edit::SetStatus((0, StatusCode::Error, "no user [REDACTED:ssn]".into())),
-        ]
+        ],
+        "both are scanned by default"
     );
     // Text cannot be removed: `drop` replaces all of it with the mask.
     let config = r#"{"redact_span_names": true, "detectors": {"email": {"action": "drop"}}}"#;
