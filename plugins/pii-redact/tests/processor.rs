@@ -529,7 +529,7 @@ fn span_names_and_status_messages_are_scanned_unless_turned_off() {
         "both are scanned by default"
     );
     // Text cannot be removed: `drop` replaces all of it with the mask.
-    let config = r#"{"redact_span_names": true, "detectors": {"email": {"action": "drop"}}}"#;
+    let config = r#"{"redact_status_messages": false, "detectors": {"email": {"action": "drop"}}}"#;
     assert_eq!(
         edits_of(config, &batch),
         [Edit::SetName((0, "[REDACTED:email]".into()))]
