@@ -9,6 +9,8 @@
 //! - `COMPARE="old.wasm;new.wasm"`: instead, run each component as the chain's first stage
 //!   (with its config) on the same requests, alternating batch by batch, so that two builds of
 //!   a plugin are compared under the same machine load.
+//! - `CLEAN=1`: requests of the plugins bench's clean spans (no personal data, no secrets)
+//!   instead of the load's, to see what a plugin costs on values it must leave alone.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +25,7 @@ use weft::runtime::{
     ComponentCache, LoadedPlugin, PluginEngine, PluginInstance, apply_edits, build_view_into,
     empty_view,
 };
+use weft_tests::spans::{clean_span, request_of};
 
 /// The load generator's default request shape.
 const SPEC: PayloadSpec = PayloadSpec {
@@ -187,8 +190,17 @@ fn compare(engine: &PluginEngine, config: &str, paths: &str, requests: &[Vec<u8>
 fn main() {
     let seconds = std::env::var("SECONDS").map_or(8, |s| s.parse().unwrap());
     let engine = PluginEngine::new().unwrap();
+    let clean = std::env::var_os("CLEAN").is_some_and(|v| v == "1");
     let requests: Vec<Vec<u8>> = (0..REQUESTS)
-        .map(|index| build_request(SPEC, index).encode_to_vec())
+        .map(|index| {
+            if clean {
+                let first = index * SPEC.spans_per_request as u64;
+                let spans = (first..first + SPEC.spans_per_request as u64).map(clean_span);
+                request_of(spans.collect()).encode_to_vec()
+            } else {
+                build_request(SPEC, index).encode_to_vec()
+            }
+        })
         .collect();
     let chain = chain(&engine);
     if let Ok(paths) = std::env::var("COMPARE") {
