@@ -8,8 +8,9 @@
 #   bench/run.sh --runs 3 --duration 10 --only "weft-chain-grpc rotel-grpc" --no-rotel
 #   options: --concurrency N (4)  --spans N (512 per request)  --attributes N (10 per span)
 #            --out DIR (keep configs, logs and one JSON line per run there)
-#            --baseline BINARY (another weft build, e.g. main's: adds base-none-grpc and
-#              base-chain-grpc, run alternately with Weft's own in the same run)
+#            --baseline BINARY (another weft build, e.g. main's, made in a target directory
+#              of its own: adds base-none-grpc and base-chain-grpc, run alternately with
+#              Weft's own in the same run)
 #
 # Everything listens on 127.0.0.1: the collector on 14317 (gRPC) and 14318 (HTTP), the sink on
 # 24317. Weft and Rotel both export OTLP/gRPC with gzip. Needs cargo and python3; Rotel is
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --no-rotel) ROTEL=0 ;;
     --baseline) BASELINE=$(realpath "$2"); shift ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
