@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --no-rotel) ROTEL=0 ;;
     --baseline) BASELINE=$(realpath "$2"); shift ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
