@@ -304,6 +304,21 @@ pub(crate) fn overlaps(rewrites: &[Rewrite], start: usize, end: usize) -> bool {
     rewrites.get(next).is_some_and(|r| r.start < end)
 }
 
+/// Where `needle` first occurs in `haystack` (bytes, not `str::find`: the sanitizers cut
+/// values at byte offsets that need not be character boundaries; needles are short ASCII).
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, _) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(offset) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + offset;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@
 //! short by an instrumentation's length limit) is masked to the end. One pass over the bytes,
 //! plus one forward search for a dollar quote's end tag, which resumes after it.
 
-use super::{Fill, Rewrite};
+use super::{Fill, Rewrite, find};
 
 /// Keywords after which `-` or `+` before a number is a sign, not a subtraction.
 const SIGN_KEYWORDS: &[&str] = &[
@@ -581,20 +581,6 @@ fn quoted_end(bytes: &[u8], open: usize, quote: u8, escapes: bool) -> usize {
 fn run_end(bytes: &[u8], from: usize, class: impl Fn(u8) -> bool) -> usize {
     let from = from.min(bytes.len());
     from + bytes[from..].iter().take_while(|&&b| class(b)).count()
-}
-
-/// Where `needle` first occurs in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, _) = needle.split_first()?;
-    let mut from = 0;
-    while let Some(offset) = haystack[from..].iter().position(|&b| b == first) {
-        let at = from + offset;
-        if haystack[at..].starts_with(needle) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@
 //! Each byte is looked at a bounded number of times: the search for `://` resumes after each
 //! URL, and a parameter's value is skipped in one step.
 
-use super::{Fill, Rewrite};
+use super::{Fill, Rewrite, find};
 use crate::glob::Glob;
 
 /// Values a sanitizer leaves alone because they are already redacted: the semantic
@@ -306,22 +306,6 @@ fn percent_decode<'a>(raw: &'a [u8], buffer: &'a mut Vec<u8>) -> &'a [u8] {
 /// The value of a hex digit.
 fn hex_value(byte: u8) -> Option<u8> {
     char::from(byte).to_digit(16).map(|d| d as u8)
-}
-
-/// Where `needle` first occurs in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    // `str::find` would do, but the haystack is cut at byte offsets that need not be
-    // character boundaries; the needle is short and ASCII.
-    let first = needle[0];
-    let mut from = 0;
-    while let Some(offset) = haystack[from..].iter().position(|&b| b == first) {
-        let at = from + offset;
-        if haystack[at..].starts_with(needle) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
 }
 
 #[cfg(test)]
