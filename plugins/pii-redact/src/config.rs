@@ -42,6 +42,10 @@ pub struct Config {
     pub redact_span_names: bool,
     /// Scan span status messages (default `true`: they often quote exceptions).
     pub redact_status_messages: bool,
+    /// Scan the strings inside array and key-value-list values, and match the keys of
+    /// key-value lists against the key rules by their dotted path (default `true`). `false`
+    /// has the host send string attributes only (unless `deny_keys` needs every type).
+    pub redact_nested_values: bool,
     /// When set, every span with a redacted value gets this attribute, holding how many of its
     /// values (attributes, event and link attributes, name, status message) were changed or
     /// removed. Resource attributes are shared by many spans and are not counted.
@@ -65,6 +69,7 @@ impl Default for Config {
             hash_length: 16,
             redact_span_names: true,
             redact_status_messages: true,
+            redact_nested_values: true,
             count_attribute: None,
             sanitizers: Sanitizers::default(),
         }

@@ -2,8 +2,8 @@
 //!
 //! Finds personal data and credentials in span names and status messages, and in the
 //! attributes of spans, events (an `exception.message` quoting a customer's email is the
-//! classic leak), links, resources and instrumentation scopes, then masks, hashes or drops
-//! it. Only the matched part of a value changes:
+//! classic leak), links, resources and instrumentation scopes, down through arrays and
+//! key-value lists, then masks, hashes or drops it. Only the matched part of a value changes:
 //! `"no account for bob@example.com"` becomes `"no account for [REDACTED:email]"`. URLs and
 //! SQL statements are also rewritten by their structure (see [Sanitizers](#sanitizers)):
 //! `postgres://app:s3cr3t@db/shop` keeps everything but its password, and
@@ -28,10 +28,12 @@
 //! hash_length = 16                       # hex characters kept in [HASH:...] (8 to 64)
 //! redact_span_names = true               # default true
 //! redact_status_messages = true          # default true
+//! redact_nested_values = true            # default true: strings inside arrays and key-value lists
 //! count_attribute = "weft.redacted_count"   # default: not recorded
 //!
 //! # Keys whose values are redacted whole, whatever their type. Globs: `*` and `?`,
-//! # ASCII case ignored.
+//! # ASCII case ignored. A key inside a key-value list is matched by its dotted path
+//! # (`http.request.header.authorization` for the `authorization` entry of that list).
 //! deny_keys = ["*.password", "http.request.header.authorization", "*secret*"]
 //! deny_action = "drop"                   # "mask" (default), "hash" or "drop"
 //!
@@ -165,6 +167,19 @@
 //! not an email address (a user name that is itself an address, `ftp://bob@example.com@host`,
 //! is still found). The tests in `src/sanitize/*.rs` list what is rewritten and what is not.
 //!
+//! # Nested values
+//!
+//! Strings inside array and key-value-list values are scanned as any other string is
+//! (`redact_nested_values = false` turns this off, and the host then sends string attributes
+//! only). The keys of a key-value list meet `deny_keys`, `allow_keys` and the sanitizers'
+//! `keys` by their dotted path: the `authorization` entry of an `http.request.header` list
+//! is `http.request.header.authorization`; the elements of an array share the array's path.
+//! A denied path's value is redacted whole, a list or array included, and `drop` removes that
+//! entry or element rather than the attribute. An allowed key passes whole, except for the
+//! denied keys below it and what its sanitizer rewrites. A value with anything to redact is
+//! written back whole (the contract has no edit for one node); a list more than 20 levels
+//! deep, the contract's limit, is then replaced by `[REDACTED:too_deep]`.
+//!
 //! # Actions
 //!
 //! - `mask`: the match becomes `[REDACTED:<detector>]`, or the rule's `replacement`.
@@ -197,9 +212,8 @@
 //!
 //! # Limits
 //!
-//! Arrays and maps are not scanned (the host sends string attributes only, unless denied keys
-//! need every type), nor are event names (the contract has no edit for them yet) or trace
-//! state. Detection is
+//! Event names are not scanned (the contract has no edit for them yet), nor is trace state.
+//! Detection is
 //! pattern-based: a phone number written as ten bare digits, or an address inside free text
 //! in an unusual format, can pass. Use `deny_keys` or allow-list mode for fields that must
 //! never leave.
@@ -234,6 +248,7 @@ mod action;
 mod detect;
 mod glob;
 mod keys;
+mod nested;
 mod processor;
 mod redact;
 mod sanitize;

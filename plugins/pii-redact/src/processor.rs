@@ -9,6 +9,7 @@ use crate::action::{Hasher, Outcome, Rule};
 use crate::config::{Action, Config, DetectorConfig, Detectors, Mode};
 use crate::detect::{Builtin, Custom};
 use crate::keys::{KeyClass, KeyPolicy};
+use crate::nested::{Rules, redact_nested};
 use crate::redact::{Redactor, Scratch};
 use crate::sanitize::{Sanitizer, Sanitizers};
 
@@ -33,10 +34,14 @@ pub struct PiiRedact {
     span_names: bool,
     /// Whether status messages are scanned.
     status_messages: bool,
+    /// Whether arrays and key-value lists are scanned.
+    nested_values: bool,
     /// Where to record how many values of a span were redacted.
     count_attribute: Option<String>,
     /// Buffers reused from value to value.
     scratch: Scratch,
+    /// The dotted path of a nested value's node, reused from value to value.
+    path: String,
     /// The [`KeyClass`] of each entry of the current batch's key table, so each distinct key
     /// is matched against the globs once per batch rather than once per attribute.
     key_classes: Vec<KeyClass>,
@@ -62,8 +67,10 @@ impl PiiRedact {
             keys: key_policy(config, hasher.as_ref())?,
             span_names: config.redact_span_names,
             status_messages: config.redact_status_messages,
+            nested_values: config.redact_nested_values,
             count_attribute,
             scratch: Scratch::default(),
+            path: String::new(),
             key_classes: Vec::new(),
             key_sanitizers: Vec::new(),
         })
@@ -84,6 +91,20 @@ impl PiiRedact {
             let sanitizer = self.key_sanitizer(batch, view);
             let outcome = match (self.key_class(batch, view), batch.value(&view.value)) {
                 (KeyClass::Denied, value) => self.keys.deny_rule.whole(value),
+                (class, ValueRef::Nested(nodes, _)) if self.nested_values => {
+                    let rules = Rules {
+                        redactor: &self.redactor,
+                        keys: &self.keys,
+                    };
+                    let scratch = &mut self.scratch;
+                    if let Some((value, changed)) =
+                        redact_nested(&rules, scratch, &mut self.path, (key, class), nodes, batch)
+                    {
+                        edits.set_attribute(target, key, value);
+                        redacted += changed;
+                    }
+                    continue;
+                }
                 (KeyClass::Unlisted, value @ ValueRef::Str(_)) => self
                     .keys
                     .unlisted_rule()
@@ -165,15 +186,16 @@ impl Processor for PiiRedact {
     }
 
     /// Only what the config needs crosses into the plugin: string attributes (or every
-    /// attribute, when denied keys must be caught whatever their type) of spans, events, links,
-    /// resources and scopes; names and status messages only when they are scanned. With nothing
-    /// scanning free text, only the sanitizers' keys (by name, when their patterns are plain
-    /// keys).
+    /// attribute, when denied keys must be caught whatever their type or arrays and key-value
+    /// lists are scanned) of spans, events, links, resources and scopes; names and status
+    /// messages only when they are scanned. With nothing scanning free text, only the
+    /// sanitizers' keys (by name, when their patterns are plain keys).
     fn interest(&self) -> Interest {
         let mut interest = Interest::nothing();
-        let selection = if self.keys.needs_all_values() {
+        let scans = !self.redactor.is_empty() || !self.keys.is_empty();
+        let selection = if self.keys.needs_all_values() || (scans && self.nested_values) {
             AttributeSelection::All
-        } else if !self.redactor.is_empty() || !self.keys.is_empty() {
+        } else if scans {
             AttributeSelection::Strings
         } else {
             self.redactor.sanitizers().key_selection()

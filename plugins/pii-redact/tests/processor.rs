@@ -220,12 +220,19 @@ fn values_that_are_not_strings_are_not_scanned() {
 
 #[test]
 fn interest_asks_only_for_what_the_config_needs() {
-    let strings = init("{}").interest();
+    let strings = init(r#"{"redact_nested_values": false}"#).interest();
     assert_eq!(strings.span_attributes, AttributeSelection::Strings);
     assert_eq!(strings.event_attributes, AttributeSelection::Strings);
     assert_eq!(strings.link_attributes, AttributeSelection::Strings);
     assert_eq!(strings.resource_attributes, AttributeSelection::Strings);
     assert_eq!(strings.scope_attributes, AttributeSelection::Strings);
+    let nested = init("{}").interest();
+    assert_eq!(
+        nested.span_attributes,
+        AttributeSelection::All,
+        "arrays and lists are scanned by default, so every type is sent"
+    );
+    assert_eq!(nested.scope_attributes, AttributeSelection::All);
     assert_eq!(
         strings.span_fields,
         SpanFields::EVENTS | SpanFields::LINKS | SpanFields::NAME | SpanFields::STATUS,

@@ -440,9 +440,9 @@ fn sanitized_values_are_counted() {
 
 #[test]
 fn interest_asks_for_the_sanitizer_keys() {
-    // The detectors and the search for URLs in text need every string.
+    // The detectors and the search for URLs in text need every string, nested ones too.
     let default = init("{}").interest();
-    assert_eq!(default.span_attributes, AttributeSelection::Strings);
+    assert_eq!(default.span_attributes, AttributeSelection::All);
 
     // Alone, the sanitizers need only their keys.
     let detectors_off = all_detectors_off();
