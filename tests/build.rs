@@ -11,6 +11,7 @@ const FIXTURES: &[&str] = &[
     "wrong-world",
     "hostile",
     "hostile-policy",
+    "contract-v0-2",
 ];
 
 fn main() {

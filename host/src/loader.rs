@@ -140,6 +140,7 @@ pub fn load_plugin(
         processor = %processor.name,
         plugin = %processor.plugin,
         sha256 = &plugin.sha256()[..12],
+        contract = plugin.contract_version(),
         bytes = bytes.len(),
         cache = ?plugin.cache_outcome(),
         elapsed_ms = started.elapsed().as_millis() as u64,

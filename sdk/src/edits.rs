@@ -95,6 +95,13 @@ impl Edits {
         self.edits.push(Edit::SetKind((span as u32, kind)));
     }
 
+    /// Replaces the name of event `event` of span `span` (counted from 0 within the span).
+    /// Needs a host serving contract 0.3.0.
+    pub fn set_event_name(&mut self, span: usize, event: usize, name: impl Into<String>) {
+        self.edits
+            .push(Edit::SetEventName((span as u32, event as u32, name.into())));
+    }
+
     /// Removes event `event` of span `span`.
     pub fn drop_event(&mut self, span: usize, event: usize) {
         self.edits

@@ -80,9 +80,9 @@ pub mod policy_bindings {
         export_macro_name: "export_policy_bindings",
         default_bindings_module: "weft_sdk::policy_bindings",
         with: {
-            "weft:plugin/common@0.2.0": crate::bindings::weft::plugin::common,
-            "weft:plugin/traces@0.2.0": crate::bindings::weft::plugin::traces,
-            "weft:plugin/host@0.2.0": crate::bindings::weft::plugin::host,
+            "weft:plugin/common@0.3.0": crate::bindings::weft::plugin::common,
+            "weft:plugin/traces@0.3.0": crate::bindings::weft::plugin::traces,
+            "weft:plugin/host@0.3.0": crate::bindings::weft::plugin::host,
         },
         additional_derives: [PartialEq],
     });

@@ -76,7 +76,7 @@ impl Reader<'_> {
     }
 
     fn edit(&mut self) -> Edit {
-        match self.byte() % 9 {
+        match self.byte() % 10 {
             0 => Edit::SetAttribute((self.target(), self.string(), self.value())),
             1 => Edit::RemoveAttribute((self.target(), self.string())),
             2 => Edit::RenameAttribute((self.target(), self.string(), self.string())),
@@ -85,6 +85,7 @@ impl Reader<'_> {
             5 => Edit::SetTraceState((self.index(), self.string())),
             6 => Edit::SetKind((self.index(), SpanKind::Server)),
             7 => Edit::DropEvent((self.index(), self.index())),
+            8 => Edit::SetEventName((self.index(), self.index(), self.string())),
             _ => Edit::DropSpan(self.index()),
         }
     }

@@ -18,10 +18,11 @@ pub fn check(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             .and_then(|bytes| load_plugin(&engine, &cache, &config, processor, &bytes));
         match loaded {
             Ok(plugin) => println!(
-                "ok      processor {:?} ({}, sha256 {})",
+                "ok      processor {:?} ({}, sha256 {}, contract {})",
                 processor.name,
                 processor.plugin,
-                &plugin.sha256()[..12]
+                &plugin.sha256()[..12],
+                plugin.contract_version()
             ),
             Err(error) => {
                 failures += 1;

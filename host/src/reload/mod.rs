@@ -32,6 +32,7 @@ pub fn serving_status(
         plugin: processor.plugin.clone(),
         sha256: plugin.sha256().to_owned(),
         size: plugin.size(),
+        contract: plugin.contract_version().to_owned(),
         loaded_at: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

@@ -89,9 +89,10 @@ pub fn output_bytes(edits: &[Edit]) -> usize {
             Edit::RenameAttribute((t, from, to)) => {
                 (from.len().saturating_add(to.len())).saturating_mul(fanout(t))
             }
-            Edit::SetName((_, s)) | Edit::SetTraceState((_, s)) | Edit::SetStatus((_, _, s)) => {
-                s.len()
-            }
+            Edit::SetName((_, s))
+            | Edit::SetTraceState((_, s))
+            | Edit::SetStatus((_, _, s))
+            | Edit::SetEventName((_, _, s)) => s.len(),
             _ => 8,
         })
         .fold(0usize, usize::saturating_add)
@@ -158,6 +159,10 @@ pub fn apply_edits(
                 span_mut(request, &layout, span).trace_state = state
             }
             Edit::SetKind((span, kind)) => span_mut(request, &layout, span).kind = kind_code(kind),
+            Edit::SetEventName((span, event, name)) => {
+                // Checked, and event drops apply last: the index is the event as sent.
+                span_mut(request, &layout, span).events[event as usize].name = name;
+            }
             Edit::DropEvent(at) => dropped_events.push(at),
             Edit::DropSpan(span) => dropped.push(span),
         }
@@ -213,7 +218,7 @@ fn check(request: &ExportTraceServiceRequest, layout: &Layout, edit: &Edit) -> R
         | Edit::SetStatus((span, _, _))
         | Edit::SetTraceState((span, _))
         | Edit::SetKind((span, _)) => span_exists(*span),
-        Edit::DropEvent((span, event)) => {
+        Edit::DropEvent((span, event)) | Edit::SetEventName((span, event, _)) => {
             span_exists(*span)?;
             // Event indices refer to the batch as sent: drops apply last (see apply_edits).
             let events = span_ref(request, layout.spans[*span as usize]).events.len();
@@ -729,11 +734,13 @@ mod tests {
             Edit::DropEvent((1, 2)),
             Edit::DropEvent((1, 2)),
             Edit::SetAttribute((Target::Event((1, 1)), "kept".into(), Value::Boolean(true))),
+            Edit::SetEventName((1, 1, "renamed e1".into())),
+            Edit::SetEventName((1, 2, "renamed, then dropped".into())),
         ];
         apply_edits(&mut request, edits).unwrap();
         let span = &request.resource_spans[0].scope_spans[1].spans[0];
         let names: Vec<_> = span.events.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["e1"]);
+        assert_eq!(names, ["renamed e1"]);
         assert_eq!(span.events[0].attributes[0].key, "kept");
         assert_eq!(span.dropped_events_count, 2);
     }

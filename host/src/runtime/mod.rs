@@ -2,9 +2,11 @@
 //! translation between the host's OTLP batches and the contract's views and edits.
 
 // Generated from the WIT, whose own doc comments document it.
+mod answers;
 #[allow(missing_docs)]
 pub mod bindings;
 mod cache;
+mod contract;
 mod edits;
 mod engine;
 mod guest_log;

@@ -4,17 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{ComponentExportIndex, Func, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{ComponentExportIndex, Func, InstancePre, Linker, ResourceTable};
 use wasmtime::{Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::policy::{TraceSampler, TraceSamplerPre};
-use super::bindings::{
-    Batch, Decision, Edit, Interest, Level, Processor, ProcessorPre, Range as TraceRange,
-};
+use super::answers::{DecideAnswer, InitAnswer, LiftedEdit, LiftedEditV0_2, ProcessAnswer};
+use super::bindings::{Batch, Decision, Edit, Interest, Level, Range as TraceRange};
 use super::cache::{CacheOutcome, ComponentCache};
+use super::contract::{ContractVersion, Exports, find_exports, link_host};
 use super::engine::{EPOCH_TICK, PluginEngine};
-use super::lift::{DecideAnswer, InitAnswer, ProcessAnswer, with_budget};
+use super::lift::with_budget;
 use super::limiter::PluginLimiter;
 use super::packed::view_span_count;
 
@@ -60,7 +59,10 @@ pub enum PluginError {
         reason: String,
     },
     /// The component does not target the world its stage needs, or imports more.
-    #[error("plugin {plugin:?} does not implement the weft:plugin@0.2.0 {world} world: {reason}")]
+    #[error(
+        "plugin {plugin:?} does not implement the {world} world of weft:plugin@0.3.0 (or 0.2.0): \
+         {reason}"
+    )]
     WrongWorld {
         /// Processor name.
         plugin: String,
@@ -175,12 +177,6 @@ impl std::fmt::Display for World {
     }
 }
 
-/// A linked component, ready to instantiate, for either world.
-enum Pre {
-    Processor(ProcessorPre<PluginState>),
-    Policy(TraceSamplerPre<PluginState>),
-}
-
 /// Classes of guest failure, used in logs and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -240,7 +236,11 @@ impl super::bindings::weft::plugin::traces::Host for PluginState {}
 /// A compiled, linked and verified plugin, shared by every worker.
 pub struct LoadedPlugin {
     name: Arc<str>,
-    pre: Pre,
+    /// The linked component, ready to instantiate.
+    pre: InstancePre<PluginState>,
+    world: World,
+    /// The contract version the component was built against.
+    version: ContractVersion,
     /// `init`, called through a budgeted lift.
     init: ComponentExportIndex,
     /// `process` (processor) or `decide` (policy): called through a budgeted lift.
@@ -327,36 +327,19 @@ impl LoadedPlugin {
         // The asynchronous WASI host: a guest that sleeps, polls or reads is waiting on a
         // future the call's deadline can drop (see `run_bounded`).
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wrong_world)?;
-        let pre = match world {
-            World::Processor => {
-                Processor::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-                    .map_err(wrong_world)?;
-                let pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
-                Pre::Processor(ProcessorPre::new(pre).map_err(wrong_world)?)
-            }
-            World::TraceSampler => {
-                TraceSampler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-                    .map_err(wrong_world)?;
-                let pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
-                Pre::Policy(TraceSamplerPre::new(pre).map_err(wrong_world)?)
-            }
-        };
-        let (interface, function) = match world {
-            World::Processor => (PROCESSOR_INTERFACE, "process"),
-            World::TraceSampler => (POLICY_INTERFACE, "decide"),
-        };
-        let export = |function: &str| {
-            component
-                .get_export_index(None, interface)
-                .and_then(|i| component.get_export_index(Some(&i), function))
-                .ok_or_else(|| {
-                    wrong_world(wasmtime::format_err!("no export {interface}#{function}"))
-                })
-        };
-        let (init, answer) = (export("init")?, export(function)?);
+        link_host(&mut linker, world).map_err(wrong_world)?;
+        let Exports {
+            version,
+            init,
+            answer,
+        } = find_exports(&component, world)
+            .map_err(|reason| wrong_world(wasmtime::format_err!("{reason}")))?;
+        let pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
         let mut plugin = LoadedPlugin {
             name: name.into(),
             pre,
+            world,
+            version,
             init,
             answer,
             config_json,
@@ -397,10 +380,12 @@ impl LoadedPlugin {
 
     /// The world the plugin implements.
     pub fn world(&self) -> World {
-        match self.pre {
-            Pre::Processor(_) => World::Processor,
-            Pre::Policy(_) => World::TraceSampler,
-        }
+        self.world
+    }
+
+    /// The contract version the plugin was built against (`0.3.0`).
+    pub fn contract_version(&self) -> &'static str {
+        self.version.as_str()
     }
 
     /// The processor's name.
@@ -478,12 +463,7 @@ impl LoadedPlugin {
         store.limiter(|state| &mut state.limits);
         let timeout = self.limits.timeout;
         store.set_epoch_deadline(deadline_ticks(timeout));
-        let instance = run_bounded(&self.name, timeout, async {
-            match &self.pre {
-                Pre::Processor(pre) => pre.instance_pre().instantiate_async(&mut store).await,
-                Pre::Policy(pre) => pre.instance_pre().instantiate_async(&mut store).await,
-            }
-        })?;
+        let instance = run_bounded(&self.name, timeout, self.pre.instantiate_async(&mut store))?;
         let missing = || PluginError::WrongWorld {
             plugin: self.name.to_string(),
             world: self.world(),
@@ -513,6 +493,7 @@ impl LoadedPlugin {
             PluginInstance {
                 store,
                 world: self.world(),
+                version: self.version,
                 answer,
                 timeout,
             },
@@ -526,6 +507,8 @@ pub struct PluginInstance {
     store: Store<PluginState>,
     /// The world the instance implements.
     world: World,
+    /// The contract version it was built against.
+    version: ContractVersion,
     /// `process` or `decide`, called with a typed signature whose answer is lifted within a
     /// budget (see `super::lift`).
     answer: Func,
@@ -542,14 +525,32 @@ impl PluginInstance {
         if self.world != World::Processor {
             return Err(not_a(&name, World::Processor));
         }
+        match self.version {
+            ContractVersion::V0_3 => self.call_process::<LiftedEdit>(&name, timeout, batch),
+            ContractVersion::V0_2 => self.call_process::<LiftedEditV0_2>(&name, timeout, batch),
+        }
+    }
+
+    /// Calls `process`, lifting its answer as a list of `E`, the `edit` of the instance's
+    /// contract version.
+    fn call_process<E>(
+        &mut self,
+        name: &str,
+        timeout: Duration,
+        batch: &Batch,
+    ) -> Result<Vec<Edit>, PluginError>
+    where
+        E: wasmtime::component::Lift + Send + Sync + 'static,
+        Edit: From<E>,
+    {
         let process = self
             .answer
-            .typed::<(&Batch,), (ProcessAnswer,)>(&self.store)
-            .map_err(|e| classify(&name, e))?;
+            .typed::<(&Batch,), (ProcessAnswer<E>,)>(&self.store)
+            .map_err(|e| classify(name, e))?;
         let budget = output_cap(view_span_count(batch), batch.arena.len());
         let store = &mut self.store;
         let (answer,) = with_budget(budget, || {
-            run_bounded(&name, timeout, process.call_async(store, (batch,)))
+            run_bounded(name, timeout, process.call_async(store, (batch,)))
         })?;
         match answer {
             Ok(edits) => Ok(edits.0.into_iter().map(Edit::from).collect()),
@@ -694,11 +695,6 @@ fn classify(plugin: &str, error: wasmtime::Error) -> PluginError {
         reason: capped(text),
     }
 }
-
-/// The interface a processor exports.
-const PROCESSOR_INTERFACE: &str = "weft:plugin/span-processor@0.2.0";
-/// The interface a policy exports.
-const POLICY_INTERFACE: &str = "weft:plugin/trace-policy@0.2.0";
 
 /// The longest decision reason kept (the WIT asks for a short label); longer ones are cut.
 pub const MAX_REASON: usize = 128;

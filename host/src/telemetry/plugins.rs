@@ -23,6 +23,8 @@ pub struct PluginStatus {
     pub sha256: String,
     /// Size of the serving component, in bytes.
     pub size: usize,
+    /// The `weft:plugin` contract version it was built against (`0.3.0`, `0.2.0`).
+    pub contract: String,
     /// When the serving version was loaded, in seconds since the Unix epoch.
     pub loaded_at: u64,
     /// The chain generation it was loaded in (0 = start-up).

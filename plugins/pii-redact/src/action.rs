@@ -15,7 +15,7 @@ pub(crate) enum Outcome<'r> {
     Keep,
     /// Replace it with this text.
     Replace(String),
-    /// Remove the attribute, because of this rule. Span names and status messages cannot be
+    /// Remove the attribute, because of this rule. Span and event names and status messages cannot be
     /// removed; they are replaced by the rule's mask instead.
     Drop(&'r Rule),
 }
@@ -23,7 +23,7 @@ pub(crate) enum Outcome<'r> {
 /// A rule's action, ready to apply.
 pub(crate) struct Rule {
     /// The text that replaces a match under `mask` (`[REDACTED:email]` or the configured
-    /// `replacement`), and a whole span name or status message under `drop`.
+    /// `replacement`), and a whole span or event name or status message under `drop`.
     pub(crate) mask: String,
     /// What the rule does.
     treatment: Treatment,

@@ -42,6 +42,9 @@ pub struct Config {
     pub redact_span_names: bool,
     /// Scan span status messages (default `true`: they often quote exceptions).
     pub redact_status_messages: bool,
+    /// Scan event names (default `true`: an event named after the failure it records can
+    /// quote what failed). Renaming an event needs contract 0.3.0's `set-event-name`.
+    pub redact_event_names: bool,
     /// Scan the strings inside array and key-value-list values, and match the keys of
     /// key-value lists against the key rules by their dotted path (default `true`). `false`
     /// has the host send string attributes only (unless `deny_keys` needs every type).
@@ -69,6 +72,7 @@ impl Default for Config {
             hash_length: 16,
             redact_span_names: true,
             redact_status_messages: true,
+            redact_event_names: true,
             redact_nested_values: true,
             count_attribute: None,
             sanitizers: Sanitizers::default(),
@@ -83,7 +87,7 @@ pub enum Mode {
     /// Scan every string value with the detectors and patterns; replace what they find.
     Detect,
     /// Pass the values of `allow_keys` untouched and redact every other string value whole.
-    /// Detectors and patterns still scan span names and status messages, when enabled.
+    /// Detectors and patterns still scan span and event names and status messages, when enabled.
     AllowList,
 }
 
@@ -97,7 +101,7 @@ pub enum Action {
     /// Replace the matched text with `[HASH:<hex>]`, a keyed HMAC-SHA256 of it: the same input
     /// always gives the same marker, so you can still group and count by it. Needs `hash_key`.
     Hash,
-    /// Remove the whole attribute. A span name or status message, which cannot be removed, is
+    /// Remove the whole attribute. A span or event name or a status message, which cannot be removed, is
     /// replaced by the mask instead.
     Drop,
 }

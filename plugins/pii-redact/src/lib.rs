@@ -1,6 +1,6 @@
 //! Weft reference processor: PII redaction.
 //!
-//! Finds personal data and credentials in span names and status messages, and in the
+//! Finds personal data and credentials in span names, event names and status messages, and in the
 //! attributes of spans, events (an `exception.message` quoting a customer's email is the
 //! classic leak), links, resources and instrumentation scopes, down through arrays and
 //! key-value lists, then masks, hashes or drops it. Only the matched part of a value changes:
@@ -28,6 +28,7 @@
 //! hash_length = 16                       # hex characters kept in [HASH:...] (8 to 64)
 //! redact_span_names = true               # default true
 //! redact_status_messages = true          # default true
+//! redact_event_names = true              # default true
 //! redact_nested_values = true            # default true: strings inside arrays and key-value lists
 //! count_attribute = "weft.redacted_count"   # default: not recorded
 //!
@@ -65,7 +66,7 @@
 //!
 //! In allow-list mode only the listed keys pass untouched and every other string value is
 //! redacted whole (`[REDACTED:unlisted_key]`); numbers and booleans pass, denied keys are
-//! still denied, and the detectors only scan span names and status messages:
+//! still denied, and the detectors only scan span and event names and status messages:
 //!
 //! ```toml
 //! [processors.config]
@@ -150,7 +151,7 @@
 //!   `*password*`, `key`, `*api?key`, `sig`, `*signature`, `*credential*`, `code`, session
 //!   ids, ...). `token_type`, `max_tokens` or `keyword` stay.
 //! - `url.in_text` (default `true`) also sanitizes URLs found inside any scanned string (an
-//!   exception message quoting a connection URL), span names and status messages included
+//!   exception message quoting a connection URL), span and event names and status messages included
 //!   when they are scanned. A URL there runs to the first whitespace, quote or angle bracket.
 //! - `action` and `replacement` work as for detectors: `hash` writes `[HASH:...]` for each
 //!   password, parameter value or literal; `drop` removes the attribute when the sanitizer
@@ -187,8 +188,8 @@
 //!   user's spans still group together while no one without the key can test guesses.
 //!   Different spellings hash alike: `Bob@Example.com` and `bob%40example.com`, or
 //!   `4111 1111 1111 1111` and `4111-1111-1111-1111`.
-//! - `drop`: the whole attribute is removed. A span name or status message cannot be removed
-//!   and is replaced by the rule's mask.
+//! - `drop`: the whole attribute is removed. A span or event name or a status message cannot
+//!   be removed and is replaced by the rule's mask.
 //!
 //! # Cost
 //!
@@ -212,8 +213,7 @@
 //!
 //! # Limits
 //!
-//! Event names are not scanned (the contract has no edit for them yet), nor is trace state.
-//! Detection is
+//! Trace state is not scanned (W3C trace state carries vendor keys, not text). Detection is
 //! pattern-based: a phone number written as ten bare digits, or an address inside free text
 //! in an unusual format, can pass. Use `deny_keys` or allow-list mode for fields that must
 //! never leave.

@@ -34,6 +34,8 @@ pub struct PiiRedact {
     span_names: bool,
     /// Whether status messages are scanned.
     status_messages: bool,
+    /// Whether event names are scanned.
+    event_names: bool,
     /// Whether arrays and key-value lists are scanned.
     nested_values: bool,
     /// Where to record how many values of a span were redacted.
@@ -67,6 +69,7 @@ impl PiiRedact {
             keys: key_policy(config, hasher.as_ref())?,
             span_names: config.redact_span_names,
             status_messages: config.redact_status_messages,
+            event_names: config.redact_event_names,
             nested_values: config.redact_nested_values,
             count_attribute,
             scratch: Scratch::default(),
@@ -130,7 +133,7 @@ impl PiiRedact {
         redacted
     }
 
-    /// The redacted form of a span name or status message, if anything matched. Text cannot be
+    /// The redacted form of a span or event name or a status message, if anything matched. Text cannot be
     /// removed, so a `drop` rule replaces all of it with its mask.
     fn redact_text(&mut self, text: &str) -> Option<String> {
         match self.redactor.redact(text, &mut self.scratch) {
@@ -215,6 +218,9 @@ impl Processor for PiiRedact {
             if self.status_messages {
                 interest.span_fields = interest.span_fields | SpanFields::STATUS;
             }
+            if self.event_names {
+                interest.span_fields = interest.span_fields | SpanFields::EVENTS;
+            }
         }
         interest
     }
@@ -235,14 +241,15 @@ impl Processor for PiiRedact {
             let mut redacted =
                 self.redact_attributes(batch, span.attributes, Target::Span(span_index), edits);
             // Event and link targets count from 0 within their span, not across the batch.
-            for (event, attributes) in batch
-                .events(span.events)
-                .iter()
-                .map(|e| e.attributes)
-                .enumerate()
-            {
+            for (event, view) in batch.events(span.events).iter().enumerate() {
                 let target = Target::Event((span_index, event as u32));
-                redacted += self.redact_attributes(batch, attributes, target, edits);
+                redacted += self.redact_attributes(batch, view.attributes, target, edits);
+                if self.event_names
+                    && let Some(name) = self.redact_text(batch.text(view.name))
+                {
+                    edits.set_event_name(index, event, name);
+                    redacted += 1;
+                }
             }
             for (link, attributes) in batch
                 .links(span.links)

@@ -635,3 +635,27 @@ fn hostile_values_are_scanned_in_linear_time() {
         other => panic!("unexpected edits {other:?}"),
     }
 }
+
+#[test]
+fn event_names_are_scanned_unless_turned_off() {
+    let named = |name: &str| EventSpec {
+        name: name.into(),
+        time_unix_nano: 1,
+        attributes: vec![],
+    };
+    let batch = BatchBuilder::new()
+        .span_with("a", |span| {
+            span.events = vec![named("retry"), named("charge 4111 1111 1111 1111 declined")];
+        })
+        .build();
+    assert_eq!(
+        edits_of("{}", &batch),
+        [Edit::SetEventName((
+            0,
+            1,
+            "charge [REDACTED:credit_card] declined".into()
+        ))],
+        "the event is counted within its span"
+    );
+    assert_eq!(edits_of(r#"{"redact_event_names": false}"#, &batch), []);
+}
