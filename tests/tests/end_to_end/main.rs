@@ -4,6 +4,7 @@
 
 mod admission;
 mod c_plugin;
+mod contract_versions;
 mod faults;
 mod hardening;
 mod hostile;
