@@ -243,6 +243,8 @@
 //! other (`varchar(255)` becomes `varchar(?)`).
 
 pub mod config;
+#[cfg(any(test, feature = "corpus"))]
+pub mod corpus;
 
 mod action;
 mod detect;

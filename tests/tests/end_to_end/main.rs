@@ -15,7 +15,7 @@ mod memory_bomb;
 mod operability;
 mod packed_sdk;
 mod python_plugin;
-mod redaction_places;
+mod redaction_matrix;
 mod reference_plugins;
 mod reload;
 mod tail_sampling;
