@@ -255,7 +255,7 @@ fn plugin_test_passes_when_the_output_matches_the_expected_file() {
 
 #[test]
 fn the_redactor_examples_give_their_expected_output() {
-    for example in ["pii-redact-url", "pii-redact-sql"] {
+    for example in ["pii-redact-url", "pii-redact-sql", "pii-redact-nested"] {
         let dir = format!(
             "{}/../examples/plugin-test/{example}",
             env!("CARGO_MANIFEST_DIR")
