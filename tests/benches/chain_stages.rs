@@ -8,7 +8,9 @@
 //! - `SECONDS`: how long each loop runs (default 8).
 //! - `COMPARE="old.wasm;new.wasm"`: instead, run each component as the chain's first stage
 //!   (with its config) on the same requests, alternating batch by batch, so that two builds of
-//!   a plugin are compared under the same machine load.
+//!   a plugin are compared under the same machine load. An entry `path|{json}` runs that
+//!   component with the JSON config instead of the chain's, to tell apart what each setting
+//!   costs (`new.wasm;new.wasm|{"redact_span_names": false}`).
 //! - `CLEAN=1`: requests of the plugins bench's clean spans (no personal data, no secrets)
 //!   instead of the load's, to see what a plugin costs on values it must leave alone.
 
@@ -162,10 +164,11 @@ fn whole_path(stages: &mut [Stage], requests: &[Vec<u8>], seconds: u64) {
 fn compare(engine: &PluginEngine, config: &str, paths: &str, requests: &[Vec<u8>], seconds: u64) {
     let mut stages: Vec<Stage> = paths
         .split(';')
-        .map(|path| {
+        .map(|entry| {
+            let (path, config) = entry.split_once('|').unwrap_or((entry, config));
             let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
             let limits = weft::runtime::Limits::default();
-            let plugin = LoadedPlugin::load(engine, path, &bytes, config.to_owned(), limits);
+            let plugin = LoadedPlugin::load(engine, entry, &bytes, config.to_owned(), limits);
             Stage::new(Arc::new(plugin.unwrap()))
         })
         .collect();

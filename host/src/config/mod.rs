@@ -3,9 +3,13 @@
 //! Loading reports every problem at once, each with its path in the file
 //! (`processors[1].on_error: unknown variant ...`), before anything starts.
 
+mod secrets;
+mod security;
 mod types;
 mod validate;
 
+pub use secrets::SecretValues;
+pub use security::*;
 pub use types::*;
 pub use validate::{ConfigError, ConfigErrors, plugin_path};
 

@@ -67,9 +67,16 @@ pub struct AdminConfig {
     /// Serve the admin endpoints.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// `host:port` to bind.
+    /// `host:port` to bind. Anything but a loopback address needs a `token`.
     #[serde(default = "default_admin_endpoint")]
     pub endpoint: String,
+    /// `${env:NAME}` or `${file:PATH}`: every endpoint but `/healthz` and `/readyz` then
+    /// needs `authorization: Bearer <token>`.
+    #[serde(default)]
+    pub token: Option<super::Secret>,
+    /// `[admin.tap]`.
+    #[serde(default)]
+    pub tap: super::AdminTapConfig,
 }
 
 impl Default for AdminConfig {
@@ -77,6 +84,8 @@ impl Default for AdminConfig {
         AdminConfig {
             enabled: true,
             endpoint: default_admin_endpoint(),
+            token: None,
+            tap: super::AdminTapConfig::default(),
         }
     }
 }
@@ -102,6 +111,8 @@ pub struct OtlpReceiverConfig {
     pub grpc: Option<ListenerConfig>,
     /// `[receivers.otlp.http]`.
     pub http: Option<ListenerConfig>,
+    /// `[receivers.otlp.auth]`: bearer tokens both listeners require.
+    pub auth: Option<super::ReceiverAuthConfig>,
 }
 
 /// One listening endpoint.

@@ -65,10 +65,11 @@ impl std::fmt::Display for ConfigErrors {
 
 /// Parses `text`, deserialising each section on its own so one mistake does not hide the next.
 pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         ConfigErrors::single(ConfigError::new("", format!("invalid TOML: {e}")))
     })?;
     let mut errors = Vec::new();
+    let secrets = super::secrets::expand(&mut table, base_dir, &mut errors);
     let mut config = Config::default();
     // Sections that failed to parse: checks that would only repeat their error are skipped.
     let mut broken = HashSet::new();
@@ -136,6 +137,10 @@ pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors>
     if errors.is_empty() {
         Ok(config)
     } else {
+        // A message may quote a value: never one a reference produced.
+        for error in &mut errors {
+            error.message = secrets.scrub(&error.message);
+        }
         Err(ConfigErrors(errors))
     }
 }
