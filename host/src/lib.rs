@@ -9,6 +9,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod admin;
+pub mod auth;
 pub mod bench;
 pub mod builtin;
 pub mod cli;

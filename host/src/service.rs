@@ -137,6 +137,7 @@ impl RunningService {
             let (stop, stopped) = oneshot::channel::<()>();
             let serve = crate::admin::serve_admin(
                 listener,
+                config.config.admin.clone(),
                 service.reload.clone(),
                 service.metrics.clone(),
                 async {

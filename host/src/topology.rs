@@ -15,6 +15,7 @@ use anyhow::Context;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::auth::{BearerTokens, TokenGate};
 use crate::config::{ExporterConfig, ListenerConfig, OtlpReceiverConfig};
 use crate::exporter::{ExportFanout, ExporterHandle, Sink, start_exporter};
 use crate::pipeline::{Protocol, Submitter};
@@ -42,6 +43,8 @@ struct RunningExporter {
 pub struct Topology {
     metrics: Arc<Metrics>,
     submitter: Option<Submitter>,
+    /// The bearer tokens both receivers require, shared with them.
+    auth: Arc<TokenGate>,
     grpc: Option<RunningReceiver>,
     http: Option<RunningReceiver>,
     exporters: BTreeMap<String, RunningExporter>,
@@ -67,6 +70,7 @@ impl Topology {
         let topology = Topology {
             metrics,
             submitter: None,
+            auth: Arc::new(TokenGate::default()),
             grpc: None,
             http: None,
             exporters: running,
@@ -98,6 +102,12 @@ impl Topology {
         if let Some(submitter) = submitter {
             self.submitter = Some(submitter);
         }
+        // Running listeners check the new tokens from their next request on.
+        let tokens = config
+            .auth
+            .as_ref()
+            .map(|auth| BearerTokens::new(auth.tokens()));
+        self.auth.set(tokens);
         let mut changed = Vec::new();
         for protocol in [Protocol::Grpc, Protocol::Http] {
             let wanted = match protocol {
@@ -128,7 +138,7 @@ impl Topology {
                     .submitter
                     .clone()
                     .context("receivers need the pipeline")?;
-                let started = start_receiver(protocol, wanted, submitter)
+                let started = start_receiver(protocol, wanted, submitter, self.auth.clone())
                     .await
                     .with_context(|| format!("starting {name}"))?;
                 if let Some(old) = slot.replace(started) {
@@ -249,6 +259,7 @@ async fn start_receiver(
     protocol: Protocol,
     config: &ListenerConfig,
     submitter: Submitter,
+    auth: Arc<TokenGate>,
 ) -> anyhow::Result<RunningReceiver> {
     let listener = tokio::net::TcpListener::bind(&config.endpoint)
         .await
@@ -261,12 +272,14 @@ async fn start_receiver(
     let max = config.max_request_bytes;
     let task = match protocol {
         Protocol::Grpc => tokio::spawn(async move {
-            if let Err(e) = crate::receiver::serve_grpc(listener, submitter, max, shutdown).await {
+            let serve = crate::receiver::serve_grpc(listener, submitter, max, auth, shutdown);
+            if let Err(e) = serve.await {
                 tracing::error!(error = %e, "OTLP/gRPC receiver failed.");
             }
         }),
         Protocol::Http => tokio::spawn(async move {
-            if let Err(e) = crate::receiver::serve_http(listener, submitter, max, shutdown).await {
+            let serve = crate::receiver::serve_http(listener, submitter, max, auth, shutdown);
+            if let Err(e) = serve.await {
                 tracing::error!(error = %e, "OTLP/HTTP receiver failed.");
             }
         }),

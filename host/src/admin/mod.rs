@@ -11,6 +11,9 @@
 //!
 //! The tap's query: `processor=NAME`, `point=before|after|diff` (default `diff`),
 //! `filter=KEY=VALUE` (repeatable), `rate=N` spans a second (default 10, at most 1000).
+//!
+//! Every request passes the guard first (`guard.rs`): the `Host` and `Origin` checks, and
+//! with `admin.token` a bearer token on everything but `/healthz` and `/readyz`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,8 +26,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+mod guard;
 mod tap;
 
+use crate::auth::BearerTokens;
+use crate::config::{AdminConfig, AdminTapConfig};
 use crate::reload::ReloadHandle;
 use crate::telemetry::Metrics;
 
@@ -32,15 +38,35 @@ use crate::telemetry::Metrics;
 struct Admin {
     reload: ReloadHandle,
     metrics: Arc<Metrics>,
+    /// What taps may show, and how many may be open.
+    tap: AdminTapConfig,
 }
 
-/// Serves the admin endpoints on `listener` until `shutdown` completes.
+/// Serves the admin endpoints on `listener` until `shutdown` completes, as `config` allows.
 pub async fn serve_admin(
     listener: TcpListener,
+    config: AdminConfig,
     reload: ReloadHandle,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let guard = Arc::new(guard::Guard {
+        tokens: config.token.as_ref().map(|token| {
+            Arc::new(BearerTokens::new(
+                token
+                    .expose()
+                    .lines()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty()),
+            ))
+        }),
+        allowed_hosts: config.allowed_hosts,
+    });
+    let state = Admin {
+        reload,
+        metrics,
+        tap: config.tap,
+    };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -48,7 +74,8 @@ pub async fn serve_admin(
         .route("/api/plugins", get(plugins))
         .route("/api/tap", get(tap::tap))
         .route("/reload", post(reload_now))
-        .with_state(Admin { reload, metrics });
+        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
+        .with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

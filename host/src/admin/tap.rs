@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::tap::{TapPoint, TapRequest, parse_filter};
+use crate::tap::{TapLimits, TapPoint, TapRequest, parse_filter};
 
 use super::Admin;
 
@@ -23,10 +23,20 @@ const DEFAULT_RATE: u32 = 10;
 const MAX_RATE: u32 = 1000;
 
 pub(super) async fn tap(State(admin): State<Admin>, RawQuery(query): RawQuery) -> Response {
-    let request = match parse(query.as_deref().unwrap_or("")) {
+    let mut request = match parse(query.as_deref().unwrap_or("")) {
         Ok(request) => request,
         Err(problem) => return (StatusCode::BAD_REQUEST, format!("{problem}\n")).into_response(),
     };
+    request.raw = admin.tap.allow_raw;
+    if request.point == TapPoint::Before && !request.raw {
+        return (
+            StatusCode::FORBIDDEN,
+            "point=before shows spans as they enter the processor, before a redactor has \
+             cleaned them; it needs admin.tap.allow_raw = true (point=after and point=diff \
+             show only what the processor let out)\n",
+        )
+            .into_response();
+    }
     let processors: Vec<String> = admin
         .metrics
         .plugin_statuses()
@@ -44,13 +54,23 @@ pub(super) async fn tap(State(admin): State<Admin>, RawQuery(query): RawQuery) -
         )
             .into_response();
     }
-    let header = serde_json::json!({
+    let limits = TapLimits {
+        max_concurrent: admin.tap.max_concurrent,
+        max_total_rate: admin.tap.max_total_rate,
+    };
+    let mut header = serde_json::json!({
         "tap": request.processor,
         "point": request.point,
         "filters": request.filters.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
-        "rate": request.rate,
+        "raw": request.raw,
     });
-    let events = admin.metrics.taps.open(request);
+    let (events, rate) = match admin.metrics.taps.open_within(request, limits) {
+        Ok(opened) => opened,
+        Err(refusal) => {
+            return (StatusCode::TOO_MANY_REQUESTS, format!("{refusal}\n")).into_response();
+        }
+    };
+    header["rate"] = rate.into();
     tracing::info!(tap = %header, "Tap opened.");
     let first = tokio_stream::once(Ok::<_, std::convert::Infallible>(line(&header)));
     let lines = ReceiverStream::new(events).map(|event| Ok(line(&event)));
@@ -92,6 +112,7 @@ fn parse(query: &str) -> Result<TapRequest, String> {
         point,
         filters,
         rate,
+        raw: false,
     })
 }
 
@@ -115,6 +136,7 @@ mod tests {
                     ("a".into(), "".into())
                 ],
                 rate: 5,
+                raw: false,
             }
         );
         assert_eq!(parse("processor=x").unwrap().point, TapPoint::Diff);

@@ -54,10 +54,21 @@ pub(super) fn expand(
     base_dir: &Path,
     errors: &mut Vec<ConfigError>,
 ) -> SecretValues {
+    expand_with(table, base_dir, &|name| std::env::var(name).ok(), errors)
+}
+
+/// [`expand`], reading environment variables through `env`.
+fn expand_with(
+    table: &mut toml::Table,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<ConfigError>,
+) -> SecretValues {
     let mut secrets = SecretValues::default();
     for (key, value) in table.iter_mut() {
         let mut walk = Walk {
             base_dir,
+            env,
             errors: &mut *errors,
             secrets: &mut secrets,
         };
@@ -68,6 +79,7 @@ pub(super) fn expand(
 
 struct Walk<'a> {
     base_dir: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
     errors: &'a mut Vec<ConfigError>,
     secrets: &'a mut SecretValues,
 }
@@ -104,7 +116,7 @@ impl Walk<'_> {
         if !text.contains("${") {
             return;
         }
-        match substitute(text, self.base_dir) {
+        match substitute(text, self.base_dir, self.env) {
             Ok((expanded, values)) => {
                 self.secrets.0.extend(values);
                 *text = expanded;
@@ -146,7 +158,11 @@ fn is_one_reference(text: &str) -> bool {
 }
 
 /// `text` with its references replaced, and the values they produced.
-fn substitute(text: &str, base_dir: &Path) -> Result<(String, Vec<String>), String> {
+fn substitute(
+    text: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<String>), String> {
     let mut out = String::with_capacity(text.len());
     let mut values = Vec::new();
     let mut rest = text;
@@ -163,7 +179,7 @@ fn substitute(text: &str, base_dir: &Path) -> Result<(String, Vec<String>), Stri
         let end = body
             .find('}')
             .ok_or("a \"${\" is never closed by \"}\" (write \"$${\" for a literal \"${\")")?;
-        let value = resolve(&body[..end], base_dir)?;
+        let value = resolve(&body[..end], base_dir, env)?;
         out.push_str(&value);
         values.push(value);
         rest = &body[end + 1..];
@@ -173,7 +189,11 @@ fn substitute(text: &str, base_dir: &Path) -> Result<(String, Vec<String>), Stri
 }
 
 /// The value of one reference's body (`env:NAME` or `file:PATH`).
-fn resolve(reference: &str, base_dir: &Path) -> Result<String, String> {
+fn resolve(
+    reference: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
     if let Some(name) = reference.strip_prefix("env:") {
         let valid = !name.is_empty()
             && !name.starts_with(|c: char| c.is_ascii_digit())
@@ -183,7 +203,7 @@ fn resolve(reference: &str, base_dir: &Path) -> Result<String, String> {
                 "\"${{env:{name}}}\": an environment variable name is letters, digits and `_`"
             ));
         }
-        return std::env::var(name).map_err(|_| {
+        return env(name).ok_or_else(|| {
             format!("\"${{env:{name}}}\": the environment variable {name} is not set")
         });
     }
@@ -209,15 +229,27 @@ fn resolve(reference: &str, base_dir: &Path) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    /// The test's environment: two variables.
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "WEFT_TEST_SECRET_A" => Some("s3cr3t-from-env".into()),
+            "WEFT_TEST_SECRET_B" => Some("from-env".into()),
+            _ => None,
+        }
+    }
+
     fn expanded(text: &str, dir: &Path) -> (Result<String, Vec<String>>, SecretValues) {
         let mut table: toml::Table = text.parse().unwrap();
         let mut errors = Vec::new();
-        let secrets = expand(&mut table, dir, &mut errors);
+        let secrets = expand_with(&mut table, dir, &env, &mut errors);
         if errors.is_empty() {
             let value = table["a"]["b"].as_str().unwrap_or_default().to_owned();
             (Ok(value), secrets)
         } else {
-            (Err(errors.iter().map(ToString::to_string).collect()), secrets)
+            (
+                Err(errors.iter().map(ToString::to_string).collect()),
+                secrets,
+            )
         }
     }
 
@@ -226,8 +258,6 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("weft-secrets-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("key"), "s3cr3t-from-file\n").unwrap();
-        // SAFETY: tests in this module are the only readers of this variable.
-        unsafe { std::env::set_var("WEFT_TEST_SECRET_A", "s3cr3t-from-env") };
         let (value, secrets) = expanded(
             r#"a.b = "Bearer ${env:WEFT_TEST_SECRET_A} and ${file:key}, $${not:one}""#,
             &dir,
@@ -268,10 +298,8 @@ mod tests {
         "#
         .parse()
         .unwrap();
-        // SAFETY: tests in this module are the only readers of this variable.
-        unsafe { std::env::set_var("WEFT_TEST_SECRET_B", "from-env") };
         let mut errors = Vec::new();
-        expand(&mut table, Path::new("."), &mut errors);
+        expand_with(&mut table, Path::new("."), &env, &mut errors);
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,

@@ -74,6 +74,10 @@ pub struct AdminConfig {
     /// needs `authorization: Bearer <token>`.
     #[serde(default)]
     pub token: Option<super::Secret>,
+    /// Host names the admin server answers to besides IP addresses and `localhost` (the
+    /// `Host` header is checked against DNS rebinding).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
     /// `[admin.tap]`.
     #[serde(default)]
     pub tap: super::AdminTapConfig,
@@ -85,6 +89,7 @@ impl Default for AdminConfig {
             enabled: true,
             endpoint: default_admin_endpoint(),
             token: None,
+            allowed_hosts: Vec::new(),
             tap: super::AdminTapConfig::default(),
         }
     }

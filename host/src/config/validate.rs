@@ -355,13 +355,34 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
             ));
         }
     }
-    if config.admin.enabled && config.admin.endpoint.parse::<SocketAddr>().is_err() {
-        errors.push(ConfigError::new(
+    match config.admin.endpoint.parse::<SocketAddr>() {
+        _ if !config.admin.enabled => {}
+        Err(_) => errors.push(ConfigError::new(
             "admin.endpoint",
             format!(
                 "{:?} is not an IP:port address (e.g. \"127.0.0.1:8888\")",
                 config.admin.endpoint
             ),
+        )),
+        Ok(address) if !address.ip().is_loopback() && config.admin.token.is_none() => {
+            errors.push(ConfigError::new(
+                "admin.endpoint",
+                format!(
+                    "{address} is reachable from other machines, and the admin server shows \
+                     live spans and reloads the pipeline: set admin.token (\"${{env:NAME}}\" \
+                     or \"${{file:PATH}}\") or bind a loopback address"
+                ),
+            ));
+        }
+        Ok(_) => {}
+    }
+    if let Some(auth) = &otlp.auth
+        && auth.tokens().next().is_none()
+        && !auth.bearer_tokens.iter().any(|t| t.expose().is_empty())
+    {
+        errors.push(ConfigError::new(
+            "receivers.otlp.auth.bearer_tokens",
+            "no token: list at least one \"${env:NAME}\" or \"${file:PATH}\"",
         ));
     }
     if config.exporters.is_empty() && !broken.contains("exporters") {
@@ -547,6 +568,37 @@ mod tests {
                 .any(|e| e.starts_with("exporters.s: unknown field `flush`")),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn an_admin_server_other_machines_reach_needs_a_token() {
+        let config = |admin: &str| {
+            format!(
+                "[receivers.otlp.grpc]\nendpoint = \"127.0.0.1:4317\"\n\
+                 [exporters.out]\ntype = \"stdout\"\n[admin]\n{admin}\n"
+            )
+        };
+        let errors = errors(&config("endpoint = \"0.0.0.0:8888\""));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("admin.endpoint: 0.0.0.0:8888 is reachable"));
+        let dir = std::env::temp_dir().join(format!("weft-admin-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = dir.join("admin-token");
+        std::fs::write(&token, "t0k3n-for-admin\n").unwrap();
+        let with_token = config(&format!(
+            "endpoint = \"0.0.0.0:8888\"\ntoken = \"${{file:{}}}\"",
+            token.display()
+        ));
+        assert_eq!(self::errors(&with_token), Vec::<String>::new());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            self::errors(&config("endpoint = \"127.0.0.1:8888\"")),
+            Vec::<String>::new()
+        );
+        let written_out = config("token = \"t0k3n-for-admin\"\nendpoint = \"0.0.0.0:1\"");
+        let errors = self::errors(&written_out);
+        assert!(errors.iter().all(|e| !e.contains("t0k3n")), "{errors:?}");
+        assert!(errors[0].starts_with("admin.token: must be"), "{errors:?}");
     }
 
     #[test]

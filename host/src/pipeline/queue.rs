@@ -156,6 +156,12 @@ impl Submitter {
         PipelineStats::add(&self.receiver(protocol).spans_refused, spans as u64);
     }
 
+    /// Counts a request refused for its credentials, before it was read.
+    pub fn count_unauthenticated(&self, protocol: Protocol) {
+        PipelineStats::add(&self.metrics.pipeline.requests_refused, 1);
+        PipelineStats::add(&self.receiver(protocol).requests_unauthenticated, 1);
+    }
+
     fn receiver(&self, protocol: Protocol) -> &crate::telemetry::ReceiverMetrics {
         match protocol {
             Protocol::Grpc => &self.metrics.grpc,

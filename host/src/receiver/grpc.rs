@@ -12,6 +12,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -30,6 +31,7 @@ use tonic::codegen::{Service, StdError};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Code, Status};
 
+use crate::auth::TokenGate;
 use crate::codec::{GunzipError, gunzip};
 use crate::pipeline::{Protocol, Refusal, Submitter, protobuf_footprint, span_count};
 
@@ -48,6 +50,8 @@ const FRAME_HEADER: usize = 5;
 struct GrpcReceiver {
     submitter: Submitter,
     max_request_bytes: usize,
+    /// The bearer tokens requests must carry, checked before the body is read.
+    auth: Arc<TokenGate>,
 }
 
 impl GrpcReceiver {
@@ -127,6 +131,14 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let authorization = request.headers().get(http::header::AUTHORIZATION);
+        if let Err(refusal) = self.auth.check(authorization.map(|v| v.as_bytes())) {
+            self.submitter.count_unauthenticated(Protocol::Grpc);
+            tracing::debug!(reason = %refusal, "Refused an OTLP/gRPC request.");
+            return Box::pin(async move {
+                Ok(Status::new(Code::Unauthenticated, refusal.to_string()).into_http())
+            });
+        }
         if request.uri().path() != EXPORT {
             return Box::pin(async {
                 Ok(
@@ -303,11 +315,13 @@ pub async fn serve_grpc(
     listener: TcpListener,
     submitter: Submitter,
     max_request_bytes: usize,
+    auth: Arc<TokenGate>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let service = GrpcReceiver {
         submitter,
         max_request_bytes,
+        auth,
     };
     tonic::transport::Server::builder()
         .add_service(service)

@@ -1,6 +1,7 @@
 //! OTLP/HTTP receiver: `POST /v1/traces` with protobuf or JSON bodies, optionally gzip.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,6 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use tokio::net::TcpListener;
 
+use crate::auth::TokenGate;
 use crate::codec::{GunzipError, gunzip};
 use crate::pipeline::{
     Protocol, Refusal, Submitter, json_footprint, protobuf_footprint, span_count,
@@ -26,6 +28,8 @@ use super::validate::validate_request;
 struct HttpReceiver {
     submitter: Submitter,
     max_request_bytes: usize,
+    /// The bearer tokens requests must carry, checked before the body is read.
+    auth: Arc<TokenGate>,
 }
 
 /// The two OTLP/HTTP encodings.
@@ -36,6 +40,29 @@ enum Encoding {
 }
 
 impl Encoding {
+    /// The encoding a `content-type` names, if it is one of the two.
+    fn named(content_type: &str) -> Option<Self> {
+        let media_type = content_type.split(';').next().unwrap_or("").trim();
+        if media_type.eq_ignore_ascii_case("application/x-protobuf")
+            || media_type.eq_ignore_ascii_case("application/protobuf")
+        {
+            Some(Encoding::Protobuf)
+        } else if media_type.eq_ignore_ascii_case("application/json") {
+            Some(Encoding::Json)
+        } else {
+            None
+        }
+    }
+
+    /// The encoding of a request's error answer: its own, or JSON when it has none.
+    fn of(headers: &HeaderMap) -> Self {
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Encoding::named)
+            .unwrap_or(Encoding::Json)
+    }
+
     fn content_type(self) -> &'static str {
         match self {
             Encoding::Protobuf => "application/x-protobuf",
@@ -57,17 +84,20 @@ struct RpcStatus {
 const INVALID_ARGUMENT: i32 = 3;
 const RESOURCE_EXHAUSTED: i32 = 8;
 const UNAVAILABLE: i32 = 14;
+const UNAUTHENTICATED: i32 = 16;
 
 /// Serves OTLP/HTTP on `listener` until `shutdown` completes, then finishes in-flight requests.
 pub async fn serve_http(
     listener: TcpListener,
     submitter: Submitter,
     max_request_bytes: usize,
+    auth: Arc<TokenGate>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = HttpReceiver {
         submitter,
         max_request_bytes,
+        auth,
     };
     let app = Router::new()
         .route("/v1/traces", post(export_traces))
@@ -83,6 +113,23 @@ async fn export_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    if let Err(refusal) = receiver.auth.check(authorization) {
+        receiver.submitter.count_unauthenticated(Protocol::Http);
+        tracing::debug!(reason = %refusal, "Refused an OTLP/HTTP request.");
+        let mut failure = Failure::new(
+            StatusCode::UNAUTHORIZED,
+            UNAUTHENTICATED,
+            refusal.to_string(),
+            Encoding::of(&headers),
+        );
+        failure.counted = true;
+        let mut response = failure.into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
     match handle(&receiver, &headers, body).await {
         Ok(encoding) => success(encoding),
         Err(failure) => {
@@ -167,16 +214,9 @@ async fn handle(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let encoding = match media_type.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
-        "application/json" => Encoding::Json,
-        _ => {
+    let encoding = match Encoding::named(content_type) {
+        Some(encoding) => encoding,
+        None => {
             return Err(Failure::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 INVALID_ARGUMENT,

@@ -72,6 +72,33 @@ pub struct TapRequest {
     pub filters: Vec<(String, String)>,
     /// At most this many spans a second.
     pub rate: u32,
+    /// Whether the tap may show spans as they entered the processor (`Before`, and the
+    /// before-values of `Diff`). Without it a `Diff` tap shows the span as it left, and of
+    /// each change only the field and its new value.
+    pub raw: bool,
+}
+
+/// What the admin server allows all taps together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TapLimits {
+    /// Taps open at once.
+    pub max_concurrent: usize,
+    /// Spans a second, all open taps together.
+    pub max_total_rate: u32,
+}
+
+/// Why a tap was not opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TapRefusal {
+    /// As many taps as allowed are open.
+    #[error("{0} taps are open, the most allowed (admin.tap.max_concurrent); close one first")]
+    TooMany(usize),
+    /// The open taps use the whole span rate.
+    #[error(
+        "the open taps already show {0} spans a second, the most allowed \
+         (admin.tap.max_total_rate); close one or lower its rate"
+    )]
+    RateTaken(u32),
 }
 
 /// One span seen by a tap.
@@ -116,6 +143,29 @@ struct Tap {
 }
 
 impl TapHub {
+    /// Opens a tap within `limits`: refused when as many taps as allowed are open, and its rate
+    /// cut to what the open taps leave of the total. Returns its events and the rate granted.
+    pub fn open_within(
+        &self,
+        mut request: TapRequest,
+        limits: TapLimits,
+    ) -> Result<(mpsc::Receiver<TapEvent>, u32), TapRefusal> {
+        let mut taps = crate::sync::lock(&self.taps);
+        taps.retain(|tap| !tap.closed.load(Ordering::Relaxed) && !tap.sender.is_closed());
+        if taps.len() >= limits.max_concurrent {
+            return Err(TapRefusal::TooMany(taps.len()));
+        }
+        let used: u32 = taps.iter().map(|tap| tap.request.rate).sum();
+        let left = limits.max_total_rate.saturating_sub(used);
+        if left == 0 {
+            return Err(TapRefusal::RateTaken(used));
+        }
+        request.rate = request.rate.min(left);
+        let rate = request.rate;
+        drop(taps);
+        Ok((self.open(request), rate))
+    }
+
     /// Opens a tap; its events arrive on the receiver until it is dropped.
     pub fn open(&self, request: TapRequest) -> mpsc::Receiver<TapEvent> {
         let (sender, receiver) = mpsc::channel(TAP_QUEUE);
@@ -235,11 +285,22 @@ impl Watch {
         }
         for (index, id, before) in &self.pending {
             let after = &outcomes[&(id.0.as_slice(), id.1.as_slice())];
-            let (changes, dropped) = match after {
+            let tap = &self.taps[*index];
+            let (mut changes, dropped) = match after {
                 Some(after) => (after.changes_from(before), false),
                 None => (Vec::new(), true),
             };
-            self.taps[*index].send(before.clone(), Some(changes), dropped);
+            if tap.request.raw {
+                tap.send(before.clone(), Some(changes), dropped);
+                continue;
+            }
+            // Nothing of what entered the processor: the span as it left (its ids alone if it
+            // did not), and of each change the field and its new value.
+            for change in &mut changes {
+                change.before = None;
+            }
+            let shown = after.clone().unwrap_or_else(|| before.ids_only());
+            tap.send(shown, Some(changes), dropped);
         }
     }
 }
@@ -381,12 +442,78 @@ mod tests {
     }
 
     fn tap(hub: &TapHub, point: TapPoint, rate: u32) -> mpsc::Receiver<TapEvent> {
-        hub.open(TapRequest {
+        hub.open(tap_request(point, rate, true))
+    }
+
+    fn tap_request(point: TapPoint, rate: u32, raw: bool) -> TapRequest {
+        TapRequest {
             processor: "redact".into(),
             point,
             filters: Vec::new(),
             rate,
-        })
+            raw,
+        }
+    }
+
+    #[test]
+    fn without_raw_a_diff_shows_nothing_that_entered_the_processor() {
+        let hub = TapHub::default();
+        let mut receiver = hub.open(tap_request(TapPoint::Diff, 10, false));
+        let mut watch = hub.watch("redact").unwrap();
+        watch.before(&request(2, "a@b.example"));
+        let mut after = request(2, "[REDACTED:email]");
+        after.resource_spans[0].scope_spans[0].spans.remove(1);
+        watch.after(Some(&after));
+        let events: Vec<TapEvent> = std::iter::from_fn(|| receiver.try_recv().ok()).collect();
+        let shown = serde_json::to_string(&events).unwrap();
+        assert!(!shown.contains("a@b.example"), "{shown}");
+        let change = &events[0].changes.as_ref().unwrap()[0];
+        assert_eq!(change.field, "attributes.user.email");
+        assert_eq!(
+            (change.before.as_ref(), change.after.as_ref()),
+            (None, Some(&"[REDACTED:email]".into()))
+        );
+        assert_eq!(
+            events[0].span.fields["attributes.user.email"],
+            "[REDACTED:email]"
+        );
+        assert!(events[1].dropped && events[1].span.fields.is_empty());
+    }
+
+    #[test]
+    fn taps_open_within_the_count_and_the_total_rate() {
+        let hub = TapHub::default();
+        let limits = TapLimits {
+            max_concurrent: 2,
+            max_total_rate: 100,
+        };
+        let (_first, rate) = hub
+            .open_within(tap_request(TapPoint::After, 70, false), limits)
+            .unwrap();
+        assert_eq!(rate, 70);
+        let (second, rate) = hub
+            .open_within(tap_request(TapPoint::After, 70, false), limits)
+            .unwrap();
+        assert_eq!(rate, 30, "cut to what the first leaves");
+        assert_eq!(
+            hub.open_within(tap_request(TapPoint::After, 1, false), limits)
+                .unwrap_err(),
+            TapRefusal::TooMany(2)
+        );
+        drop(second);
+        let limits = TapLimits {
+            max_concurrent: 4,
+            ..limits
+        };
+        let (_third, rate) = hub
+            .open_within(tap_request(TapPoint::After, 70, false), limits)
+            .unwrap();
+        assert_eq!(rate, 30, "a closed tap's rate comes back");
+        assert_eq!(
+            hub.open_within(tap_request(TapPoint::After, 1, false), limits)
+                .unwrap_err(),
+            TapRefusal::RateTaken(100)
+        );
     }
 
     #[test]

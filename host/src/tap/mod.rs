@@ -4,5 +4,5 @@
 mod hub;
 mod snapshot;
 
-pub use hub::{TapEvent, TapHub, TapPoint, TapRequest, Watch, parse_filter};
+pub use hub::{TapEvent, TapHub, TapLimits, TapPoint, TapRefusal, TapRequest, Watch, parse_filter};
 pub use snapshot::{FieldChange, SpanSnapshot, matches};

@@ -41,6 +41,15 @@ pub struct FieldChange {
 }
 
 impl SpanSnapshot {
+    /// The span's ids, without any field.
+    pub fn ids_only(&self) -> Self {
+        SpanSnapshot {
+            trace_id: self.trace_id.clone(),
+            span_id: self.span_id.clone(),
+            fields: BTreeMap::new(),
+        }
+    }
+
     /// Flattens `span` with its `resource` and scope name/version.
     pub fn of(span: &Span, resource: Option<&Resource>, scope: (&str, &str)) -> Self {
         let mut fields = BTreeMap::new();

@@ -134,6 +134,8 @@ pub struct ReceiverMetrics {
     pub spans_accepted: AtomicU64,
     /// Spans refused (malformed, too large, queue full, shutting down).
     pub spans_refused: AtomicU64,
+    /// Requests refused for a missing or wrong bearer token, before they were read.
+    pub requests_unauthenticated: AtomicU64,
 }
 
 /// Every metric of a running Weft.
@@ -242,6 +244,19 @@ impl Metrics {
                 out,
                 "weft_receiver_spans_refused_total{{protocol=\"{protocol}\"}} {}",
                 get(&r.spans_refused)
+            );
+        }
+        family(
+            &mut out,
+            "weft_receiver_requests_unauthenticated_total",
+            "counter",
+            "Requests refused by receivers for a missing or wrong bearer token.",
+        );
+        for (protocol, r) in [("grpc", &self.grpc), ("http", &self.http)] {
+            let _ = writeln!(
+                out,
+                "weft_receiver_requests_unauthenticated_total{{protocol=\"{protocol}\"}} {}",
+                get(&r.requests_unauthenticated)
             );
         }
         family(
