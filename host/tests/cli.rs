@@ -351,6 +351,8 @@ plugin = "builtin:pii-redact"
 [exporters.file]
 type = "file"
 path = "spans.jsonl"
+[admin.tap]
+allow_raw = true
 "#,
     );
     let mut weft = spawn_weft(&config);

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use opentelemetry::Context;
 use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
@@ -41,9 +41,23 @@ pub const CLEAN: &[(&str, &str)] = &[
 /// An OpenTelemetry SDK tracer provider for service `checkout`, exporting to Weft over gRPC.
 /// Call from inside a Tokio runtime.
 pub fn tracer_provider(weft_grpc: SocketAddr) -> SdkTracerProvider {
+    tracer_provider_with_token(weft_grpc, None)
+}
+
+/// [`tracer_provider`], sending `authorization: Bearer <token>` with every export when given,
+/// as an application configured for a Weft that requires tokens does.
+pub fn tracer_provider_with_token(weft_grpc: SocketAddr, token: Option<&str>) -> SdkTracerProvider {
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    if let Some(token) = token {
+        let value = format!("Bearer {token}")
+            .parse()
+            .expect("a valid header value");
+        metadata.insert("authorization", value);
+    }
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_endpoint(format!("http://{weft_grpc}"))
+        .with_metadata(metadata)
         .build()
         .expect("building the OTLP exporter");
     SdkTracerProvider::builder()

@@ -62,6 +62,40 @@ pub async fn post(addr: SocketAddr, path: &str) -> (u16, String) {
     send(http::Request::post(format!("http://{addr}{path}"))).await
 }
 
+/// Sends `method path` to `addr` with `headers` and an empty body, and returns the status
+/// and the response, whose body is left to stream (a tap).
+pub async fn open(
+    addr: SocketAddr,
+    method: http::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> http::Response<hyper::body::Incoming> {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    client
+        .request(request.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .expect("admin request")
+}
+
+/// [`open`], then the whole body as text.
+pub async fn request(
+    addr: SocketAddr,
+    method: http::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let response = open(addr, method, path, headers).await;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
 async fn send(request: http::request::Builder) -> (u16, String) {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let response = client

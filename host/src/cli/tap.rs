@@ -12,7 +12,11 @@ use serde_json::Value;
 
 use crate::tap::{TapEvent, TapPoint, parse_filter};
 
-/// What `weft tap` was asked for.
+/// The environment variable `weft tap` reads the admin server's token from.
+pub const ADMIN_TOKEN_ENV: &str = "WEFT_ADMIN_TOKEN";
+
+/// What `weft tap` was asked for. The admin token, when the server needs one, is read from
+/// the `WEFT_ADMIN_TOKEN` environment variable.
 #[derive(Debug, clap::Args)]
 pub struct TapArgs {
     /// The processor to watch (its `name` in the config).
@@ -79,8 +83,19 @@ pub fn tap(args: TapArgs) -> anyhow::Result<ExitCode> {
 async fn stream(args: TapArgs) -> anyhow::Result<ExitCode> {
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let url = args.url();
+    let mut request = http::Request::get(url);
+    // From the environment, not a flag: a flag shows in every process listing.
+    if let Ok(token) = std::env::var(ADMIN_TOKEN_ENV) {
+        request = request.header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {}", token.trim()),
+        );
+    }
+    let request = request
+        .body(Empty::new())
+        .context("building the tap request")?;
     let response = client
-        .get(url.parse().context("building the tap URL")?)
+        .request(request)
         .await
         .with_context(|| format!("connecting to weft's admin server at {}", args.admin))?;
     let status = response.status();
@@ -165,6 +180,10 @@ pub fn render(event: &TapEvent) -> String {
                     (Some(before), Some(after)) => {
                         format!("~ {}: {before} -> {after}", change.field)
                     }
+                    (None, Some(after)) if change.before_hidden => {
+                        format!("~ {}: (hidden) -> {after}", change.field)
+                    }
+                    (None, None) if change.before_hidden => format!("- {}", change.field),
                     (None, Some(after)) => format!("+ {}: {after}", change.field),
                     (Some(before), None) => format!("- {}: {before}", change.field),
                     (None, None) => format!("~ {}", change.field),
@@ -201,16 +220,19 @@ mod tests {
                     field: "attributes.user.email".into(),
                     before: Some("a@b.example".into()),
                     after: Some("[REDACTED:email]".into()),
+                    before_hidden: false,
                 },
                 FieldChange {
                     field: "attributes.weft.redacted".into(),
                     before: None,
                     after: Some(1.into()),
+                    before_hidden: false,
                 },
                 FieldChange {
                     field: "attributes.password".into(),
                     before: Some("hunter2".into()),
                     after: None,
+                    before_hidden: false,
                 },
             ]),
             dropped: false,

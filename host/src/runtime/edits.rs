@@ -332,14 +332,27 @@ fn each_attributes(
     }
 }
 
+/// Sets `key` to `value`: the first attribute with the key takes the value and any later one
+/// with the same key is removed (OTLP forbids duplicate keys, and a duplicate left as it came
+/// would carry past a redactor the value it replaced in the first), or the attribute is
+/// appended.
 fn set_attribute(attributes: &mut Vec<KeyValue>, key: String, value: AnyValue) {
-    match attributes.iter_mut().find(|kv| kv.key == key) {
-        Some(kv) => kv.value = Some(value),
-        None => attributes.push(KeyValue {
+    let Some(first) = attributes.iter().position(|kv| kv.key == key) else {
+        attributes.push(KeyValue {
             key,
             value: Some(value),
             ..Default::default()
-        }),
+        });
+        return;
+    };
+    attributes[first].value = Some(value);
+    if attributes[first + 1..].iter().any(|kv| kv.key == key) {
+        let mut index = 0;
+        attributes.retain(|kv| {
+            let keep = index <= first || kv.key != key;
+            index += 1;
+            keep
+        });
     }
 }
 
@@ -714,6 +727,43 @@ mod tests {
         assert_eq!(decoded, request);
         let resource = request.resource_spans[0].encode_to_vec();
         ResourceSpans::decode(resource.as_slice()).unwrap();
+    }
+
+    #[test]
+    fn setting_a_duplicated_key_leaves_one_attribute_with_the_new_value() {
+        let mut attributes = vec![
+            KeyValue {
+                key: "user.email".into(),
+                value: Some(string("ann@example.com")),
+                ..Default::default()
+            },
+            KeyValue {
+                key: "order.id".into(),
+                value: Some(string("ord-1")),
+                ..Default::default()
+            },
+            KeyValue {
+                key: "user.email".into(),
+                value: Some(string("bob@example.com")),
+                ..Default::default()
+            },
+        ];
+        set_attribute(
+            &mut attributes,
+            "user.email".into(),
+            string("[REDACTED:email]"),
+        );
+        let kept: Vec<(&str, &AnyValue)> = attributes
+            .iter()
+            .map(|kv| (kv.key.as_str(), kv.value.as_ref().unwrap()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("user.email", &string("[REDACTED:email]")),
+                ("order.id", &string("ord-1"))
+            ]
+        );
     }
 
     #[test]

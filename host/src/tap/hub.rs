@@ -296,9 +296,7 @@ impl Watch {
             }
             // Nothing of what entered the processor: the span as it left (its ids alone if it
             // did not), and of each change the field and its new value.
-            for change in &mut changes {
-                change.before = None;
-            }
+            changes.iter_mut().for_each(FieldChange::hide_before);
             let shown = after.clone().unwrap_or_else(|| before.ids_only());
             tap.send(shown, Some(changes), dropped);
         }
@@ -473,6 +471,7 @@ mod tests {
             (change.before.as_ref(), change.after.as_ref()),
             (None, Some(&"[REDACTED:email]".into()))
         );
+        assert!(change.before_hidden, "a change, not an addition");
         assert_eq!(
             events[0].span.fields["attributes.user.email"],
             "[REDACTED:email]"

@@ -38,6 +38,17 @@ pub struct FieldChange {
     /// Its value after the processor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
+    /// The field had a value before, which this tap may not show (`admin.tap.allow_raw` is
+    /// off): a change or a removal, not an addition.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub before_hidden: bool,
+}
+
+impl FieldChange {
+    /// The change without its value before the processor.
+    pub fn hide_before(&mut self) {
+        self.before_hidden |= self.before.take().is_some();
+    }
 }
 
 impl SpanSnapshot {
@@ -144,6 +155,7 @@ impl SpanSnapshot {
                     field: field.clone(),
                     before: Some(old.clone()),
                     after: new.cloned(),
+                    before_hidden: false,
                 }),
             }
         }
@@ -153,6 +165,7 @@ impl SpanSnapshot {
                     field: field.clone(),
                     before: None,
                     after: Some(new.clone()),
+                    before_hidden: false,
                 });
             }
         }

@@ -18,5 +18,6 @@ mod python_plugin;
 mod redaction_matrix;
 mod reference_plugins;
 mod reload;
+mod security;
 mod tail_sampling;
 mod traffic;
