@@ -26,4 +26,5 @@ pub mod sync;
 pub mod tail;
 pub mod tap;
 pub mod telemetry;
+pub mod tls;
 pub mod topology;

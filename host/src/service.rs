@@ -83,7 +83,11 @@ impl RunningService {
         );
         let queue = submitter.clone();
         topology
-            .set_receivers(&config.config.receivers.otlp, Some(submitter))
+            .set_receivers(
+                &config.config.receivers.otlp,
+                &config.base_dir,
+                Some(submitter),
+            )
             .await?;
         let addresses = Arc::new(std::sync::Mutex::new(Addresses {
             grpc: topology.grpc_addr(),

@@ -16,6 +16,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::auth::{BearerTokens, TokenGate};
+use crate::tls::{ServerTls, accept};
 use crate::config::{ExporterConfig, ListenerConfig, OtlpReceiverConfig};
 use crate::exporter::{ExportFanout, ExporterHandle, Sink, start_exporter};
 use crate::pipeline::{Protocol, Submitter};
@@ -97,6 +98,7 @@ impl Topology {
     pub async fn set_receivers(
         &mut self,
         config: &OtlpReceiverConfig,
+        base_dir: &Path,
         submitter: Option<Submitter>,
     ) -> anyhow::Result<Vec<String>> {
         if let Some(submitter) = submitter {
@@ -138,7 +140,8 @@ impl Topology {
                     .submitter
                     .clone()
                     .context("receivers need the pipeline")?;
-                let started = start_receiver(protocol, wanted, submitter, self.auth.clone())
+                let started =
+                    start_receiver(protocol, wanted, base_dir, submitter, self.auth.clone())
                     .await
                     .with_context(|| format!("starting {name}"))?;
                 if let Some(old) = slot.replace(started) {
@@ -258,13 +261,25 @@ fn start_one(
 async fn start_receiver(
     protocol: Protocol,
     config: &ListenerConfig,
+    base_dir: &Path,
     submitter: Submitter,
     auth: Arc<TokenGate>,
 ) -> anyhow::Result<RunningReceiver> {
+    let alpn: &[&[u8]] = match protocol {
+        Protocol::Grpc => &[b"h2"],
+        Protocol::Http => &[b"http/1.1"],
+    };
+    let tls = match &config.tls {
+        Some(tls) => Some(ServerTls::new(tls, base_dir, alpn).context("setting up TLS")?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&config.endpoint)
         .await
         .with_context(|| format!("binding {}", config.endpoint))?;
-    let addr = listener.local_addr()?;
+    let failures = submitter.clone();
+    let on_handshake_failure = Arc::new(move || failures.count_tls_failure(protocol));
+    let listener = accept(listener, tls, on_handshake_failure)?;
+    let addr = listener.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown = async {
         let _ = stopped.await;

@@ -171,6 +171,7 @@ fn exporter_config(config: &LoadConfig) -> ExporterConfig {
         },
         timeout_ms: config.timeout.as_millis() as u64,
         headers: Default::default(),
+        tls: None,
         batch: Default::default(),
         retry: Default::default(),
     };

@@ -129,6 +129,9 @@ pub struct ListenerConfig {
     /// Largest accepted request, in bytes, after decompression.
     #[serde(default = "default_max_request_bytes")]
     pub max_request_bytes: usize,
+    /// Serve over TLS (`[receivers.otlp.grpc.tls]`).
+    #[serde(default)]
+    pub tls: Option<super::ServerTlsConfig>,
 }
 
 fn default_max_request_bytes() -> usize {
@@ -505,9 +508,12 @@ pub struct OtlpExporterConfig {
     /// Timeout for one export request, in milliseconds.
     #[serde(default = "default_export_timeout_ms")]
     pub timeout_ms: u64,
-    /// Extra request headers (e.g. authentication).
+    /// Extra request headers (e.g. authentication: `"${env:BACKEND_KEY}"`).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// TLS settings of an `https://` endpoint (system roots when absent).
+    #[serde(default)]
+    pub tls: Option<super::ClientTlsConfig>,
     /// Batching.
     #[serde(default)]
     pub batch: BatchConfig,

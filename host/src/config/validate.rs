@@ -168,6 +168,28 @@ fn section<T: DeserializeOwned>(
     }
 }
 
+/// Checks an `https://` exporter's TLS files load and its settings go together.
+fn check_client_tls(
+    errors: &mut Vec<ConfigError>,
+    path: &str,
+    config: &OtlpExporterConfig,
+    base_dir: &Path,
+) {
+    if let Some(tls) = &config.tls
+        && tls.cert_file.is_some() != tls.key_file.is_some()
+    {
+        errors.push(ConfigError::new(
+            format!("{path}.tls"),
+            "cert_file and key_file go together (a client certificate needs its key)",
+        ));
+        return;
+    }
+    let alpn = crate::tls::Alpn::Http1;
+    if let Err(error) = crate::tls::https_connector(config.tls.as_ref(), base_dir, alpn) {
+        errors.push(ConfigError::new(format!("{path}.tls"), error.to_string()));
+    }
+}
+
 /// Checks that granted directories exist and granted environment variables are set.
 fn check_grants(errors: &mut Vec<ConfigError>, path: &str, grants: &GrantsConfig, base_dir: &Path) {
     for (guest, host) in &grants.read_only_dirs {
@@ -234,6 +256,12 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
                         listener.endpoint
                     ),
                 ));
+            }
+            if let Some(tls) = &listener.tls {
+                let alpn: &[&[u8]] = &[];
+                if let Err(error) = crate::tls::ServerTls::new(tls, base_dir, alpn) {
+                    errors.push(ConfigError::new(format!("{path}.tls"), error.to_string()));
+                }
             }
             if listener.max_request_bytes == 0 {
                 errors.push(ConfigError::new(
@@ -395,14 +423,20 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
         let path = format!("exporters.{name}");
         if let ExporterConfig::Otlp(c) | ExporterConfig::Otlphttp(c) = exporter {
             match c.endpoint.parse::<http::Uri>() {
-                Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {}
-                Ok(uri) if uri.scheme_str() == Some("https") => errors.push(ConfigError::new(
-                    format!("{path}.endpoint"),
-                    "https is not supported yet; use http:// (or a local TLS-terminating proxy)",
-                )),
+                Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {
+                    if c.tls.is_some() {
+                        errors.push(ConfigError::new(
+                            format!("{path}.tls"),
+                            "TLS settings need an https:// endpoint",
+                        ));
+                    }
+                }
+                Ok(uri) if uri.scheme_str() == Some("https") && uri.authority().is_some() => {
+                    check_client_tls(errors, &path, c, base_dir);
+                }
                 _ => errors.push(ConfigError::new(
                     format!("{path}.endpoint"),
-                    format!("{:?} is not an http://host:port URL", c.endpoint),
+                    format!("{:?} is not an http:// or https://host:port URL", c.endpoint),
                 )),
             }
             for key in c.headers.keys() {

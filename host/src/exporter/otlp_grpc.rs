@@ -17,6 +17,7 @@ use tonic::codegen::Service;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::{Compression, OtlpExporterConfig};
+use crate::tls::{Alpn, https_connector};
 
 use super::retry::ExportError;
 
@@ -35,13 +36,20 @@ pub struct GrpcSink {
 }
 
 impl GrpcSink {
-    /// Connects lazily to the configured endpoint.
-    pub fn new(config: &OtlpExporterConfig) -> anyhow::Result<Self> {
+    /// Connects lazily to the configured endpoint, over TLS for `https://` (TLS files are
+    /// read from `base_dir`).
+    pub fn new(config: &OtlpExporterConfig, base_dir: &std::path::Path) -> anyhow::Result<Self> {
         let timeout = Duration::from_millis(config.timeout_ms);
-        let channel = Endpoint::from_shared(config.endpoint.clone())?
+        let endpoint = Endpoint::from_shared(config.endpoint.clone())?
             .timeout(timeout)
-            .connect_timeout(timeout)
-            .connect_lazy();
+            .connect_timeout(timeout);
+        let channel = if config.endpoint.starts_with("https://") {
+            super::tls_warning(config);
+            let connector = https_connector(config.tls.as_ref(), base_dir, Alpn::Http2)?;
+            endpoint.connect_with_connector_lazy(connector)
+        } else {
+            endpoint.connect_lazy()
+        };
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
         headers.insert("te", HeaderValue::from_static("trailers"));
@@ -245,6 +253,8 @@ fn percent_decode(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]
@@ -277,7 +287,7 @@ mod tests {
         };
         let message = b"spans spans spans spans spans".repeat(10);
         let with_room = [vec![0; FRAME_HEADER], message.clone()].concat();
-        let plain = GrpcSink::new(&config(Compression::None)).unwrap();
+        let plain = GrpcSink::new(&config(Compression::None), Path::new(".")).unwrap();
         let frame = plain.frame(with_room.clone());
         assert_eq!(frame[0], 0);
         assert_eq!(
@@ -285,7 +295,7 @@ mod tests {
             message.len()
         );
         assert_eq!(&frame[5..], &message[..]);
-        let gzip = GrpcSink::new(&config(Compression::Gzip)).unwrap();
+        let gzip = GrpcSink::new(&config(Compression::Gzip), Path::new(".")).unwrap();
         let frame = gzip.frame(with_room);
         assert_eq!(frame[0], 1);
         assert_eq!(

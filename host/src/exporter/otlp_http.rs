@@ -5,16 +5,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::{Client, connect::HttpConnector};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::config::{Compression, OtlpExporterConfig};
+use crate::tls::{Alpn, HttpsConnector, https_connector};
 
 use super::retry::ExportError;
 
 /// Sends batches to an OTLP/HTTP endpoint.
 pub struct HttpSink {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector, Full<Bytes>>,
     uri: Uri,
     compression: Compression,
     timeout: Duration,
@@ -23,8 +24,9 @@ pub struct HttpSink {
 
 impl HttpSink {
     /// Prepares a client for the configured endpoint; `/v1/traces` is appended when the URL
-    /// has no path.
-    pub fn new(config: &OtlpExporterConfig) -> anyhow::Result<Self> {
+    /// has no path. An `https://` endpoint is reached over TLS (TLS files read from
+    /// `base_dir`).
+    pub fn new(config: &OtlpExporterConfig, base_dir: &std::path::Path) -> anyhow::Result<Self> {
         let mut uri: Uri = config.endpoint.parse()?;
         if uri.path() == "/" && !config.endpoint.ends_with('/') {
             uri = format!("{}/v1/traces", config.endpoint.trim_end_matches('/')).parse()?;
@@ -36,7 +38,11 @@ impl HttpSink {
                 HeaderValue::from_str(value)?,
             );
         }
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        if config.endpoint.starts_with("https://") {
+            super::tls_warning(config);
+        }
+        let connector = https_connector(config.tls.as_ref(), base_dir, Alpn::Http1)?;
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(HttpSink {
             client,
             uri,

@@ -37,8 +37,8 @@ impl Sink {
     /// Builds the sink an exporter config describes.
     pub fn from_config(config: &ExporterConfig, base_dir: &Path) -> anyhow::Result<Self> {
         Ok(match config {
-            ExporterConfig::Otlp(c) => Sink::Grpc(GrpcSink::new(c)?),
-            ExporterConfig::Otlphttp(c) => Sink::Http(Box::new(HttpSink::new(c)?)),
+            ExporterConfig::Otlp(c) => Sink::Grpc(GrpcSink::new(c, base_dir)?),
+            ExporterConfig::Otlphttp(c) => Sink::Http(Box::new(HttpSink::new(c, base_dir)?)),
             ExporterConfig::File(c) => {
                 let path = if c.path.is_absolute() {
                     c.path.clone()

@@ -156,6 +156,12 @@ impl Submitter {
         PipelineStats::add(&self.receiver(protocol).spans_refused, spans as u64);
     }
 
+    /// Counts a TLS handshake that failed (an untrusted or missing client certificate, a
+    /// client speaking plaintext, a handshake that never finished).
+    pub fn count_tls_failure(&self, protocol: Protocol) {
+        PipelineStats::add(&self.receiver(protocol).tls_handshakes_failed, 1);
+    }
+
     /// Counts a request refused for its credentials, before it was read.
     pub fn count_unauthenticated(&self, protocol: Protocol) {
         PipelineStats::add(&self.metrics.pipeline.requests_refused, 1);

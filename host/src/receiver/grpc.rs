@@ -21,8 +21,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::body::Body;
 use tonic::codec::{
     Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder,
@@ -32,6 +30,7 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Code, Status};
 
 use crate::auth::TokenGate;
+use crate::tls::Accepted;
 use crate::codec::{GunzipError, gunzip};
 use crate::pipeline::{Protocol, Refusal, Submitter, protobuf_footprint, span_count};
 
@@ -312,7 +311,7 @@ impl Decoder for BytesDecoder {
 
 /// Serves OTLP/gRPC on `listener` until `shutdown` completes, then finishes in-flight calls.
 pub async fn serve_grpc(
-    listener: TcpListener,
+    listener: Accepted,
     submitter: Submitter,
     max_request_bytes: usize,
     auth: Arc<TokenGate>,
@@ -325,7 +324,7 @@ pub async fn serve_grpc(
     };
     tonic::transport::Server::builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(listener.into_stream(), shutdown)
         .await
 }
 

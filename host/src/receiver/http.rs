@@ -14,9 +14,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use tokio::net::TcpListener;
 
 use crate::auth::TokenGate;
+use crate::tls::Accepted;
 use crate::codec::{GunzipError, gunzip};
 use crate::pipeline::{
     Protocol, Refusal, Submitter, json_footprint, protobuf_footprint, span_count,
@@ -88,7 +88,7 @@ const UNAUTHENTICATED: i32 = 16;
 
 /// Serves OTLP/HTTP on `listener` until `shutdown` completes, then finishes in-flight requests.
 pub async fn serve_http(
-    listener: TcpListener,
+    listener: Accepted,
     submitter: Submitter,
     max_request_bytes: usize,
     auth: Arc<TokenGate>,

@@ -323,7 +323,9 @@ impl Reloader {
                 changed.extend(topology.set_exporters(&new.exporters, &new_config.base_dir)?);
             }
             if old.receivers != new.receivers {
-                changed.extend(topology.set_receivers(&new.receivers.otlp, None).await?);
+                let base_dir = &new_config.base_dir;
+                let otlp = &new.receivers.otlp;
+                changed.extend(topology.set_receivers(otlp, base_dir, None).await?);
                 *crate::sync::lock(&live.addresses) = Addresses {
                     grpc: topology.grpc_addr(),
                     http: topology.http_addr(),

@@ -136,6 +136,8 @@ pub struct ReceiverMetrics {
     pub spans_refused: AtomicU64,
     /// Requests refused for a missing or wrong bearer token, before they were read.
     pub requests_unauthenticated: AtomicU64,
+    /// TLS handshakes that failed.
+    pub tls_handshakes_failed: AtomicU64,
 }
 
 /// Every metric of a running Weft.
@@ -257,6 +259,19 @@ impl Metrics {
                 out,
                 "weft_receiver_requests_unauthenticated_total{{protocol=\"{protocol}\"}} {}",
                 get(&r.requests_unauthenticated)
+            );
+        }
+        family(
+            &mut out,
+            "weft_receiver_tls_handshakes_failed_total",
+            "counter",
+            "TLS handshakes receivers refused or that did not finish.",
+        );
+        for (protocol, r) in [("grpc", &self.grpc), ("http", &self.http)] {
+            let _ = writeln!(
+                out,
+                "weft_receiver_tls_handshakes_failed_total{{protocol=\"{protocol}\"}} {}",
+                get(&r.tls_handshakes_failed)
             );
         }
         family(

@@ -1,0 +1,13 @@
+//! TLS for the receivers (rustls, ring provider): certificates from PEM files, read again
+//! when they change; optional client certificates (mutual TLS); handshakes off the accept
+//! loop. Exporters' TLS is in `client.rs`.
+
+mod accept;
+mod client;
+mod files;
+mod server;
+
+pub use accept::{Accepted, Conn, accept};
+pub use client::{Alpn, HttpsConnector, https_connector};
+pub use files::TlsError;
+pub use server::ServerTls;
