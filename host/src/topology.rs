@@ -16,11 +16,11 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::auth::{BearerTokens, TokenGate};
-use crate::tls::{ServerTls, accept};
 use crate::config::{ExporterConfig, ListenerConfig, OtlpReceiverConfig};
 use crate::exporter::{ExportFanout, ExporterHandle, Sink, start_exporter};
 use crate::pipeline::{Protocol, Submitter};
 use crate::telemetry::Metrics;
+use crate::tls::{ServerTls, accept};
 
 /// A listening receiver.
 struct RunningReceiver {
@@ -142,8 +142,8 @@ impl Topology {
                     .context("receivers need the pipeline")?;
                 let started =
                     start_receiver(protocol, wanted, base_dir, submitter, self.auth.clone())
-                    .await
-                    .with_context(|| format!("starting {name}"))?;
+                        .await
+                        .with_context(|| format!("starting {name}"))?;
                 if let Some(old) = slot.replace(started) {
                     let _ = old.stop.send(());
                     self.retired_receivers.push(old.task);

@@ -2,6 +2,7 @@
 //! way to start `weft` on 127.0.0.1 with ephemeral ports.
 
 pub mod app;
+pub mod certs;
 pub mod client;
 pub mod process;
 pub mod sink;

@@ -436,7 +436,10 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
                 }
                 _ => errors.push(ConfigError::new(
                     format!("{path}.endpoint"),
-                    format!("{:?} is not an http:// or https://host:port URL", c.endpoint),
+                    format!(
+                        "{:?} is not an http:// or https://host:port URL",
+                        c.endpoint
+                    ),
                 )),
             }
             for key in c.headers.keys() {

@@ -12,7 +12,11 @@ pub use batcher::{ExportFanout, ExporterHandle, start_exporter};
 
 /// Warns, once per exporter start, that an exporter accepts any certificate.
 fn tls_warning(config: &crate::config::OtlpExporterConfig) {
-    if config.tls.as_ref().is_some_and(|tls| tls.insecure_skip_verify) {
+    if config
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.insecure_skip_verify)
+    {
         tracing::warn!(
             endpoint = %config.endpoint,
             "TLS verification is off for this exporter (tls.insecure_skip_verify): anyone on \

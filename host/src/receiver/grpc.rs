@@ -30,9 +30,9 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Code, Status};
 
 use crate::auth::TokenGate;
-use crate::tls::Accepted;
 use crate::codec::{GunzipError, gunzip};
 use crate::pipeline::{Protocol, Refusal, Submitter, protobuf_footprint, span_count};
+use crate::tls::Accepted;
 
 use super::validate::validate_request;
 

@@ -16,11 +16,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 
 use crate::auth::TokenGate;
-use crate::tls::Accepted;
 use crate::codec::{GunzipError, gunzip};
 use crate::pipeline::{
     Protocol, Refusal, Submitter, json_footprint, protobuf_footprint, span_count,
 };
+use crate::tls::Accepted;
 
 use super::validate::validate_request;
 

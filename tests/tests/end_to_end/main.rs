@@ -20,4 +20,5 @@ mod reference_plugins;
 mod reload;
 mod security;
 mod tail_sampling;
+mod tls;
 mod traffic;

@@ -1,0 +1,89 @@
+"""Export spans to Weft with the OpenTelemetry Python SDK over OTLP/gRPC, configured with its
+own TLS settings, as an application would be. Used by the end-to-end TLS tests.
+
+    python3 otlp_export.py --endpoint https://127.0.0.1:4317 --ca ca.pem \
+        [--cert client.pem --key client-key.pem] [--token T] [--spans N] [--interval-ms MS]
+
+Prints one line `exported OK FAILED` and exits 0 when every export succeeded, 3 otherwise.
+Requires `opentelemetry-sdk` and `opentelemetry-exporter-otlp-proto-grpc`.
+"""
+
+import argparse
+import sys
+import time
+
+import grpc
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+
+class Counting(SpanExporter):
+    """Delegates to the OTLP exporter and counts what it reports."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.ok = 0
+        self.failed = 0
+
+    def export(self, spans):
+        result = self.inner.export(spans)
+        if result == SpanExportResult.SUCCESS:
+            self.ok += len(spans)
+        else:
+            self.failed += len(spans)
+        return result
+
+    def shutdown(self):
+        self.inner.shutdown()
+
+
+def read(path):
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--ca")
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--token")
+    parser.add_argument("--spans", type=int, default=5)
+    parser.add_argument("--interval-ms", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=3.0)
+    args = parser.parse_args()
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(args.ca),
+        private_key=read(args.key),
+        certificate_chain=read(args.cert),
+    )
+    headers = {"authorization": f"Bearer {args.token}"} if args.token else None
+    exporter = Counting(
+        OTLPSpanExporter(
+            endpoint=args.endpoint,
+            credentials=credentials,
+            headers=headers,
+            timeout=args.timeout,
+        )
+    )
+    provider = TracerProvider(resource=Resource.create({"service.name": "python-tls"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("otlp_export")
+    for n in range(args.spans):
+        with tracer.start_as_current_span("checkout") as span:
+            span.set_attribute("export.n", n)
+        if args.interval_ms:
+            time.sleep(args.interval_ms / 1000)
+    provider.shutdown()
+    print(f"exported {exporter.ok} {exporter.failed}", flush=True)
+    sys.exit(0 if exporter.failed == 0 else 3)
+
+
+if __name__ == "__main__":
+    main()
