@@ -48,6 +48,36 @@ fn main() {
     build_python_plugin(&root, "checkout-policy");
     build_javascript_plugin(&root);
     build_c_plugin(&root);
+    ensure_python_sdk();
+}
+
+/// The OpenTelemetry Python SDK the TLS tests export with (`tests/python/otlp_export.py`),
+/// installed with pip when missing, as the Python example's componentize-py is.
+fn ensure_python_sdk() {
+    const PACKAGES: [&str; 2] = [
+        "opentelemetry-sdk==1.39.0",
+        "opentelemetry-exporter-otlp-proto-grpc==1.39.0",
+    ];
+    let present = std::process::Command::new("python3")
+        .args(["-c", "import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.sdk"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if present {
+        return;
+    }
+    let installed = std::process::Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(PACKAGES)
+        .output();
+    match installed {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => println!(
+            "cargo:warning=installing the OpenTelemetry Python SDK failed (the TLS tests need \
+             it): {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => println!("cargo:warning=running python3 -m pip failed: {error}"),
+    }
 }
 
 /// Builds the C example sampler (clang for wasm32-wasi, installed from Debian's packages by

@@ -130,6 +130,46 @@ fn check_accepts_the_example_config() {
 }
 
 #[test]
+fn the_tls_example_checks_with_the_certificates_make_certs_writes() {
+    let dir = scratch_dir("tls-example");
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/tls");
+    std::fs::copy(format!("{examples}/weft.toml"), dir.join("weft.toml")).unwrap();
+    let config = dir.join("weft.toml");
+    let check = |token: Option<&str>| {
+        let mut command = Command::new(WEFT);
+        command.args(["check", "--config"]).arg(&config);
+        match token {
+            Some(token) => command.env("WEFT_RECEIVER_TOKEN", token),
+            None => command.env_remove("WEFT_RECEIVER_TOKEN"),
+        };
+        let output = command.output().unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), said)
+    };
+    let (ok, said) = check(Some("t0k3n-from-the-environment"));
+    assert!(!ok, "no certificates yet: {said}");
+    assert!(said.contains("receivers.otlp.grpc.tls: cannot read"), "{said}");
+    assert!(said.contains("certs/ca.pem"), "the file is named: {said}");
+
+    let made = Command::new("bash")
+        .arg(format!("{examples}/make-certs.sh"))
+        .arg(dir.join("certs"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let (ok, said) = check(Some("t0k3n-from-the-environment"));
+    assert!(ok, "{said}");
+    assert!(!said.contains("t0k3n-from-the-environment"), "{said}");
+    let (ok, said) = check(None);
+    assert!(!ok);
+    assert!(
+        said.contains("receivers.otlp.auth.bearer_tokens[0]") && said.contains("is not set"),
+        "{said}"
+    );
+}
+
+#[test]
 fn check_lists_every_error_with_its_path_and_exits_1() {
     let dir = scratch_dir("check");
     let config = dir.join("weft.toml");
