@@ -59,14 +59,23 @@ fn ensure_python_sdk() {
         "opentelemetry-exporter-otlp-proto-grpc==1.39.0",
     ];
     let present = std::process::Command::new("python3")
-        .args(["-c", "import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.sdk"])
+        .args([
+            "-c",
+            "import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.sdk",
+        ])
         .output()
         .is_ok_and(|output| output.status.success());
     if present {
         return;
     }
     let installed = std::process::Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(PACKAGES)
         .output();
     match installed {

@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod receiver;
 pub mod reload;
 pub mod runtime;
+pub mod serve;
 pub mod service;
 pub mod sync;
 pub mod tail;

@@ -138,6 +138,8 @@ impl RunningService {
                 .await
                 .with_context(|| format!("binding the admin server on {endpoint}"))?;
             service.admin_addr = Some(listener.local_addr()?);
+            let max_connections = config.config.admin.limits.max_connections;
+            let listener = crate::tls::accept(listener, None, max_connections, Arc::new(|_| {}))?;
             let (stop, stopped) = oneshot::channel::<()>();
             let serve = crate::admin::serve_admin(
                 listener,

@@ -18,9 +18,9 @@ use tokio::task::JoinHandle;
 use crate::auth::{BearerTokens, TokenGate};
 use crate::config::{ExporterConfig, ListenerConfig, OtlpReceiverConfig};
 use crate::exporter::{ExportFanout, ExporterHandle, Sink, start_exporter};
-use crate::pipeline::{Protocol, Submitter};
+use crate::pipeline::{ConnectionRefusal, Protocol, Submitter};
 use crate::telemetry::Metrics;
-use crate::tls::{ServerTls, accept};
+use crate::tls::{Refused, ServerTls, accept};
 
 /// A listening receiver.
 struct RunningReceiver {
@@ -276,24 +276,33 @@ async fn start_receiver(
     let listener = tokio::net::TcpListener::bind(&config.endpoint)
         .await
         .with_context(|| format!("binding {}", config.endpoint))?;
-    let failures = submitter.clone();
-    let on_handshake_failure = Arc::new(move || failures.count_tls_failure(protocol));
-    let listener = accept(listener, tls, on_handshake_failure)?;
+    let counts = submitter.clone();
+    let on_refused = Arc::new(move |refused: Refused| {
+        let reason = match refused {
+            Refused::Handshake => ConnectionRefusal::TlsHandshake,
+            Refused::ConnectionLimit => ConnectionRefusal::ConnectionLimit,
+        };
+        counts.count_connection_refused(protocol, reason);
+    });
+    let listener = accept(listener, tls, config.limits.max_connections, on_refused)?;
     let addr = listener.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown = async {
         let _ = stopped.await;
     };
     let max = config.max_request_bytes;
+    let limits = config.limits;
     let task = match protocol {
         Protocol::Grpc => tokio::spawn(async move {
-            let serve = crate::receiver::serve_grpc(listener, submitter, max, auth, shutdown);
+            let serve =
+                crate::receiver::serve_grpc(listener, submitter, max, auth, limits, shutdown);
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "OTLP/gRPC receiver failed.");
             }
         }),
         Protocol::Http => tokio::spawn(async move {
-            let serve = crate::receiver::serve_http(listener, submitter, max, auth, shutdown);
+            let serve =
+                crate::receiver::serve_http(listener, submitter, (max, limits), auth, shutdown);
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "OTLP/HTTP receiver failed.");
             }

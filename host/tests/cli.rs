@@ -149,7 +149,10 @@ fn the_tls_example_checks_with_the_certificates_make_certs_writes() {
     };
     let (ok, said) = check(Some("t0k3n-from-the-environment"));
     assert!(!ok, "no certificates yet: {said}");
-    assert!(said.contains("receivers.otlp.grpc.tls: cannot read"), "{said}");
+    assert!(
+        said.contains("receivers.otlp.grpc.tls: cannot read"),
+        "{said}"
+    );
     assert!(said.contains("certs/ca.pem"), "the file is named: {said}");
 
     let made = Command::new("bash")

@@ -24,7 +24,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
 
 mod guard;
 mod tap;
@@ -33,6 +32,7 @@ use crate::auth::BearerTokens;
 use crate::config::{AdminConfig, AdminTapConfig};
 use crate::reload::ReloadHandle;
 use crate::telemetry::Metrics;
+use crate::tls::Accepted;
 
 #[derive(Clone)]
 struct Admin {
@@ -44,7 +44,7 @@ struct Admin {
 
 /// Serves the admin endpoints on `listener` until `shutdown` completes, as `config` allows.
 pub async fn serve_admin(
-    listener: TcpListener,
+    listener: Accepted,
     config: AdminConfig,
     reload: ReloadHandle,
     metrics: Arc<Metrics>,
@@ -62,6 +62,7 @@ pub async fn serve_admin(
         }),
         allowed_hosts: config.allowed_hosts,
     });
+    let limits = config.limits;
     let state = Admin {
         reload,
         metrics,
@@ -76,9 +77,8 @@ pub async fn serve_admin(
         .route("/reload", post(reload_now))
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let header_timeout = std::time::Duration::from_millis(limits.header_read_timeout_ms);
+    crate::serve::serve_http1(listener, app, header_timeout, || {}, shutdown).await
 }
 
 async fn readyz(State(admin): State<Admin>) -> Response {

@@ -130,3 +130,59 @@ pub struct ClientTlsConfig {
     #[serde(default)]
     pub insecure_skip_verify: bool,
 }
+
+/// `[receivers.otlp.grpc.limits]` / `[receivers.otlp.http.limits]` (and `[admin.limits]`):
+/// what one listener allows, against clients that hold connections or stall (slowloris).
+/// Every refusal is counted in `weft_receiver_connections_refused_total{protocol,reason}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerLimits {
+    /// Connections open at once; one more is closed as it arrives.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// HTTP/2 streams (gRPC calls) at once on one connection.
+    #[serde(default = "default_max_concurrent_streams")]
+    pub max_concurrent_streams: u32,
+    /// HTTP/1: a request's headers must arrive within this (ms).
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// A request's body must arrive within this (ms).
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// HTTP/2: ping an idle connection this often (ms); a peer that does not answer within
+    /// the same time is disconnected. 0 turns pings off.
+    #[serde(default = "default_keepalive_ms")]
+    pub keepalive_ms: u64,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        ListenerLimits {
+            max_connections: default_max_connections(),
+            max_concurrent_streams: default_max_concurrent_streams(),
+            header_read_timeout_ms: default_header_read_timeout_ms(),
+            request_timeout_ms: default_request_timeout_ms(),
+            keepalive_ms: default_keepalive_ms(),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    4096
+}
+
+fn default_max_concurrent_streams() -> u32 {
+    100
+}
+
+fn default_header_read_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_request_timeout_ms() -> u64 {
+    60_000
+}
+
+fn default_keepalive_ms() -> u64 {
+    30_000
+}

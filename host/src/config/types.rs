@@ -81,6 +81,9 @@ pub struct AdminConfig {
     /// `[admin.tap]`.
     #[serde(default)]
     pub tap: super::AdminTapConfig,
+    /// `[admin.limits]`: connections and header timeouts, as for receivers.
+    #[serde(default)]
+    pub limits: super::ListenerLimits,
 }
 
 impl Default for AdminConfig {
@@ -91,6 +94,7 @@ impl Default for AdminConfig {
             token: None,
             allowed_hosts: Vec::new(),
             tap: super::AdminTapConfig::default(),
+            limits: super::ListenerLimits::default(),
         }
     }
 }
@@ -132,6 +136,9 @@ pub struct ListenerConfig {
     /// Serve over TLS (`[receivers.otlp.grpc.tls]`).
     #[serde(default)]
     pub tls: Option<super::ServerTlsConfig>,
+    /// Limits on connections and requests (`[receivers.otlp.grpc.limits]`).
+    #[serde(default)]
+    pub limits: super::ListenerLimits,
 }
 
 fn default_max_request_bytes() -> usize {

@@ -49,6 +49,17 @@ pub struct Admitted {
     pub memory: MemoryPermit,
 }
 
+/// Why a receiver closed a connection before it carried a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionRefusal {
+    /// Its TLS handshake failed or did not finish.
+    TlsHandshake,
+    /// The listener had as many connections as it allows.
+    ConnectionLimit,
+    /// A request's headers did not arrive within the listener's header timeout.
+    HeaderTimeout,
+}
+
 /// Which receiver a request came through, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -156,10 +167,17 @@ impl Submitter {
         PipelineStats::add(&self.receiver(protocol).spans_refused, spans as u64);
     }
 
-    /// Counts a TLS handshake that failed (an untrusted or missing client certificate, a
-    /// client speaking plaintext, a handshake that never finished).
-    pub fn count_tls_failure(&self, protocol: Protocol) {
-        PipelineStats::add(&self.receiver(protocol).tls_handshakes_failed, 1);
+    /// Counts a connection closed before it carried a request: a TLS handshake that failed
+    /// (an untrusted or missing client certificate, plaintext, one that never finished), one
+    /// past the connection cap, or one whose request headers did not arrive in time.
+    pub fn count_connection_refused(&self, protocol: Protocol, reason: ConnectionRefusal) {
+        let receiver = self.receiver(protocol);
+        let counter = match reason {
+            ConnectionRefusal::TlsHandshake => &receiver.tls_handshakes_failed,
+            ConnectionRefusal::ConnectionLimit => &receiver.connections_over_limit,
+            ConnectionRefusal::HeaderTimeout => &receiver.header_timeouts,
+        };
+        PipelineStats::add(counter, 1);
     }
 
     /// Counts a request refused for its credentials, before it was read.

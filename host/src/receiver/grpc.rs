@@ -14,6 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full, Limited};
@@ -31,6 +32,7 @@ use tonic::{Code, Status};
 
 use crate::auth::TokenGate;
 use crate::codec::{GunzipError, gunzip};
+use crate::config::ListenerLimits;
 use crate::pipeline::{Protocol, Refusal, Submitter, protobuf_footprint, span_count};
 use crate::tls::Accepted;
 
@@ -315,6 +317,7 @@ pub async fn serve_grpc(
     submitter: Submitter,
     max_request_bytes: usize,
     auth: Arc<TokenGate>,
+    limits: ListenerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let service = GrpcReceiver {
@@ -322,7 +325,12 @@ pub async fn serve_grpc(
         max_request_bytes,
         auth,
     };
+    let keepalive = (limits.keepalive_ms > 0).then(|| Duration::from_millis(limits.keepalive_ms));
     tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(keepalive)
+        .http2_keepalive_timeout(keepalive)
+        .timeout(Duration::from_millis(limits.request_timeout_ms))
         .add_service(service)
         .serve_with_incoming_shutdown(listener.into_stream(), shutdown)
         .await

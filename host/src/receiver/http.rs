@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -17,8 +18,9 @@ use prost::Message;
 
 use crate::auth::TokenGate;
 use crate::codec::{GunzipError, gunzip};
+use crate::config::ListenerLimits;
 use crate::pipeline::{
-    Protocol, Refusal, Submitter, json_footprint, protobuf_footprint, span_count,
+    ConnectionRefusal, Protocol, Refusal, Submitter, json_footprint, protobuf_footprint, span_count,
 };
 use crate::tls::Accepted;
 
@@ -30,6 +32,8 @@ struct HttpReceiver {
     max_request_bytes: usize,
     /// The bearer tokens requests must carry, checked before the body is read.
     auth: Arc<TokenGate>,
+    /// How long a request's body may take to arrive.
+    request_timeout: Duration,
 }
 
 /// The two OTLP/HTTP encodings.
@@ -90,22 +94,26 @@ const UNAUTHENTICATED: i32 = 16;
 pub async fn serve_http(
     listener: Accepted,
     submitter: Submitter,
-    max_request_bytes: usize,
+    (max_request_bytes, limits): (usize, ListenerLimits),
     auth: Arc<TokenGate>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let counts = submitter.clone();
+    let on_header_timeout = move || {
+        counts.count_connection_refused(Protocol::Http, ConnectionRefusal::HeaderTimeout);
+    };
     let state = HttpReceiver {
         submitter,
         max_request_bytes,
         auth,
+        request_timeout: Duration::from_millis(limits.request_timeout_ms),
     };
     let app = Router::new()
         .route("/v1/traces", post(export_traces))
         .layer(DefaultBodyLimit::disable())
         .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
+    crate::serve::serve_http1(listener, app, header_timeout, on_header_timeout, shutdown).await
 }
 
 async fn export_traces(
@@ -254,7 +262,23 @@ async fn handle(
             encoding,
         )
     };
-    let raw = Limited::new(body, limit).collect().await.map_err(|e| {
+    let arrived = tokio::time::timeout(
+        receiver.request_timeout,
+        Limited::new(body, limit).collect(),
+    )
+    .await
+    .map_err(|_| {
+        Failure::new(
+            StatusCode::REQUEST_TIMEOUT,
+            INVALID_ARGUMENT,
+            format!(
+                "the request body did not arrive within {} ms",
+                receiver.request_timeout.as_millis()
+            ),
+            encoding,
+        )
+    })?;
+    let raw = arrived.map_err(|e| {
         if e.downcast_ref::<http_body_util::LengthLimitError>()
             .is_some()
         {

@@ -138,6 +138,10 @@ pub struct ReceiverMetrics {
     pub requests_unauthenticated: AtomicU64,
     /// TLS handshakes that failed.
     pub tls_handshakes_failed: AtomicU64,
+    /// Connections closed on arrival because the listener was at its connection cap.
+    pub connections_over_limit: AtomicU64,
+    /// Connections closed because a request's headers did not arrive in time.
+    pub header_timeouts: AtomicU64,
 }
 
 /// Every metric of a running Weft.
@@ -273,6 +277,25 @@ impl Metrics {
                 "weft_receiver_tls_handshakes_failed_total{{protocol=\"{protocol}\"}} {}",
                 get(&r.tls_handshakes_failed)
             );
+        }
+        family(
+            &mut out,
+            "weft_receiver_connections_refused_total",
+            "counter",
+            "Connections receivers closed before a request: over the connection cap, or \
+             headers not sent in time.",
+        );
+        for (protocol, r) in [("grpc", &self.grpc), ("http", &self.http)] {
+            for (reason, counter) in [
+                ("connection_limit", &r.connections_over_limit),
+                ("header_timeout", &r.header_timeouts),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "weft_receiver_connections_refused_total{{protocol=\"{protocol}\",reason=\"{reason}\"}} {}",
+                    get(counter)
+                );
+            }
         }
         family(
             &mut out,

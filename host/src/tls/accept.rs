@@ -4,7 +4,8 @@
 //! each handshake runs on a task of its own within a deadline, so a client that connects and
 //! sends nothing (or a slow handshake) never holds up the next connection; a failed handshake
 //! (an unknown CA, no client certificate when one is required, plaintext on a TLS port) is
-//! logged and counted, and the server never sees it.
+//! logged and counted, and the server never sees it. Past the listener's connection cap a
+//! new connection is closed as it arrives, and counted.
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -27,13 +28,39 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections accepted, not yet served.
 const BACKLOG: usize = 64;
 
-/// A connection a receiver serves: plain TCP, or TLS over it.
+/// A connection a server serves: plain TCP, or TLS over it. It holds one of the listener's
+/// connection slots until it is dropped.
 #[derive(Debug)]
-pub enum Conn {
+pub struct Conn {
+    io: Io,
+    _slot: OwnedSemaphorePermit,
+}
+
+#[derive(Debug)]
+enum Io {
     /// Plain TCP.
     Plain(TcpStream),
     /// TLS, handshake done.
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// Why a connection was closed before a server saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Its TLS handshake failed or did not finish in time.
+    Handshake,
+    /// The listener had as many connections as it allows.
+    ConnectionLimit,
+}
+
+impl Refused {
+    /// The reason as metrics label it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refused::Handshake => "tls_handshake",
+            Refused::ConnectionLimit => "connection_limit",
+        }
+    }
 }
 
 /// The connections of one listener, as they are accepted (and handshaken).
@@ -43,15 +70,18 @@ pub struct Accepted {
     local: SocketAddr,
 }
 
-/// Starts accepting on `listener`, with `tls` when given; `on_handshake_failure` runs for each
-/// failed handshake. The accepting stops when the [`Accepted`] is dropped.
+/// Starts accepting on `listener`, with `tls` when given, at most `max_connections` at once;
+/// `on_refused` runs for each connection closed before a server saw it. The accepting stops
+/// when the [`Accepted`] is dropped.
 pub fn accept(
     listener: TcpListener,
     tls: Option<Arc<ServerTls>>,
-    on_handshake_failure: Arc<dyn Fn() + Send + Sync>,
+    max_connections: usize,
+    on_refused: Arc<dyn Fn(Refused) + Send + Sync>,
 ) -> io::Result<Accepted> {
     let local = listener.local_addr()?;
     let (sender, connections) = mpsc::channel(BACKLOG);
+    let slots = Arc::new(Semaphore::new(max_connections));
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -67,29 +97,39 @@ pub fn accept(
                     continue;
                 }
             };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                on_refused(Refused::ConnectionLimit);
+                tracing::debug!(%peer, "Closed a connection past the listener's limit.");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             match &tls {
                 None => {
-                    if sender.send(Conn::Plain(stream)).await.is_err() {
+                    let conn = Conn {
+                        io: Io::Plain(stream),
+                        _slot: slot,
+                    };
+                    if sender.send(conn).await.is_err() {
                         return;
                     }
                 }
                 Some(tls) => {
                     let acceptor = TlsAcceptor::from(tls.config());
                     let sender = sender.clone();
-                    let on_failure = on_handshake_failure.clone();
+                    let on_refused = on_refused.clone();
                     tokio::spawn(async move {
                         let handshake = acceptor.accept(stream);
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                             Ok(Ok(stream)) => {
-                                let _ = sender.send(Conn::Tls(Box::new(stream))).await;
+                                let io = Io::Tls(Box::new(stream));
+                                let _ = sender.send(Conn { io, _slot: slot }).await;
                             }
                             Ok(Err(error)) => {
-                                on_failure();
+                                on_refused(Refused::Handshake);
                                 tracing::info!(%peer, %error, "Refused a TLS handshake.");
                             }
                             Err(_) => {
-                                on_failure();
+                                on_refused(Refused::Handshake);
                                 tracing::info!(%peer, "A TLS handshake did not finish in time.");
                             }
                         }
@@ -141,9 +181,9 @@ impl axum::serve::Listener for Accepted {
 
 impl Conn {
     fn tcp(&self) -> &TcpStream {
-        match self {
-            Conn::Plain(stream) => stream,
-            Conn::Tls(stream) => stream.get_ref().0,
+        match &self.io {
+            Io::Plain(stream) => stream,
+            Io::Tls(stream) => stream.get_ref().0,
         }
     }
 
@@ -167,9 +207,9 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -180,9 +220,9 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -191,30 +231,30 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Conn::Plain(stream) => stream.is_write_vectored(),
-            Conn::Tls(stream) => stream.is_write_vectored(),
+        match &self.io {
+            Io::Plain(stream) => stream.is_write_vectored(),
+            Io::Tls(stream) => stream.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Io::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
     }
 }

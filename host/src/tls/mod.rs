@@ -7,7 +7,7 @@ mod client;
 mod files;
 mod server;
 
-pub use accept::{Accepted, Conn, accept};
+pub use accept::{Accepted, Conn, Refused, accept};
 pub use client::{Alpn, HttpsConnector, https_connector};
 pub use files::TlsError;
 pub use server::ServerTls;

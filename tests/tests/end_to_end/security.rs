@@ -246,3 +246,73 @@ async fn the_admin_server_wants_its_token_its_own_host_and_shows_no_raw_data() {
     );
     weft.shutdown().await;
 }
+
+/// Whether the server closes `stream` (reads to its end) within `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 256];
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) | Err(_) => {}
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_headers_and_connections_past_the_cap_are_closed_and_counted() {
+    use tokio::io::AsyncWriteExt;
+    let dir = scratch_dir("listener-limits");
+    let sink = OtlpSink::start().await;
+    let toml = config_with("", sink.addr()).replace(
+        "[pipeline]",
+        "[receivers.otlp.http.limits]\nheader_read_timeout_ms = 300\n\
+         [receivers.otlp.grpc.limits]\nmax_connections = 2\n\n[pipeline]",
+    );
+    let weft = start_in(&dir, &toml).await;
+    let (grpc, http) = (weft.grpc_addr().unwrap(), weft.http_addr().unwrap());
+
+    // Slowloris: headers started and never finished.
+    let mut slow = tokio::net::TcpStream::connect(http).await.unwrap();
+    slow.write_all(b"POST /v1/traces HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(10)).await,
+        "a connection whose headers never end is closed"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "not before the timeout"
+    );
+
+    // Two connections hold both gRPC slots; a third is closed as it arrives.
+    let first = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = tokio::net::TcpStream::connect(grpc).await.unwrap();
+    assert!(closed_within(&mut third, Duration::from_secs(5)).await);
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut client = grpc_client(grpc).await;
+    client
+        .export(spans_request(0, 2))
+        .await
+        .expect("a freed slot serves again");
+
+    let (_, scrape) = request(weft.admin_addr().unwrap(), Method::GET, "/metrics", &[]).await;
+    let refused = |protocol: &str, reason: &str| {
+        metric_sample(
+            &scrape,
+            &format!(
+                "weft_receiver_connections_refused_total{{protocol=\"{protocol}\",reason=\"{reason}\"}}"
+            ),
+        )
+    };
+    assert_eq!(refused("http", "header_timeout"), 1);
+    assert_eq!(refused("grpc", "connection_limit"), 1);
+    weft.shutdown().await;
+}
