@@ -22,9 +22,12 @@ impl LineWriter {
     /// Opens `path` for appending, creating it if missing.
     pub fn file(path: &Path) -> anyhow::Result<Self> {
         use anyhow::Context;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Spans are data users redact for a reason: a new file is the owner's alone.
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
             .with_context(|| format!("opening export file {}", path.display()))?;
         Ok(LineWriter {
@@ -55,5 +58,24 @@ impl LineWriter {
             },
         };
         result.map_err(|e| ExportError::retryable(format!("writing to {}: {e}", self.name)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_export_file_is_readable_by_its_owner_alone() {
+        let dir = std::env::temp_dir().join(format!("weft-file-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("spans.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let _writer = LineWriter::file(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
