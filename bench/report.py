@@ -10,6 +10,7 @@ import sys
 
 LABELS = {
     "weft-none": ("Weft", "no processors"),
+    "weft-tls": ("Weft", "no processors, gRPC over TLS"),
     "weft-pass": ("Weft", "one pass-through WASM processor"),
     "weft-chain": ("Weft", "redact + enrich + sample(100%), WASM"),
     "weft-bomb": ("Weft", "the chain + a memory bomb every 10th batch (on_error = pass)"),
@@ -84,6 +85,8 @@ def main(path):
          ratio("weft-pass-grpc", "weft-none-grpc", "spans_per_sec"), "(context)", None),
         ("chain with a memory-bomb plugin / the same chain without it (gRPC)",
          ratio("weft-bomb-grpc", "weft-chain-grpc", "spans_per_sec"), "(context: hostile plugin)", None),
+        ("no processors over TLS / plaintext throughput (gRPC)",
+         ratio("weft-tls-grpc", "weft-none-grpc", "spans_per_sec"), ">= 0.85", lambda v: v >= 0.85),
         ("Weft no processors throughput / Rotel forwarding throughput",
          ratio("weft-none-grpc", "rotel-grpc", "spans_per_sec"), "(context)", None),
         ("chain throughput / the baseline build's chain (--baseline)",

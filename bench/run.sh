@@ -83,17 +83,32 @@ if [ "$ROTEL" = 1 ]; then
   fi
 fi
 
-ALL="weft-none-grpc weft-none-http weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-bomb-grpc"
+ALL="weft-none-grpc weft-none-http weft-tls-grpc weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-bomb-grpc"
 [ -n "$BASELINE" ] && ALL="$ALL base-none-grpc base-chain-grpc"
 [ -n "$ROTEL_AGENT" ] && ALL="$ALL rotel-grpc rotel-http rotel-pynoop-grpc rotel-pyredact-grpc"
 SCENARIOS=${ONLY:-$ALL}
 
-# Writes the Weft config for a processor set (none, pass, chain, bomb) and prints its path.
+# The TLS scenario's certificates (a throw-away CA, a server certificate for 127.0.0.1).
+CERTS=$WORK/certs
+case " $SCENARIOS " in
+  *-tls-*) bash "$ROOT/examples/tls/make-certs.sh" "$CERTS" >&2 ;;
+esac
+
+# Writes the Weft config for a processor set (none, tls, pass, chain, bomb) and prints its
+# path; `tls` is no processors with the gRPC receiver over TLS.
 weft_config() {
   local file=$WORK/weft-$1.toml
   cat >"$file" <<EOF
 [receivers.otlp.grpc]
 endpoint = "$IN_GRPC"
+EOF
+  if [ "$1" = tls ]; then cat >>"$file" <<EOF
+[receivers.otlp.grpc.tls]
+cert_file = "$CERTS/server.pem"
+key_file = "$CERTS/server-key.pem"
+EOF
+  fi
+  cat >>"$file" <<EOF
 [receivers.otlp.http]
 endpoint = "$IN_HTTP"
 [pipeline]
@@ -201,6 +216,7 @@ run_one() { # SCENARIO RUN
   wait_port "$endpoint" 60 || { echo "$scenario did not start; see $WORK/$scenario.log" >&2; return 1; }
   local load=("$WEFT" bench load --json --endpoint "$endpoint" --protocol "$protocol"
     --spans-per-request "$SPANS" --attributes-per-span "$ATTRIBUTES" --concurrency "$CONCURRENCY")
+  case $scenario in *-tls-*) load+=(--tls-ca "$CERTS/ca.pem") ;; esac
   # Warm up (connections, first instances, allocator), and let it drain.
   "${load[@]}" --requests "$WARMUP_REQUESTS" >"$WORK/warmup.json" || true
   local warm

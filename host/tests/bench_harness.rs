@@ -25,6 +25,7 @@ fn load_config(endpoint: String, protocol: Protocol, gzip: bool) -> LoadConfig {
         duration: Duration::from_secs(30),
         timeout: Duration::from_secs(5),
         rate: None,
+        tls_ca: None,
     }
 }
 

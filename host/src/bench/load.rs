@@ -54,6 +54,8 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// Spans per second to offer across all clients; `None` sends as fast as answers come.
     pub rate: Option<f64>,
+    /// Connect over TLS, trusting this CA (PEM).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 /// What a load run measured.
@@ -157,11 +159,23 @@ pub async fn run_load(config: &LoadConfig) -> anyhow::Result<LoadReport> {
 }
 
 fn exporter_config(config: &LoadConfig) -> ExporterConfig {
+    let scheme = if config.tls_ca.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let endpoint = if config.endpoint.contains("://") {
         config.endpoint.clone()
     } else {
-        format!("http://{}", config.endpoint)
+        format!("{scheme}://{}", config.endpoint)
     };
+    let tls = config
+        .tls_ca
+        .as_ref()
+        .map(|ca| crate::config::ClientTlsConfig {
+            ca_file: Some(ca.clone()),
+            ..Default::default()
+        });
     let otlp = OtlpExporterConfig {
         endpoint,
         compression: if config.gzip {
@@ -171,7 +185,7 @@ fn exporter_config(config: &LoadConfig) -> ExporterConfig {
         },
         timeout_ms: config.timeout.as_millis() as u64,
         headers: Default::default(),
-        tls: None,
+        tls,
         batch: Default::default(),
         retry: Default::default(),
     };

@@ -58,6 +58,9 @@ pub struct LoadArgs {
     /// client's next request as soon as the previous one is answered.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Connect over TLS (`https://`), trusting this CA certificate (PEM).
+    #[arg(long)]
+    pub tls_ca: Option<std::path::PathBuf>,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -108,6 +111,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         duration: Duration::from_secs_f64(args.duration_secs),
         timeout: Duration::from_millis(args.timeout_ms),
         rate: args.rate,
+        tls_ca: args.tls_ca,
     };
     let report = crate::bench::run_load(&config).await?;
     if args.json {
