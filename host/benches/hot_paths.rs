@@ -72,6 +72,7 @@ fn exporter(compression: Compression, http: bool) -> Sink {
         compression,
         timeout_ms: 1000,
         headers: Default::default(),
+        tls: None,
         batch: Default::default(),
         retry: Default::default(),
     };

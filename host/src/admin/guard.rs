@@ -44,13 +44,13 @@ pub async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next
             ),
         );
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        if !same_origin(origin, host) {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                "a request from another site (its Origin is not this server) is refused",
-            );
-        }
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !same_origin(origin, host)
+    {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "a request from another site (its Origin is not this server) is refused",
+        );
     }
     if let Some(tokens) = &guard.tokens
         && !OPEN.contains(&request.uri().path())

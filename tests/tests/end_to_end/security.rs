@@ -253,9 +253,9 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> 
     let mut buffer = [0u8; 256];
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buffer)).await {
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) | Err(_) => {}
+        let read = tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buffer));
+        if let Ok(Ok(0) | Err(_)) = read.await {
+            return true;
         }
     }
     false
