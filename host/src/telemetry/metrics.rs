@@ -127,6 +127,9 @@ impl ExporterMetrics {
     }
 }
 
+/// One counter of [`ReceiverMetrics`], picked out for rendering.
+type ReceiverCounter = fn(&ReceiverMetrics) -> &AtomicU64;
+
 /// Counters of one receiver protocol.
 #[derive(Debug, Default)]
 pub struct ReceiverMetrics {
@@ -226,57 +229,33 @@ impl Metrics {
             env!("CARGO_PKG_VERSION")
         );
 
-        family(
-            &mut out,
-            "weft_receiver_spans_accepted_total",
-            "counter",
-            "Spans accepted by receivers.",
-        );
-        for (protocol, r) in [("grpc", &self.grpc), ("http", &self.http)] {
-            let _ = writeln!(
-                out,
-                "weft_receiver_spans_accepted_total{{protocol=\"{protocol}\"}} {}",
-                get(&r.spans_accepted)
-            );
-        }
-        family(
-            &mut out,
-            "weft_receiver_spans_refused_total",
-            "counter",
-            "Spans refused by receivers.",
-        );
-        for (protocol, r) in [("grpc", &self.grpc), ("http", &self.http)] {
-            let _ = writeln!(
-                out,
-                "weft_receiver_spans_refused_total{{protocol=\"{protocol}\"}} {}",
-                get(&r.spans_refused)
-            );
-        }
-        family(
-            &mut out,
-            "weft_receiver_requests_unauthenticated_total",
-            "counter",
-            "Requests refused by receivers for a missing or wrong bearer token.",
-        );
-        for (protocol, r) in [("grpc", &self.grpc), ("http", &self.http)] {
-            let _ = writeln!(
-                out,
-                "weft_receiver_requests_unauthenticated_total{{protocol=\"{protocol}\"}} {}",
-                get(&r.requests_unauthenticated)
-            );
-        }
-        family(
-            &mut out,
-            "weft_receiver_tls_handshakes_failed_total",
-            "counter",
-            "TLS handshakes receivers refused or that did not finish.",
-        );
-        for (protocol, r) in [("grpc", &self.grpc), ("http", &self.http)] {
-            let _ = writeln!(
-                out,
-                "weft_receiver_tls_handshakes_failed_total{{protocol=\"{protocol}\"}} {}",
-                get(&r.tls_handshakes_failed)
-            );
+        let receiver_counters: [(&str, &str, ReceiverCounter); 4] = [
+            (
+                "weft_receiver_spans_accepted_total",
+                "Spans accepted by receivers.",
+                |r| &r.spans_accepted,
+            ),
+            (
+                "weft_receiver_spans_refused_total",
+                "Spans refused by receivers.",
+                |r| &r.spans_refused,
+            ),
+            (
+                "weft_receiver_requests_unauthenticated_total",
+                "Requests refused by receivers for a missing or wrong bearer token.",
+                |r| &r.requests_unauthenticated,
+            ),
+            (
+                "weft_receiver_tls_handshakes_failed_total",
+                "TLS handshakes receivers refused or that did not finish.",
+                |r| &r.tls_handshakes_failed,
+            ),
+        ];
+        for (name, help, counter) in receiver_counters {
+            family(&mut out, name, "counter", help);
+            for (protocol, r) in [("grpc", &self.grpc), ("http", &self.http)] {
+                let _ = writeln!(out, "{name}{{protocol=\"{protocol}\"}} {}", get(counter(r)));
+            }
         }
         family(
             &mut out,

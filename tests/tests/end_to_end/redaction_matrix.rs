@@ -63,83 +63,77 @@ fn nested(key: &str, value: any_value::Value) -> KeyValue {
 
 /// A resource, scope and span carrying `text` in every free-text place, tagged `index`.
 fn free_text_item(index: i64, text: &str) -> ResourceSpans {
-    let span = Span {
-        trace_id: vec![1; 16],
-        span_id: (index as u64 + 1).to_be_bytes().to_vec(),
-        name: text.into(),
-        status: Some(Status {
-            code: 2,
-            message: text.into(),
-        }),
-        attributes: vec![
-            kv("probe", text),
-            nested(
-                "probe.list",
-                any_value::Value::ArrayValue(ArrayValue {
-                    values: vec![string("plain"), string(text)],
-                }),
-            ),
-            nested(
-                "probe.map",
-                any_value::Value::KvlistValue(KeyValueList {
-                    values: vec![kv("note", text), kv_int("n", 1)],
-                }),
-            ),
-        ],
-        events: vec![span::Event {
-            name: text.into(),
-            attributes: vec![kv("probe", text)],
-            ..Default::default()
-        }],
-        links: vec![span::Link {
-            trace_id: vec![7; 16],
-            span_id: vec![7; 8],
-            attributes: vec![kv("probe", text)],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    item(index, kv("probe", text), span)
+    let attributes = vec![
+        kv("probe", text),
+        nested(
+            "probe.list",
+            any_value::Value::ArrayValue(ArrayValue {
+                values: vec![string("plain"), string(text)],
+            }),
+        ),
+        nested(
+            "probe.map",
+            any_value::Value::KvlistValue(KeyValueList {
+                values: vec![kv("note", text), kv_int("n", 1)],
+            }),
+        ),
+    ];
+    let mut item = item(index, (text, text), kv("probe", text), attributes);
+    item.scope_spans[0].spans[0].status = Some(Status {
+        code: 2,
+        message: text.into(),
+    });
+    item
 }
 
 /// A resource, scope and span carrying `statement` in every place a statement lives.
 fn statement_item(index: i64, statement: &str) -> ResourceSpans {
+    let attributes = vec![
+        kv("db.statement", statement),
+        nested(
+            "db.query.text",
+            any_value::Value::ArrayValue(ArrayValue {
+                values: vec![string(statement)],
+            }),
+        ),
+        nested(
+            "db",
+            any_value::Value::KvlistValue(KeyValueList {
+                values: vec![kv("statement", statement)],
+            }),
+        ),
+    ];
+    let names = ("SELECT shop.users", "query");
+    item(index, names, kv("db.statement", statement), attributes)
+}
+
+/// A resource, scope and span tagged `index`: the span named `name` with `attributes` and
+/// one event (named `event`) and one link, and `planted` on the resource, the scope, the
+/// event and the link.
+fn item(
+    index: i64,
+    (name, event): (&str, &str),
+    planted: KeyValue,
+    attributes: Vec<KeyValue>,
+) -> ResourceSpans {
     let span = Span {
         trace_id: vec![1; 16],
         span_id: (index as u64 + 1).to_be_bytes().to_vec(),
-        name: "SELECT shop.users".into(),
-        attributes: vec![
-            kv("db.statement", statement),
-            nested(
-                "db.query.text",
-                any_value::Value::ArrayValue(ArrayValue {
-                    values: vec![string(statement)],
-                }),
-            ),
-            nested(
-                "db",
-                any_value::Value::KvlistValue(KeyValueList {
-                    values: vec![kv("statement", statement)],
-                }),
-            ),
-        ],
+        name: name.into(),
+        attributes,
         events: vec![span::Event {
-            name: "query".into(),
-            attributes: vec![kv("db.statement", statement)],
+            name: event.into(),
+            attributes: vec![planted.clone()],
             ..Default::default()
         }],
         links: vec![span::Link {
             trace_id: vec![7; 16],
             span_id: vec![7; 8],
-            attributes: vec![kv("db.statement", statement)],
+            attributes: vec![planted.clone()],
             ..Default::default()
         }],
         ..Default::default()
     };
-    item(index, kv("db.statement", statement), span)
-}
-
-fn item(index: i64, planted: KeyValue, span: Span) -> ResourceSpans {
     ResourceSpans {
         resource: Some(Resource {
             attributes: vec![

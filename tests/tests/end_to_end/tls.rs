@@ -66,20 +66,25 @@ async fn start(dir: &Path, toml: &str) -> RunningService {
     RunningService::start(config).await.unwrap()
 }
 
-/// The certificate 127.0.0.1:`port` presents to a client trusting `ca`.
-async fn presented_certificate(addr: std::net::SocketAddr, ca: &Path) -> Vec<u8> {
+/// A TLS client configuration trusting the CA in `ca` (PEM).
+fn trusting(ca: &Path) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+    rustls::ClientConfig::builder_with_provider(Arc::new(
         #[allow(deprecated)]
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
     .with_root_certificates(roots)
-    .with_no_client_auth();
+    .with_no_client_auth()
+}
+
+/// The certificate 127.0.0.1:`port` presents to a client trusting `ca`.
+async fn presented_certificate(addr: std::net::SocketAddr, ca: &Path) -> Vec<u8> {
+    let config = trusting(ca);
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = ServerName::try_from("127.0.0.1").unwrap();
@@ -199,20 +204,8 @@ async fn the_python_sdk_exports_over_tls_and_mtls_and_a_rotated_certificate_lose
     assert_eq!(sink.wait_for(65, Duration::from_secs(30)).await, 65);
 
     // OTLP/HTTP over TLS (no client certificate asked for there).
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(&ca_file).unwrap())
-        .unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        #[allow(deprecated)]
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
+        .with_tls_config(trusting(&ca_file))
         .https_only()
         .enable_http1()
         .build();
