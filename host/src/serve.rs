@@ -6,9 +6,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 
 use crate::tls::Accepted;
 
@@ -37,7 +37,14 @@ pub async fn serve_http1(
                 None => break,
             },
         };
-        let service = TowerToHyperService::new(app.clone());
+        // Every request carries what the server knows of its connection (the subject of
+        // a client certificate, ...).
+        let info = conn.info();
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+            request.extensions_mut().insert(info.clone());
+            tower_service::Service::call(&mut app.clone(), request)
+        });
         let connection = builder.serve_connection(TokioIo::new(conn), service);
         let connection = graceful.watch(connection);
         let on_header_timeout = on_header_timeout.clone();

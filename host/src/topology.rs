@@ -292,17 +292,33 @@ async fn start_receiver(
     };
     let max = config.max_request_bytes;
     let limits = config.limits;
+    let subject_attribute: Option<Arc<str>> = config
+        .tls
+        .as_ref()
+        .and_then(|tls| tls.client_subject_attribute.as_deref())
+        .map(Arc::from);
     let task = match protocol {
         Protocol::Grpc => tokio::spawn(async move {
-            let serve =
-                crate::receiver::serve_grpc(listener, submitter, max, auth, limits, shutdown);
+            let serve = crate::receiver::serve_grpc(
+                listener,
+                submitter,
+                max,
+                auth,
+                (limits, subject_attribute),
+                shutdown,
+            );
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "OTLP/gRPC receiver failed.");
             }
         }),
         Protocol::Http => tokio::spawn(async move {
-            let serve =
-                crate::receiver::serve_http(listener, submitter, (max, limits), auth, shutdown);
+            let serve = crate::receiver::serve_http(
+                listener,
+                submitter,
+                (max, limits, subject_attribute),
+                auth,
+                shutdown,
+            );
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "OTLP/HTTP receiver failed.");
             }

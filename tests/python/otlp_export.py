@@ -3,6 +3,7 @@ own TLS settings, as an application would be. Used by the end-to-end TLS tests.
 
     python3 otlp_export.py --endpoint https://127.0.0.1:4317 --ca ca.pem \
         [--cert client.pem --key client-key.pem] [--token T] [--spans N] [--interval-ms MS]
+        [--resource-attribute KEY=VALUE]...
 
 Prints one line `exported OK FAILED` and exits 0 when every export succeeded, 3 otherwise.
 Requires `opentelemetry-sdk` and `opentelemetry-exporter-otlp-proto-grpc`.
@@ -56,6 +57,7 @@ def main():
     parser.add_argument("--spans", type=int, default=5)
     parser.add_argument("--interval-ms", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument("--resource-attribute", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
 
     credentials = grpc.ssl_channel_credentials(
@@ -72,7 +74,9 @@ def main():
             timeout=args.timeout,
         )
     )
-    provider = TracerProvider(resource=Resource.create({"service.name": "python-tls"}))
+    resource = {"service.name": "python-tls"}
+    resource.update(pair.split("=", 1) for pair in args.resource_attribute)
+    provider = TracerProvider(resource=Resource.create(resource))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("otlp_export")
     for n in range(args.spans):

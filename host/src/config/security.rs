@@ -95,6 +95,11 @@ pub struct ServerTlsConfig {
     /// The oldest TLS version accepted: `"1.2"` (default) or `"1.3"`.
     #[serde(default)]
     pub min_version: TlsVersion,
+    /// With mutual TLS: set this resource attribute on every resource of a request to the
+    /// subject of the client's certificate (`CN=tenant-a,O=Acme`), replacing any value the
+    /// client sent, so the pipeline can tell tenants apart.
+    #[serde(default)]
+    pub client_subject_attribute: Option<String>,
 }
 
 /// A TLS protocol version.

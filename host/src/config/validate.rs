@@ -258,6 +258,18 @@ fn check(config: &Config, base_dir: &Path, broken: &HashSet<&str>, errors: &mut 
                 ));
             }
             if let Some(tls) = &listener.tls {
+                if tls.client_subject_attribute.is_some() && tls.client_ca_file.is_none() {
+                    errors.push(ConfigError::new(
+                        format!("{path}.tls.client_subject_attribute"),
+                        "needs client_ca_file: without mutual TLS there is no client certificate",
+                    ));
+                }
+                if tls.client_subject_attribute.as_deref() == Some("") {
+                    errors.push(ConfigError::new(
+                        format!("{path}.tls.client_subject_attribute"),
+                        "must not be empty",
+                    ));
+                }
                 let alpn: &[&[u8]] = &[];
                 if let Err(error) = crate::tls::ServerTls::new(tls, base_dir, alpn) {
                     errors.push(ConfigError::new(format!("{path}.tls"), error.to_string()));

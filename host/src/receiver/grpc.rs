@@ -34,9 +34,9 @@ use crate::auth::TokenGate;
 use crate::codec::{GunzipError, gunzip};
 use crate::config::ListenerLimits;
 use crate::pipeline::{Protocol, Refusal, Submitter, protobuf_footprint, span_count};
-use crate::tls::Accepted;
+use crate::tls::{Accepted, ConnInfo};
 
-use super::validate::validate_request;
+use super::validate::{stamp_client_subject, validate_request};
 
 /// The OTLP trace service's gRPC name.
 const SERVICE: &str = "opentelemetry.proto.collector.trace.v1.TraceService";
@@ -53,17 +53,23 @@ struct GrpcReceiver {
     max_request_bytes: usize,
     /// The bearer tokens requests must carry, checked before the body is read.
     auth: Arc<TokenGate>,
+    /// The resource attribute that names the client certificate's subject (mutual TLS).
+    subject_attribute: Option<Arc<str>>,
 }
 
 impl GrpcReceiver {
-    async fn export(&self, bytes: Bytes) -> Result<ExportTraceServiceResponse, Status> {
+    async fn export(
+        &self,
+        bytes: Bytes,
+        client_subject: Option<Arc<str>>,
+    ) -> Result<ExportTraceServiceResponse, Status> {
         let footprint = protobuf_footprint(&bytes);
         let memory = self
             .submitter
             .admit(Protocol::Grpc, footprint)
             .await
             .map_err(refused)?;
-        let request = match ExportTraceServiceRequest::decode(bytes) {
+        let mut request = match ExportTraceServiceRequest::decode(bytes) {
             Ok(request) => request,
             Err(e) => {
                 self.submitter
@@ -77,6 +83,9 @@ impl GrpcReceiver {
             self.submitter
                 .count_refused(Protocol::Grpc, span_count(&request));
             return Err(Status::invalid_argument(reason));
+        }
+        if let (Some(key), Some(subject)) = (&self.subject_attribute, &client_subject) {
+            stamp_client_subject(&mut request, key, subject);
         }
         self.submitter
             .submit(Protocol::Grpc, request, memory)
@@ -108,9 +117,13 @@ impl UnaryService<Bytes> for ExportCall {
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let receiver = self.0.clone();
+        let subject = request
+            .extensions()
+            .get::<ConnInfo>()
+            .and_then(|info| info.client_subject.clone());
         Box::pin(async move {
             receiver
-                .export(request.into_inner())
+                .export(request.into_inner(), subject)
                 .await
                 .map(tonic::Response::new)
         })
@@ -317,13 +330,14 @@ pub async fn serve_grpc(
     submitter: Submitter,
     max_request_bytes: usize,
     auth: Arc<TokenGate>,
-    limits: ListenerLimits,
+    (limits, subject_attribute): (ListenerLimits, Option<Arc<str>>),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let service = GrpcReceiver {
         submitter,
         max_request_bytes,
         auth,
+        subject_attribute,
     };
     let keepalive = (limits.keepalive_ms > 0).then(|| Duration::from_millis(limits.keepalive_ms));
     tonic::transport::Server::builder()

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
@@ -22,9 +23,9 @@ use crate::config::ListenerLimits;
 use crate::pipeline::{
     ConnectionRefusal, Protocol, Refusal, Submitter, json_footprint, protobuf_footprint, span_count,
 };
-use crate::tls::Accepted;
+use crate::tls::{Accepted, ConnInfo};
 
-use super::validate::validate_request;
+use super::validate::{stamp_client_subject, validate_request};
 
 #[derive(Clone)]
 struct HttpReceiver {
@@ -34,6 +35,8 @@ struct HttpReceiver {
     auth: Arc<TokenGate>,
     /// How long a request's body may take to arrive.
     request_timeout: Duration,
+    /// The resource attribute that names the client certificate's subject (mutual TLS).
+    subject_attribute: Option<Arc<str>>,
 }
 
 /// The two OTLP/HTTP encodings.
@@ -94,7 +97,7 @@ const UNAUTHENTICATED: i32 = 16;
 pub async fn serve_http(
     listener: Accepted,
     submitter: Submitter,
-    (max_request_bytes, limits): (usize, ListenerLimits),
+    (max_request_bytes, limits, subject_attribute): (usize, ListenerLimits, Option<Arc<str>>),
     auth: Arc<TokenGate>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -107,6 +110,7 @@ pub async fn serve_http(
         max_request_bytes,
         auth,
         request_timeout: Duration::from_millis(limits.request_timeout_ms),
+        subject_attribute,
     };
     let app = Router::new()
         .route("/v1/traces", post(export_traces))
@@ -118,9 +122,11 @@ pub async fn serve_http(
 
 async fn export_traces(
     State(receiver): State<HttpReceiver>,
+    connection: Option<Extension<ConnInfo>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let client_subject = connection.and_then(|Extension(info)| info.client_subject);
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     if let Err(refusal) = receiver.auth.check(authorization) {
         receiver.submitter.count_unauthenticated(Protocol::Http);
@@ -138,7 +144,7 @@ async fn export_traces(
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return response;
     }
-    match handle(&receiver, &headers, body).await {
+    match handle(&receiver, &headers, body, client_subject).await {
         Ok(encoding) => success(encoding),
         Err(failure) => {
             if !failure.counted {
@@ -217,6 +223,7 @@ async fn handle(
     receiver: &HttpReceiver,
     headers: &HeaderMap,
     body: Body,
+    client_subject: Option<Arc<str>>,
 ) -> Result<Encoding, Failure> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -318,7 +325,7 @@ async fn handle(
         .admit(Protocol::Http, footprint)
         .await
         .map_err(|refusal| refused(refusal, encoding))?;
-    let request = match encoding {
+    let mut request = match encoding {
         Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes).map_err(|e| {
             Failure::new(
                 StatusCode::BAD_REQUEST,
@@ -342,6 +349,9 @@ async fn handle(
         let mut failure = Failure::new(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, reason, encoding);
         failure.spans = span_count(&request);
         return Err(failure);
+    }
+    if let (Some(key), Some(subject)) = (&receiver.subject_attribute, &client_subject) {
+        stamp_client_subject(&mut request, key, subject);
     }
     receiver
         .submitter

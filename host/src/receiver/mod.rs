@@ -9,4 +9,4 @@ mod validate;
 
 pub use grpc::serve_grpc;
 pub use http::serve_http;
-pub use validate::validate_request;
+pub use validate::{stamp_client_subject, validate_request};

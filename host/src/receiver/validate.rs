@@ -42,6 +42,24 @@ fn check_len(bytes: &[u8], allowed: &[usize], path: impl Fn() -> String) -> Resu
     ))
 }
 
+/// Sets resource attribute `key` to `subject` (the client certificate's) on every resource
+/// of `request`, replacing what the client sent under that key: a client cannot claim
+/// another tenant's name.
+pub fn stamp_client_subject(request: &mut ExportTraceServiceRequest, key: &str, subject: &str) {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    for resource_spans in &mut request.resource_spans {
+        let resource = resource_spans.resource.get_or_insert_with(Default::default);
+        resource.attributes.retain(|kv| kv.key != key);
+        resource.attributes.push(KeyValue {
+            key: key.to_owned(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(subject.to_owned())),
+            }),
+            ..Default::default()
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,18 @@ const BACKLOG: usize = 64;
 #[derive(Debug)]
 pub struct Conn {
     io: Io,
+    /// The subject of the client's certificate, with mutual TLS.
+    client_subject: Option<Arc<str>>,
     _slot: OwnedSemaphorePermit,
+}
+
+/// What a server knows of a connection, attached to each of its requests.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub remote: Option<SocketAddr>,
+    /// The subject of the client's certificate (`CN=tenant-a,O=Acme`), with mutual TLS.
+    pub client_subject: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -107,6 +118,7 @@ pub fn accept(
                 None => {
                     let conn = Conn {
                         io: Io::Plain(stream),
+                        client_subject: None,
                         _slot: slot,
                     };
                     if sender.send(conn).await.is_err() {
@@ -121,8 +133,19 @@ pub fn accept(
                         let handshake = acceptor.accept(stream);
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                             Ok(Ok(stream)) => {
-                                let io = Io::Tls(Box::new(stream));
-                                let _ = sender.send(Conn { io, _slot: slot }).await;
+                                let client_subject = stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|chain| chain.first())
+                                    .and_then(|certificate| super::subject(certificate))
+                                    .map(Arc::from);
+                                let conn = Conn {
+                                    io: Io::Tls(Box::new(stream)),
+                                    client_subject,
+                                    _slot: slot,
+                                };
+                                let _ = sender.send(conn).await;
                             }
                             Ok(Err(error)) => {
                                 on_refused(Refused::Handshake);
@@ -191,13 +214,21 @@ impl Conn {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.tcp().peer_addr()
     }
+
+    /// What requests on this connection carry of it.
+    pub fn info(&self) -> ConnInfo {
+        ConnInfo {
+            remote: self.peer_addr().ok(),
+            client_subject: self.client_subject.clone(),
+        }
+    }
 }
 
 impl tonic::transport::server::Connected for Conn {
-    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+    type ConnectInfo = ConnInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.tcp().connect_info()
+        self.info()
     }
 }
 

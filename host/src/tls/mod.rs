@@ -6,8 +6,10 @@ mod accept;
 mod client;
 mod files;
 mod server;
+mod subject;
 
-pub use accept::{Accepted, Conn, Refused, accept};
+pub use accept::{Accepted, Conn, ConnInfo, Refused, accept};
 pub use client::{Alpn, HttpsConnector, https_connector};
 pub use files::TlsError;
 pub use server::ServerTls;
+pub use subject::subject;

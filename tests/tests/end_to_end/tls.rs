@@ -54,7 +54,9 @@ fn tls_table(listener: &str, server: &Issued, client_ca: Option<&Path>) -> Strin
         server.cert, server.key
     );
     if let Some(ca) = client_ca {
-        table.push_str(&format!("client_ca_file = {ca:?}\n"));
+        table.push_str(&format!(
+            "client_ca_file = {ca:?}\nclient_subject_attribute = \"tenant\"\n"
+        ));
     }
     table
 }
@@ -120,9 +122,28 @@ async fn the_python_sdk_exports_over_tls_and_mtls_and_a_rotated_certificate_lose
         "--key",
         &key_arg,
     ];
-    let (ok, failed) = python_export(&[&trusted[..], &["--spans", "5"]].concat());
+    // Its certificate's subject names the tenant on every resource, whatever the client says.
+    let spoof = [
+        "--spans",
+        "5",
+        "--resource-attribute",
+        "tenant=someone-else",
+    ];
+    let (ok, failed) = python_export(&[&trusted[..], &spoof].concat());
     assert_eq!((ok, failed), (5, 0));
     assert_eq!(sink.wait_for(5, Duration::from_secs(30)).await, 5);
+    for request in sink.requests() {
+        for resource_spans in &request.resource_spans {
+            let attributes = &resource_spans.resource.as_ref().unwrap().attributes;
+            let tenants: Vec<_> = attributes
+                .iter()
+                .filter(|kv| kv.key == "tenant")
+                .map(|kv| format!("{:?}", kv.value))
+                .collect();
+            assert_eq!(tenants.len(), 1, "{attributes:?}");
+            assert!(tenants[0].contains("CN=tenant-a"), "{tenants:?}");
+        }
+    }
 
     // No client certificate, or one another CA signed: the handshake is refused.
     let (stranger_cert, stranger_key) = (s(&stranger.cert), s(&stranger.key));
