@@ -54,14 +54,15 @@ fn main() {
 /// The OpenTelemetry Python SDK the TLS tests export with (`tests/python/otlp_export.py`),
 /// installed with pip when missing, as the Python example's componentize-py is.
 fn ensure_python_sdk() {
-    const PACKAGES: [&str; 2] = [
+    const PACKAGES: [&str; 3] = [
         "opentelemetry-sdk==1.39.0",
         "opentelemetry-exporter-otlp-proto-grpc==1.39.0",
+        "opentelemetry-exporter-otlp-proto-http==1.39.0",
     ];
     let present = std::process::Command::new("python3")
         .args([
             "-c",
-            "import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.sdk",
+            "import opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http",
         ])
         .output()
         .is_ok_and(|output| output.status.success());

@@ -38,7 +38,8 @@ fn python_export(args: &[&str]) -> (usize, usize) {
     assert!(
         !stderr.contains("ModuleNotFoundError"),
         "the OpenTelemetry Python SDK is missing: python3 -m pip install \
-         opentelemetry-sdk==1.39.0 opentelemetry-exporter-otlp-proto-grpc==1.39.0\n{stderr}"
+         opentelemetry-sdk==1.39.0 opentelemetry-exporter-otlp-proto-grpc==1.39.0 \
+         opentelemetry-exporter-otlp-proto-http==1.39.0\n{stderr}"
     );
     let line = stdout
         .lines()
@@ -107,6 +108,7 @@ async fn the_python_sdk_exports_over_tls_and_mtls_and_a_rotated_certificate_lose
     let toml = config_with("", sink.addr()).replace("[pipeline]", &format!("{tls}\n[pipeline]"));
     let weft = start(&dir, &toml).await;
     let grpc = weft.grpc_addr().unwrap();
+    let http = weft.http_addr().unwrap();
     let endpoint = format!("https://127.0.0.1:{}", grpc.port());
     let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
     let (ca_arg, cert_arg, key_arg) = (s(&ca_file), s(&client.cert), s(&client.key));
@@ -224,14 +226,28 @@ async fn the_python_sdk_exports_over_tls_and_mtls_and_a_rotated_certificate_lose
     );
     assert_eq!(sink.wait_for(65, Duration::from_secs(30)).await, 65);
 
-    // OTLP/HTTP over TLS (no client certificate asked for there).
+    // OTLP/HTTP over TLS (no client certificate asked for there): the Python SDK's HTTP
+    // exporter, then a Rust client.
+    let http_endpoint = format!("https://127.0.0.1:{}", http.port());
+    let over_http = [
+        "--protocol",
+        "http",
+        "--endpoint",
+        &http_endpoint,
+        "--ca",
+        &ca_arg,
+    ];
+    assert_eq!(
+        python_export(&[&over_http[..], &["--spans", "3"]].concat()),
+        (3, 0)
+    );
+    assert_eq!(sink.wait_for(68, Duration::from_secs(30)).await, 68);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(trusting(&ca_file))
         .https_only()
         .enable_http1()
         .build();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let http = weft.http_addr().unwrap();
     let post = http::Request::post(format!("https://127.0.0.1:{}/v1/traces", http.port()))
         .header("content-type", "application/x-protobuf")
         .body(Full::new(Bytes::from(spans_request(0, 2).encode_to_vec())))
@@ -239,7 +255,7 @@ async fn the_python_sdk_exports_over_tls_and_mtls_and_a_rotated_certificate_lose
     let response = client.request(post).await.unwrap();
     assert_eq!(response.status(), 200);
     let _ = response.into_body().collect().await;
-    assert_eq!(sink.wait_for(67, Duration::from_secs(30)).await, 67);
+    assert_eq!(sink.wait_for(70, Duration::from_secs(30)).await, 70);
     // Plaintext on the TLS port gets no answer, and the failed handshake is counted.
     let mut plain = tokio::net::TcpStream::connect(http).await.unwrap();
     plain
@@ -262,7 +278,7 @@ async fn the_python_sdk_exports_over_tls_and_mtls_and_a_rotated_certificate_lose
         1
     );
     weft.shutdown().await;
-    assert_eq!(sink.span_count(), 67);
+    assert_eq!(sink.span_count(), 70);
 }
 
 /// A weft listening on loopback with `exporters` (TOML) and no processors.
@@ -280,7 +296,8 @@ async fn weft_exports_to_weft_over_tls_and_mtls_and_fails_without_its_certificat
     let server = ca.server(&dir, "backend");
     let client = ca.client(&dir, "gateway");
     let sink = OtlpSink::start().await;
-    let tls = tls_table("grpc", &server, Some(&ca_file)) + &tls_table("http", &server, None);
+    let tls =
+        tls_table("grpc", &server, Some(&ca_file)) + &tls_table("http", &server, Some(&ca_file));
     let backend_toml =
         config_with("", sink.addr()).replace("[pipeline]", &format!("{tls}\n[pipeline]"));
     let backend_dir = dir.join("backend");
@@ -288,19 +305,48 @@ async fn weft_exports_to_weft_over_tls_and_mtls_and_fails_without_its_certificat
     let backend = start(&backend_dir, &backend_toml).await;
     let (grpc, http) = (backend.grpc_addr().unwrap(), backend.http_addr().unwrap());
 
-    // The gateway: OTLP/gRPC with a client certificate, OTLP/HTTP with the CA alone, the
-    // backend's name checked as `localhost` though the endpoint says 127.0.0.1.
+    // The Python SDK's HTTP exporter with mutual TLS: with its certificate, and without.
+    let (ca_arg, cert_arg, key_arg) = (
+        ca_file.to_str().unwrap(),
+        client.cert.to_str().unwrap(),
+        client.key.to_str().unwrap(),
+    );
+    let endpoint = format!("https://127.0.0.1:{}", http.port());
+    let over_http = [
+        "--protocol",
+        "http",
+        "--endpoint",
+        &endpoint,
+        "--ca",
+        ca_arg,
+    ];
+    let with_cert = ["--cert", cert_arg, "--key", key_arg, "--spans", "2"];
+    assert_eq!(
+        python_export(&[&over_http[..], &with_cert].concat()),
+        (2, 0)
+    );
+    assert_eq!(
+        python_export(&[&over_http[..], &["--spans", "1"]].concat()),
+        (0, 1)
+    );
+    assert_eq!(sink.wait_for(2, Duration::from_secs(30)).await, 2);
+
+    // The gateway: OTLP/gRPC and OTLP/HTTP with a client certificate, the gRPC backend's
+    // name checked as `localhost` though the endpoint says 127.0.0.1.
     let gateway_toml = forwarder(&format!(
         "[exporters.grpc]\ntype = \"otlp\"\nendpoint = \"https://127.0.0.1:{}\"\n\
          [exporters.grpc.tls]\nca_file = {ca_file:?}\ncert_file = {:?}\nkey_file = {:?}\n\
          server_name = \"localhost\"\n\
          [exporters.grpc.batch]\ntimeout_ms = 20\n\
          [exporters.http]\ntype = \"otlphttp\"\nendpoint = \"https://127.0.0.1:{}\"\n\
-         [exporters.http.tls]\nca_file = {ca_file:?}\n[exporters.http.batch]\ntimeout_ms = 20\n",
+         [exporters.http.tls]\nca_file = {ca_file:?}\ncert_file = {:?}\nkey_file = {:?}\n\
+         [exporters.http.batch]\ntimeout_ms = 20\n",
         grpc.port(),
         client.cert,
         client.key,
-        http.port()
+        http.port(),
+        client.cert,
+        client.key,
     ));
     let gateway_dir = dir.join("gateway");
     std::fs::create_dir_all(&gateway_dir).unwrap();
@@ -308,8 +354,8 @@ async fn weft_exports_to_weft_over_tls_and_mtls_and_fails_without_its_certificat
     let mut to_gateway = weft_tests::client::grpc_client(gateway.grpc_addr().unwrap()).await;
     to_gateway.export(spans_request(0, 10)).await.unwrap();
     assert_eq!(
-        sink.wait_for(20, Duration::from_secs(30)).await,
-        20,
+        sink.wait_for(22, Duration::from_secs(30)).await,
+        22,
         "each exporter delivered the 10 spans through the backend"
     );
     gateway.shutdown().await;
@@ -347,7 +393,7 @@ async fn weft_exports_to_weft_over_tls_and_mtls_and_fails_without_its_certificat
     backend.shutdown().await;
     assert_eq!(
         sink.span_count(),
-        20,
+        22,
         "nothing came through without a certificate"
     );
 }
