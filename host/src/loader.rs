@@ -135,7 +135,15 @@ pub fn load_plugin(
         bytes,
         config_json,
         (limits, plugin_grants(config, processor)),
-    )?;
+    )
+    .map_err(|error| match error {
+        // A plugin refusing its config may quote it: not a value a reference produced.
+        PluginError::Init { plugin, reason } => PluginError::Init {
+            plugin,
+            reason: config.secrets.scrub(&reason),
+        },
+        other => other,
+    })?;
     tracing::info!(
         processor = %processor.name,
         plugin = %processor.plugin,

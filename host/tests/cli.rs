@@ -173,6 +173,36 @@ fn the_tls_example_checks_with_the_certificates_make_certs_writes() {
 }
 
 #[test]
+fn check_never_prints_a_value_a_reference_produced() {
+    let dir = scratch_dir("secret-in-error");
+    // A plugin refusing its config quotes it: here the redactor quotes a pattern that does not
+    // compile, read from a file.
+    std::fs::write(dir.join("pattern"), "(unclosed-s3cret-pattern\n").unwrap();
+    let config = dir.join("weft.toml");
+    std::fs::write(
+        &config,
+        "[receivers.otlp.grpc]\nendpoint = \"127.0.0.1:0\"\n[exporters.out]\ntype = \"stdout\"\n\
+         [[processors]]\nname = \"redact\"\nplugin = \"builtin:pii-redact\"\n\
+         [[processors.config.patterns]]\nname = \"internal\"\nregex = \"${file:pattern}\"\n",
+    )
+    .unwrap();
+    let output = Command::new(WEFT)
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("patterns[0].regex"),
+        "the error still says where: {said}"
+    );
+    assert!(said.contains("[secret]"), "{said}");
+    assert!(!said.contains("s3cret-pattern"), "{said}");
+}
+
+#[test]
 fn check_lists_every_error_with_its_path_and_exits_1() {
     let dir = scratch_dir("check");
     let config = dir.join("weft.toml");

@@ -29,6 +29,8 @@ pub struct LoadedConfig {
     pub origin: String,
     /// The file it was read from, if any (watched for changes).
     pub path: Option<PathBuf>,
+    /// The values `${env:}` and `${file:}` references produced: kept out of messages.
+    pub secrets: SecretValues,
 }
 
 impl LoadedConfig {
@@ -60,12 +62,13 @@ impl LoadedConfig {
 
     /// Parses and validates `text`.
     pub fn from_str(text: &str, base_dir: PathBuf, origin: String) -> Result<Self, ConfigErrors> {
-        let config = validate::parse(text, &base_dir)?;
+        let (config, secrets) = validate::parse(text, &base_dir)?;
         Ok(LoadedConfig {
             config,
             base_dir,
             origin,
             path: None,
+            secrets,
         })
     }
 

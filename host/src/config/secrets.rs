@@ -26,8 +26,14 @@ const SCRUBBED: &str = "[secret]";
 const SHORTEST_SCRUBBED: usize = 4;
 
 /// The values references produced, to be kept out of messages.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretValues(Vec<String>);
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretValues({} hidden)", self.0.len())
+    }
+}
 
 impl SecretValues {
     /// `text` with every secret value in it replaced by `[secret]`.

@@ -64,7 +64,10 @@ impl std::fmt::Display for ConfigErrors {
 }
 
 /// Parses `text`, deserialising each section on its own so one mistake does not hide the next.
-pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
+pub(super) fn parse(
+    text: &str,
+    base_dir: &Path,
+) -> Result<(Config, super::SecretValues), ConfigErrors> {
     let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         ConfigErrors::single(ConfigError::new("", format!("invalid TOML: {e}")))
     })?;
@@ -135,7 +138,7 @@ pub(super) fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigErrors>
     }
     check(&config, base_dir, &broken, &mut errors);
     if errors.is_empty() {
-        Ok(config)
+        Ok((config, secrets))
     } else {
         // A message may quote a value: never one a reference produced.
         for error in &mut errors {
