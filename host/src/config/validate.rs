@@ -537,7 +537,7 @@ mod tests {
 
     #[test]
     fn a_redactor_fails_closed_unless_told_otherwise() {
-        let config = parse(
+        let (config, _) = parse(
             r#"
             [receivers.otlp.http]
             endpoint = "127.0.0.1:4318"
