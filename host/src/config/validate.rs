@@ -613,7 +613,7 @@ mod tests {
             "#,
         );
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found.contains(&"receivers.otlp.http.max_body: unknown field `max_body`, expected `endpoint` or `max_request_bytes`".to_owned()), "{found:?}");
+        assert!(found.contains(&"receivers.otlp.http.max_body: unknown field `max_body`, expected one of `endpoint`, `max_request_bytes`, `tls`, `limits`".to_owned()), "{found:?}");
         assert!(
             found
                 .iter()
