@@ -135,18 +135,7 @@ fn the_tls_example_checks_with_the_certificates_make_certs_writes() {
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/tls");
     std::fs::copy(format!("{examples}/weft.toml"), dir.join("weft.toml")).unwrap();
     let config = dir.join("weft.toml");
-    let check = |token: Option<&str>| {
-        let mut command = Command::new(WEFT);
-        command.args(["check", "--config"]).arg(&config);
-        match token {
-            Some(token) => command.env("WEFT_RECEIVER_TOKEN", token),
-            None => command.env_remove("WEFT_RECEIVER_TOKEN"),
-        };
-        let output = command.output().unwrap();
-        let said = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        (output.status.success(), said)
-    };
+    let check = |token: Option<&str>| weft_check(&config, &[("WEFT_RECEIVER_TOKEN", token)]);
     let (ok, said) = check(Some("t0k3n-from-the-environment"));
     assert!(!ok, "no certificates yet: {said}");
     assert!(
@@ -186,14 +175,8 @@ fn check_never_prints_a_value_a_reference_produced() {
          [[processors.config.patterns]]\nname = \"internal\"\nregex = \"${file:pattern}\"\n",
     )
     .unwrap();
-    let output = Command::new(WEFT)
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{said}");
+    let (ok, said) = weft_check(&config, &[]);
+    assert!(!ok, "{said}");
     assert!(
         said.contains("patterns[0].regex"),
         "the error still says where: {said}"
@@ -308,15 +291,37 @@ const GOLDEN: &str = concat!(
     "/../examples/plugin-test/enrich"
 );
 
+/// `weft plugin test PLUGIN` on the config, input and expected output in `dir`.
+fn plugin_test_against(plugin: &str, dir: &str) -> std::process::Output {
+    Command::new(WEFT)
+        .args(["plugin", "test", plugin])
+        .args(["--config", &format!("{dir}/config.toml")])
+        .args(["--input", &format!("{dir}/input.json")])
+        .args(["--expect", &format!("{dir}/expected.json")])
+        .output()
+        .unwrap()
+}
+
+/// `weft check --config CONFIG` with environment variables set (or removed, for `None`):
+/// whether it passed, and everything it printed.
+fn weft_check(config: &Path, env: &[(&str, Option<&str>)]) -> (bool, String) {
+    let mut command = Command::new(WEFT);
+    command.args(["check", "--config"]).arg(config);
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let output = command.output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), said)
+}
+
 #[test]
 fn plugin_test_passes_when_the_output_matches_the_expected_file() {
-    let output = Command::new(WEFT)
-        .args(["plugin", "test", "builtin:enrich"])
-        .args(["--config", &format!("{GOLDEN}/config.toml")])
-        .args(["--input", &format!("{GOLDEN}/input.json")])
-        .args(["--expect", &format!("{GOLDEN}/expected.json")])
-        .output()
-        .unwrap();
+    let output = plugin_test_against("builtin:enrich", GOLDEN);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -333,13 +338,7 @@ fn the_redactor_examples_give_their_expected_output() {
             "{}/../examples/plugin-test/{example}",
             env!("CARGO_MANIFEST_DIR")
         );
-        let output = Command::new(WEFT)
-            .args(["plugin", "test", "builtin:pii-redact"])
-            .args(["--config", &format!("{dir}/config.toml")])
-            .args(["--input", &format!("{dir}/input.json")])
-            .args(["--expect", &format!("{dir}/expected.json")])
-            .output()
-            .unwrap();
+        let output = plugin_test_against("builtin:pii-redact", &dir);
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success() && stdout.contains("ok: output matches"),
