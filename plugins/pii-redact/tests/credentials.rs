@@ -1,35 +1,18 @@
 //! The credential detectors end to end: span attributes, event attributes and status messages
 //! holding made-up secrets, and telemetry full of look-alikes that must pass byte for byte.
 
-use weft_plugin_pii_redact::PiiRedact;
-use weft_sdk::testing::{BatchBuilder, EventSpec, run};
-use weft_sdk::{Batch, Edit, Processor, StatusCode, Target, Value};
+mod common;
+
+use common::{edits_of, exception, init, set};
+
+use weft_sdk::testing::{BatchBuilder, run};
+use weft_sdk::{Edit, StatusCode, Target, Value};
 
 /// Made-up credentials in the formats of their providers (none of them works anywhere).
 const AWS_KEY_ID: &str = "AKIA2E7QWXYZ4HJKLMNP";
 const STRIPE_KEY: &str = "sk_live_51Hx8kQ2eZvKYlo2C9sT4uVwXyZ0aBcDeF";
 const SLACK_TOKEN: &str = "xoxb-2413057982-5718230946518-Zq8wRt3yUi6oPa1sDf4gHj7k";
 const PEM_BODY: &str = "MIIEowIBAAKCAQEAx4Zq8wRt3yUi6oPa1sDf4gHj7kLm2nBv5cXz9aQw";
-
-fn init(config: &str) -> PiiRedact {
-    PiiRedact::init(config).unwrap_or_else(|error| panic!("config refused: {error}"))
-}
-
-fn edits_of(config: &str, batch: &Batch) -> Vec<Edit> {
-    run(&mut init(config), batch).unwrap()
-}
-
-fn set(target: Target, key: &str, value: &str) -> Edit {
-    Edit::SetAttribute((target, key.into(), Value::Str(value.into())))
-}
-
-fn exception(message: &str) -> EventSpec {
-    EventSpec {
-        name: "exception".into(),
-        time_unix_nano: 1,
-        attributes: vec![("exception.message".into(), message.into())],
-    }
-}
 
 /// The one value `config` makes of `text` in a span attribute (`None`: left alone).
 fn redacted(config: &str, text: &str) -> Option<String> {

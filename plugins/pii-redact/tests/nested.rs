@@ -1,15 +1,13 @@
 //! Strings inside arrays and key-value lists, and key rules on nested keys by dotted path.
 
-use weft_plugin_pii_redact::PiiRedact;
-use weft_sdk::testing::{BatchBuilder, run};
-use weft_sdk::{Batch, Edit, Processor, Target, Value, ValueNode};
+mod common;
+
+use common::edits_of;
+
+use weft_sdk::testing::BatchBuilder;
+use weft_sdk::{Batch, Edit, Target, Value, ValueNode};
 
 const HASH_KEY: &str = "test-key-0123456789abcdef";
-
-fn edits_of(config: &str, batch: &Batch) -> Vec<Edit> {
-    let mut processor = PiiRedact::init(config).unwrap_or_else(|e| panic!("refused: {e}"));
-    run(&mut processor, batch).unwrap()
-}
 
 fn s(text: &str) -> ValueNode {
     ValueNode::Str(text.to_owned())

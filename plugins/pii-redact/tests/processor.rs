@@ -1,6 +1,9 @@
 //! The processor end to end, through the SDK's test helpers: config in, batch in, edits out.
 
-use weft_plugin_pii_redact::PiiRedact;
+mod common;
+
+use common::{edits_of, exception, init, refused, set};
+
 use weft_sdk::testing::{BatchBuilder, EventSpec, run};
 use weft_sdk::{
     AttributeSelection, AttributeView, Batch, Edit, Link, Processor, Range, Slice, SpanFields,
@@ -11,34 +14,8 @@ const JWT: &str =
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
 const HASH_KEY: &str = "test-key-0123456789abcdef";
 
-fn init(config: &str) -> PiiRedact {
-    match PiiRedact::init(config) {
-        Ok(processor) => processor,
-        Err(error) => panic!("config refused: {error}"),
-    }
-}
-
-fn refused(config: &str) -> String {
-    match PiiRedact::init(config) {
-        Ok(_) => panic!("config accepted: {config}"),
-        Err(error) => error,
-    }
-}
-
-fn set(target: Target, key: &str, value: &str) -> Edit {
-    Edit::SetAttribute((target, key.into(), Value::Str(value.into())))
-}
-
 fn remove(target: Target, key: &str) -> Edit {
     Edit::RemoveAttribute((target, key.into()))
-}
-
-fn exception(message: &str) -> EventSpec {
-    EventSpec {
-        name: "exception".into(),
-        time_unix_nano: 1,
-        attributes: vec![("exception.message".into(), message.into())],
-    }
 }
 
 /// Adds a link with string attributes to span `span` (the `BatchBuilder` makes none). Links are
@@ -78,10 +55,6 @@ fn add_link(batch: &mut Batch, span: usize, attributes: &[(&str, &str)]) {
         links.start = index;
     }
     links.len += 1;
-}
-
-fn edits_of(config: &str, batch: &Batch) -> Vec<Edit> {
-    run(&mut init(config), batch).unwrap()
 }
 
 #[test]

@@ -1,33 +1,14 @@
 //! The URL and SQL sanitizers end to end, through the SDK's test helpers: config in, batch in,
 //! edits out.
 
-use weft_plugin_pii_redact::PiiRedact;
+mod common;
+
+use common::{edits_of, init, refused, set};
+
 use weft_sdk::testing::{BatchBuilder, EventSpec, run};
 use weft_sdk::{AttributeSelection, Batch, Edit, Processor, SpanFields, Target, Value};
 
 const HASH_KEY: &str = "test-key-0123456789abcdef";
-
-fn init(config: &str) -> PiiRedact {
-    match PiiRedact::init(config) {
-        Ok(processor) => processor,
-        Err(error) => panic!("config refused: {error}"),
-    }
-}
-
-fn refused(config: &str) -> String {
-    match PiiRedact::init(config) {
-        Ok(_) => panic!("config accepted: {config}"),
-        Err(error) => error,
-    }
-}
-
-fn set(target: Target, key: &str, value: &str) -> Edit {
-    Edit::SetAttribute((target, key.into(), Value::Str(value.into())))
-}
-
-fn edits_of(config: &str, batch: &Batch) -> Vec<Edit> {
-    run(&mut init(config), batch).unwrap()
-}
 
 /// A batch with one span holding these string attributes.
 fn span_with(attributes: &[(&str, &str)]) -> Batch {
