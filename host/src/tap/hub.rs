@@ -162,12 +162,18 @@ impl TapHub {
         }
         request.rate = request.rate.min(left);
         let rate = request.rate;
-        drop(taps);
-        Ok((self.open(request), rate))
+        // Added under the same lock as the count: two taps opened at once cannot both pass.
+        Ok((self.insert(&mut taps, request), rate))
     }
 
     /// Opens a tap; its events arrive on the receiver until it is dropped.
     pub fn open(&self, request: TapRequest) -> mpsc::Receiver<TapEvent> {
+        let mut taps = crate::sync::lock(&self.taps);
+        self.insert(&mut taps, request)
+    }
+
+    /// Adds a tap to `taps` (the hub's list, locked).
+    fn insert(&self, taps: &mut Vec<Arc<Tap>>, request: TapRequest) -> mpsc::Receiver<TapEvent> {
         let (sender, receiver) = mpsc::channel(TAP_QUEUE);
         let rate = f64::from(request.rate.max(1));
         let tap = Arc::new(Tap {
@@ -177,7 +183,6 @@ impl TapHub {
             skipped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         });
-        let mut taps = crate::sync::lock(&self.taps);
         taps.push(tap);
         self.open.store(taps.len(), Ordering::Release);
         receiver
