@@ -17,6 +17,7 @@ pub mod codec;
 pub mod config;
 pub mod exporter;
 pub mod loader;
+pub mod pdata;
 pub mod pipeline;
 pub mod receiver;
 pub mod reload;

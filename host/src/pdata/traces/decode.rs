@@ -1,0 +1,262 @@
+//! Reading a request: one validating walk that records where every resource, scope and span
+//! sits.
+
+use bytes::Bytes;
+use prost::Message as _;
+
+use crate::pdata::schema::{Message, field};
+use crate::pdata::storage::Storage;
+use crate::pdata::validate::{Counts, DecodeError, Findings, Segment, validate};
+use crate::pdata::wire::{Fields, Loc, WireError};
+
+use super::{ResourceEntry, ScopeEntry, SpanEntry, Traces};
+
+/// See [`Traces::decode`].
+pub(super) fn decode(bytes: Bytes) -> Result<Traces, DecodeError> {
+    let mut findings = Findings::default();
+    let traces = index(bytes.clone(), &mut findings)?;
+    if !findings.needs_merge {
+        return Ok(traces);
+    }
+    // Rare encodings (a singular message sent twice, which protobuf merges) are read once
+    // through prost and indexed as prost writes them, so every reader agrees with prost.
+    let request =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(bytes)
+            .map_err(|_| DecodeError::here(crate::pdata::Problem::Wire(WireError::Truncated)))?;
+    let mut again = Findings::default();
+    index(request.encode_to_vec().into(), &mut again)
+}
+
+fn index(bytes: Bytes, findings: &mut Findings) -> Result<Traces, DecodeError> {
+    let storage = Storage::new(bytes)?;
+    let mut traces = Traces {
+        storage: Storage::default(),
+        ..Traces::default()
+    };
+    let buf = storage.original().as_ref();
+    let mut counts = Counts::new();
+    for f in Fields::new(buf, 0) {
+        let f = f?;
+        let index = counts.next(f.number);
+        if f.number != field::request::RESOURCE_SPANS {
+            continue;
+        }
+        let at = Segment {
+            name: "resource_spans",
+            index: Some(index),
+        };
+        let message = f.len().map_err(|e| DecodeError::from(e).within(at))?;
+        resource_spans(buf, f.raw, message, &mut traces, findings).map_err(|e| e.within(at))?;
+    }
+    traces.live = traces.spans.len();
+    traces.storage = storage;
+    Ok(traces)
+}
+
+fn resource_spans(
+    buf: &[u8],
+    raw: Loc,
+    message: Loc,
+    traces: &mut Traces,
+    findings: &mut Findings,
+) -> Result<(), DecodeError> {
+    use field::resource_spans::*;
+    let index = traces.resources.len() as u32;
+    let first_scope = traces.scopes.len() as u32;
+    let mut entry = ResourceEntry {
+        raw,
+        message,
+        ..ResourceEntry::default()
+    };
+    let mut counts = Counts::new();
+    for f in Fields::new(&buf[message.offset as usize..message.end()], message.offset) {
+        let f = f?;
+        let n = counts.next(f.number);
+        let at = |name| Segment {
+            name,
+            index: (f.number == SCOPE_SPANS).then_some(n),
+        };
+        match f.number {
+            RESOURCE => {
+                let loc = f
+                    .len()
+                    .map_err(|e| DecodeError::from(e).within(at("resource")))?;
+                validate(buf, loc, Message::Resource, 2, findings)
+                    .map_err(|e| e.within(at("resource")))?;
+                findings.needs_merge |= entry.resource.is_some();
+                entry.resource = Some(loc);
+            }
+            SCOPE_SPANS => {
+                let loc = f
+                    .len()
+                    .map_err(|e| DecodeError::from(e).within(at("scope_spans")))?;
+                scope_spans(buf, f.raw, loc, index, traces, findings)
+                    .map_err(|e| e.within(at("scope_spans")))?;
+            }
+            SCHEMA_URL => string(buf, f).map_err(|e| e.within(at("schema_url")))?,
+            _ => {}
+        }
+    }
+    entry.scopes = first_scope..traces.scopes.len() as u32;
+    traces.resources.push(entry);
+    Ok(())
+}
+
+fn scope_spans(
+    buf: &[u8],
+    raw: Loc,
+    message: Loc,
+    resource: u32,
+    traces: &mut Traces,
+    findings: &mut Findings,
+) -> Result<(), DecodeError> {
+    use field::scope_spans::*;
+    let index = traces.scopes.len() as u32;
+    let first_span = traces.spans.len() as u32;
+    let mut entry = ScopeEntry {
+        raw,
+        message,
+        resource,
+        ..ScopeEntry::default()
+    };
+    let mut counts = Counts::new();
+    for f in Fields::new(&buf[message.offset as usize..message.end()], message.offset) {
+        let f = f?;
+        let n = counts.next(f.number);
+        let at = |name| Segment {
+            name,
+            index: (f.number == SPANS).then_some(n),
+        };
+        match f.number {
+            SCOPE => {
+                let loc = f
+                    .len()
+                    .map_err(|e| DecodeError::from(e).within(at("scope")))?;
+                validate(buf, loc, Message::Scope, 3, findings)
+                    .map_err(|e| e.within(at("scope")))?;
+                findings.needs_merge |= entry.scope.is_some();
+                entry.scope = Some(loc);
+            }
+            SPANS => {
+                let loc = f
+                    .len()
+                    .map_err(|e| DecodeError::from(e).within(at("spans")))?;
+                validate(buf, loc, Message::Span, 3, findings)
+                    .map_err(|e| e.within(at("spans")))?;
+                traces.spans.push(SpanEntry {
+                    raw: f.raw,
+                    message: loc,
+                    scope: index,
+                    patch: None,
+                    dropped: false,
+                });
+            }
+            SCHEMA_URL => string(buf, f).map_err(|e| e.within(at("schema_url")))?,
+            _ => {}
+        }
+    }
+    entry.spans = first_span..traces.spans.len() as u32;
+    traces.scopes.push(entry);
+    Ok(())
+}
+
+/// Checks a string field: length-delimited, UTF-8.
+fn string(buf: &[u8], f: crate::pdata::wire::Field) -> Result<(), DecodeError> {
+    let loc = f.len()?;
+    std::str::from_utf8(&buf[loc.offset as usize..loc.end()])
+        .map(|_| ())
+        .map_err(|_| WireError::Utf8(f.number).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    fn span(trace_id: Vec<u8>) -> Span {
+        Span {
+            trace_id,
+            span_id: vec![2; 8],
+            name: "GET /".into(),
+            ..Default::default()
+        }
+    }
+
+    fn request(spans: Vec<Vec<Span>>) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource::default()),
+                scope_spans: spans
+                    .into_iter()
+                    .map(|spans| ScopeSpans {
+                        spans,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn indexes_resources_scopes_and_spans_in_request_order() {
+        let request = request(vec![
+            vec![span(vec![1; 16]), span(vec![1; 16])],
+            vec![span(vec![3; 16])],
+        ]);
+        let traces = Traces::decode(request.encode_to_vec().into()).unwrap();
+        assert_eq!(traces.span_count(), 3);
+        assert_eq!(traces.indexed_scopes(), 2);
+        assert_eq!(traces.spans_of(1), 2..3);
+        assert_eq!(traces.scope_of(2), 1);
+        assert_eq!(traces.to_request(), request);
+    }
+
+    #[test]
+    fn an_id_of_the_wrong_length_is_named_by_its_path() {
+        let request = request(vec![vec![span(vec![1; 16]), span(vec![1; 5])]]);
+        let error = Traces::decode(request.encode_to_vec().into()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "resource_spans[0].scope_spans[0].spans[1].trace_id: expected 16 bytes, got 5"
+        );
+    }
+
+    #[test]
+    fn malformed_protobuf_is_refused_with_where_it_broke() {
+        let mut bytes = request(vec![vec![span(vec![1; 16])]]).encode_to_vec();
+        bytes.truncate(bytes.len() - 3);
+        let error = Traces::decode(bytes.into()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a field runs past the end of its message"
+        );
+        // Not UTF-8 in a span name.
+        let mut bad = span(vec![1; 16]);
+        bad.name = "\u{e9}t\u{e9}".into();
+        let mut bytes = request(vec![vec![bad]]).encode_to_vec();
+        let at = bytes.windows(2).position(|w| w == [0xc3, 0xa9]).unwrap();
+        bytes[at] = 0xff;
+        let error = Traces::decode(bytes.into()).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "resource_spans[0].scope_spans[0].spans[0].name: field 5 is a string that is not valid UTF-8"
+        );
+    }
+
+    #[test]
+    fn a_resource_sent_twice_is_merged_as_prost_merges_it() {
+        let mut bytes = request(vec![vec![span(vec![1; 16])]]).encode_to_vec();
+        // A second `resource` field appended to the first ResourceSpans: rewrite the outer
+        // length and add the field.
+        let extra = [0x0a, 0x00];
+        let inner_len = bytes[1] as usize + extra.len();
+        bytes[1] = inner_len as u8;
+        bytes.extend_from_slice(&extra);
+        let traces = Traces::decode(bytes.clone().into()).unwrap();
+        let expected = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+        assert_eq!(traces.to_request(), expected);
+    }
+}

@@ -1,0 +1,430 @@
+//! Reading fields out of a [`Traces`] batch, with its patches applied.
+//!
+//! Each reader walks one message's fields when asked; nothing is cached. A request was
+//! validated when read and a patch writes valid messages, so the readers skip what they
+//! cannot read instead of failing.
+
+use crate::pdata::schema::field;
+use crate::pdata::storage::Storage;
+use crate::pdata::wire::{Fields, Loc, Value};
+
+use super::Traces;
+use super::patch::EventItem;
+
+/// The scalar and string fields of a span.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct SpanFields {
+    /// 16 bytes.
+    pub trace_id: Loc,
+    /// 8 bytes.
+    pub span_id: Loc,
+    /// 8 bytes, or empty for a root span.
+    pub parent_span_id: Loc,
+    /// UTF-8.
+    pub trace_state: Loc,
+    /// UTF-8.
+    pub name: Loc,
+    /// The OTLP `SpanKind` number.
+    pub kind: i32,
+    /// Start time.
+    pub start_time_unix_nano: u64,
+    /// End time.
+    pub end_time_unix_nano: u64,
+    /// `dropped_attributes_count`.
+    pub dropped_attributes_count: u32,
+    /// `dropped_events_count`.
+    pub dropped_events_count: u32,
+    /// `dropped_links_count`.
+    pub dropped_links_count: u32,
+    /// The OTLP status code number (0 when the span has no status).
+    pub status_code: i32,
+    /// The status message (UTF-8).
+    pub status_message: Loc,
+    /// W3C trace flags and the OTLP bits.
+    pub flags: u32,
+}
+
+/// The fields of a span event, besides its attributes.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct EventFields {
+    /// When it happened.
+    pub time_unix_nano: u64,
+    /// UTF-8.
+    pub name: Loc,
+    /// `dropped_attributes_count`.
+    pub dropped_attributes_count: u32,
+}
+
+/// The fields of a span link, besides its attributes.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct LinkFields {
+    /// 16 bytes.
+    pub trace_id: Loc,
+    /// 8 bytes.
+    pub span_id: Loc,
+    /// UTF-8.
+    pub trace_state: Loc,
+    /// `dropped_attributes_count`.
+    pub dropped_attributes_count: u32,
+    /// Trace flags.
+    pub flags: u32,
+}
+
+/// The fields of a resource or an instrumentation scope, besides attributes.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct OwnerFields {
+    /// The scope's name (empty for a resource).
+    pub name: Loc,
+    /// The scope's version (empty for a resource).
+    pub version: Loc,
+    /// `dropped_attributes_count`.
+    pub dropped_attributes_count: u32,
+    /// The `schema_url` of the `ResourceSpans` or `ScopeSpans`.
+    pub schema_url: Loc,
+}
+
+/// An `AnyValue`, with strings, bytes and nested lists as locations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnyValue {
+    /// Nothing set (or a profiles string-table index, which trace data never uses).
+    Empty,
+    /// UTF-8.
+    Str(Loc),
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Double(f64),
+    /// Bytes.
+    Bytes(Loc),
+    /// An `ArrayValue` message: its elements are [`list_items`].
+    Array(Loc),
+    /// A `KeyValueList` message: its entries are [`list_items`].
+    Kvlist(Loc),
+}
+
+/// The messages of one repeated field: from a patch's list, or read off the wire.
+pub enum Items<'a> {
+    /// A patched list.
+    Listed(std::slice::Iter<'a, Loc>),
+    /// Occurrences of field `number` of a message.
+    Wire {
+        /// The message's fields.
+        fields: Fields<'a>,
+        /// The repeated field.
+        number: u32,
+    },
+}
+
+impl Items<'_> {
+    /// No items.
+    pub fn none() -> Self {
+        Items::Listed([].iter())
+    }
+}
+
+impl Iterator for Items<'_> {
+    type Item = Loc;
+
+    fn next(&mut self) -> Option<Loc> {
+        match self {
+            Items::Listed(iter) => iter.next().copied(),
+            Items::Wire { fields, number } => fields.find_map(|f| match f {
+                Ok(f) if f.number == *number => match f.value {
+                    Value::Len(loc) => Some(loc),
+                    _ => None,
+                },
+                _ => None,
+            }),
+        }
+    }
+}
+
+/// The occurrences of repeated field `number` in the message at `message`.
+pub fn repeated(storage: &Storage, message: Loc, number: u32) -> Items<'_> {
+    Items::Wire {
+        fields: fields(storage, message),
+        number,
+    }
+}
+
+/// The fields of the message at `loc`.
+pub fn fields(storage: &Storage, loc: Loc) -> Fields<'_> {
+    Fields::new(storage.bytes(loc), loc.offset)
+}
+
+/// The elements of an `ArrayValue` or the entries of a `KeyValueList`.
+pub fn list_items(storage: &Storage, list: Loc) -> Items<'_> {
+    repeated(storage, list, field::list::VALUES)
+}
+
+/// The key of the `KeyValue` at `loc`, and its `AnyValue` message if it has one.
+pub fn key_value(storage: &Storage, loc: Loc) -> (Loc, Option<Loc>) {
+    let (mut key, mut value) = (Loc::EMPTY, None);
+    for f in fields(storage, loc).flatten() {
+        match (f.number, f.value) {
+            (field::key_value::KEY, Value::Len(at)) => key = at,
+            (field::key_value::VALUE, Value::Len(at)) => value = Some(at),
+            _ => {}
+        }
+    }
+    (key, value)
+}
+
+/// The key of the `KeyValue` at `loc`, as bytes.
+pub fn key_of(storage: &Storage, loc: Loc) -> &[u8] {
+    storage.bytes(key_value(storage, loc).0)
+}
+
+/// The `AnyValue` message at `loc` (`None`: an attribute with no value).
+pub fn any_value(storage: &Storage, loc: Option<Loc>) -> AnyValue {
+    use field::any_value::*;
+    let Some(loc) = loc else {
+        return AnyValue::Empty;
+    };
+    let mut value = AnyValue::Empty;
+    // A oneof: the last of its fields on the wire is the value.
+    for f in fields(storage, loc).flatten() {
+        value = match (f.number, f.value) {
+            (STRING, Value::Len(at)) => AnyValue::Str(at),
+            (BOOL, Value::Varint(v)) => AnyValue::Bool(v != 0),
+            (INT, Value::Varint(v)) => AnyValue::Int(v as i64),
+            (DOUBLE, Value::Fixed64(v)) => AnyValue::Double(f64::from_bits(v)),
+            (ARRAY, Value::Len(at)) => AnyValue::Array(at),
+            (KVLIST, Value::Len(at)) => AnyValue::Kvlist(at),
+            (BYTES, Value::Len(at)) => AnyValue::Bytes(at),
+            (STRINDEX, Value::Varint(_)) => AnyValue::Empty,
+            _ => continue,
+        };
+    }
+    value
+}
+
+impl Traces {
+    /// Where the batch's bytes are: every [`Loc`] a reader returns addresses it.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Span `index`'s fields, as edits left them.
+    pub fn span(&self, index: usize) -> SpanFields {
+        let entry = &self.spans[index];
+        let mut out = SpanFields::default();
+        let mut status = None;
+        for f in fields(&self.storage, entry.message).flatten() {
+            use field::span::*;
+            match (f.number, f.value) {
+                (TRACE_ID, Value::Len(at)) => out.trace_id = at,
+                (SPAN_ID, Value::Len(at)) => out.span_id = at,
+                (TRACE_STATE, Value::Len(at)) => out.trace_state = at,
+                (PARENT_SPAN_ID, Value::Len(at)) => out.parent_span_id = at,
+                (NAME, Value::Len(at)) => out.name = at,
+                (KIND, Value::Varint(v)) => out.kind = v as i32,
+                (START_TIME, Value::Fixed64(v)) => out.start_time_unix_nano = v,
+                (END_TIME, Value::Fixed64(v)) => out.end_time_unix_nano = v,
+                (DROPPED_ATTRIBUTES_COUNT, Value::Varint(v)) => {
+                    out.dropped_attributes_count = v as u32
+                }
+                (DROPPED_EVENTS_COUNT, Value::Varint(v)) => out.dropped_events_count = v as u32,
+                (DROPPED_LINKS_COUNT, Value::Varint(v)) => out.dropped_links_count = v as u32,
+                (STATUS, Value::Len(at)) => status = Some(at),
+                (FLAGS, Value::Fixed32(v)) => out.flags = v,
+                _ => {}
+            }
+        }
+        if let Some(status) = status {
+            for f in fields(&self.storage, status).flatten() {
+                match (f.number, f.value) {
+                    (field::status::MESSAGE, Value::Len(at)) => out.status_message = at,
+                    (field::status::CODE, Value::Varint(v)) => out.status_code = v as i32,
+                    _ => {}
+                }
+            }
+        }
+        if let Some(patch) = &entry.patch {
+            patch.apply_to(&mut out);
+        }
+        out
+    }
+
+    /// The bytes of span `index`'s trace id (16, checked when read).
+    pub fn trace_id(&self, index: usize) -> &[u8] {
+        let entry = &self.spans[index];
+        let loc = repeated(&self.storage, entry.message, field::span::TRACE_ID)
+            .last()
+            .unwrap_or_default();
+        self.storage.bytes(loc)
+    }
+
+    /// Span `index`'s attributes (`KeyValue` messages), as edits left them.
+    pub fn span_attributes(&self, index: usize) -> Items<'_> {
+        let entry = &self.spans[index];
+        match entry.patch.as_ref().and_then(|p| p.attributes.as_ref()) {
+            Some(list) => Items::Listed(list.iter()),
+            None => repeated(&self.storage, entry.message, field::span::ATTRIBUTES),
+        }
+    }
+
+    /// The number of events span `index` has, as edits left them.
+    pub fn event_count(&self, index: usize) -> usize {
+        let entry = &self.spans[index];
+        match entry.patch.as_ref().and_then(|p| p.events.as_ref()) {
+            Some(events) => events.len(),
+            None => repeated(&self.storage, entry.message, field::span::EVENTS).count(),
+        }
+    }
+
+    /// The number of links span `index` has.
+    pub fn link_count(&self, index: usize) -> usize {
+        repeated(&self.storage, self.spans[index].message, field::span::LINKS).count()
+    }
+
+    /// Calls `each` with the fields and attributes of every event of span `index`, in order.
+    pub fn each_event(&self, index: usize, mut each: impl FnMut(EventFields, Items<'_>)) {
+        let entry = &self.spans[index];
+        match entry.patch.as_ref().and_then(|p| p.events.as_ref()) {
+            Some(events) => {
+                for item in events {
+                    let (fields, attributes) = read_event(&self.storage, item);
+                    each(fields, attributes);
+                }
+            }
+            None => {
+                for message in repeated(&self.storage, entry.message, field::span::EVENTS) {
+                    let item = EventItem::original(message);
+                    let (fields, attributes) = read_event(&self.storage, &item);
+                    each(fields, attributes);
+                }
+            }
+        }
+    }
+
+    /// Calls `each` with the fields and attributes of every link of span `index`, in order.
+    pub fn each_link(&self, index: usize, mut each: impl FnMut(LinkFields, Items<'_>)) {
+        let entry = &self.spans[index];
+        let patched = entry.patch.as_ref().and_then(|p| p.links.as_ref());
+        let originals = repeated(&self.storage, entry.message, field::span::LINKS);
+        for (position, message) in originals.enumerate() {
+            let mut out = LinkFields::default();
+            for f in fields(&self.storage, message).flatten() {
+                use field::link::*;
+                match (f.number, f.value) {
+                    (TRACE_ID, Value::Len(at)) => out.trace_id = at,
+                    (SPAN_ID, Value::Len(at)) => out.span_id = at,
+                    (TRACE_STATE, Value::Len(at)) => out.trace_state = at,
+                    (DROPPED_ATTRIBUTES_COUNT, Value::Varint(v)) => {
+                        out.dropped_attributes_count = v as u32
+                    }
+                    (FLAGS, Value::Fixed32(v)) => out.flags = v,
+                    _ => {}
+                }
+            }
+            let attributes = match patched.and_then(|links| links[position].attributes.as_ref()) {
+                Some(list) => Items::Listed(list.iter()),
+                None => repeated(&self.storage, message, field::link::ATTRIBUTES),
+            };
+            each(out, attributes);
+        }
+    }
+
+    /// Resource `index`'s fields.
+    pub fn resource(&self, index: usize) -> OwnerFields {
+        let entry = &self.resources[index];
+        let mut out = OwnerFields {
+            schema_url: last_string(
+                &self.storage,
+                entry.message,
+                field::resource_spans::SCHEMA_URL,
+            ),
+            ..OwnerFields::default()
+        };
+        if let Some(resource) = entry.resource {
+            out.dropped_attributes_count = last_varint(
+                &self.storage,
+                resource,
+                field::resource::DROPPED_ATTRIBUTES_COUNT,
+            ) as u32;
+        }
+        out
+    }
+
+    /// Resource `index`'s attributes, as edits left them.
+    pub fn resource_attributes(&self, index: usize) -> Items<'_> {
+        let entry = &self.resources[index];
+        match (&entry.attributes, entry.resource) {
+            (Some(list), _) => Items::Listed(list.iter()),
+            (None, Some(resource)) => {
+                repeated(&self.storage, resource, field::resource::ATTRIBUTES)
+            }
+            (None, None) => Items::none(),
+        }
+    }
+
+    /// Scope `index`'s fields.
+    pub fn scope(&self, index: usize) -> OwnerFields {
+        let entry = &self.scopes[index];
+        let mut out = OwnerFields {
+            schema_url: last_string(&self.storage, entry.message, field::scope_spans::SCHEMA_URL),
+            ..OwnerFields::default()
+        };
+        if let Some(scope) = entry.scope {
+            out.name = last_string(&self.storage, scope, field::scope::NAME);
+            out.version = last_string(&self.storage, scope, field::scope::VERSION);
+            out.dropped_attributes_count =
+                last_varint(&self.storage, scope, field::scope::DROPPED_ATTRIBUTES_COUNT) as u32;
+        }
+        out
+    }
+
+    /// Scope `index`'s attributes, as edits left them.
+    pub fn scope_attributes(&self, index: usize) -> Items<'_> {
+        let entry = &self.scopes[index];
+        match (&entry.attributes, entry.scope) {
+            (Some(list), _) => Items::Listed(list.iter()),
+            (None, Some(scope)) => repeated(&self.storage, scope, field::scope::ATTRIBUTES),
+            (None, None) => Items::none(),
+        }
+    }
+}
+
+/// An event's fields and attributes, as edits left them.
+fn read_event<'a>(storage: &'a Storage, item: &'a EventItem) -> (EventFields, Items<'a>) {
+    let mut out = EventFields::default();
+    for f in fields(storage, item.message).flatten() {
+        match (f.number, f.value) {
+            (field::event::TIME, Value::Fixed64(v)) => out.time_unix_nano = v,
+            (field::event::NAME, Value::Len(at)) => out.name = at,
+            (field::event::DROPPED_ATTRIBUTES_COUNT, Value::Varint(v)) => {
+                out.dropped_attributes_count = v as u32
+            }
+            _ => {}
+        }
+    }
+    if let Some(name) = item.name {
+        out.name = name;
+    }
+    let attributes = match &item.attributes {
+        Some(list) => Items::Listed(list.iter()),
+        None => repeated(storage, item.message, field::event::ATTRIBUTES),
+    };
+    (out, attributes)
+}
+
+fn last_string(storage: &Storage, message: Loc, number: u32) -> Loc {
+    repeated(storage, message, number)
+        .last()
+        .unwrap_or_default()
+}
+
+fn last_varint(storage: &Storage, message: Loc, number: u32) -> u64 {
+    fields(storage, message)
+        .flatten()
+        .filter(|f| f.number == number)
+        .filter_map(|f| match f.value {
+            Value::Varint(v) => Some(v),
+            _ => None,
+        })
+        .last()
+        .unwrap_or(0)
+}
