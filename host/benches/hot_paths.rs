@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the host's per-batch work outside the guests, on the load generator's
-//! 512-span requests (10 attributes per span, four with PII): OTLP protobuf decode, the contract
-//! view each reference plugin's interest asks for, applying the redactor's edits, and export
-//! encoding (protobuf, and protobuf + gzip for OTLP/HTTP).
+//! 512-span requests (10 attributes per span, four with PII): reading a request (the validating
+//! index walk, and prost's full decode beside it for comparison), the contract view each
+//! reference plugin's interest asks for, applying the redactor's edits as patches, and export
+//! encoding (protobuf, and protobuf + gzip for OTLP/HTTP) of untouched and patched batches.
 //!
 //! `cargo bench -p weft --bench hot_paths` prints nanoseconds per span and spans/s per stage,
 //! best of three rounds. The guests themselves are measured by `tests/benches/plugins.rs`.
@@ -15,6 +16,7 @@ use prost::Message;
 use weft::bench::{PayloadSpec, build_request};
 use weft::config::{Compression, ExporterConfig, OtlpExporterConfig};
 use weft::exporter::Sink;
+use weft::pdata::Traces;
 use weft::runtime::{
     Limits, LoadedPlugin, PluginEngine, apply_edits, build_view, build_view_into, empty_view,
 };
@@ -91,21 +93,30 @@ fn main() {
         .build()
         .unwrap();
     let _context = runtime.enter();
-    let request = build_request(
-        PayloadSpec {
-            spans_per_request: SPANS,
-            attributes_per_span: 10,
-        },
-        0,
+    let encoded = bytes::Bytes::from(
+        build_request(
+            PayloadSpec {
+                spans_per_request: SPANS,
+                attributes_per_span: 10,
+            },
+            0,
+        )
+        .encode_to_vec(),
     );
-    let encoded = request.encode_to_vec();
+    let request = Traces::decode(encoded.clone()).unwrap();
     println!(
         "host hot paths, {SPANS}-span requests ({} bytes of protobuf), best of 3 rounds",
         encoded.len()
     );
 
     print(
-        "OTLP protobuf decode",
+        "read a request: validate and index (Weft)",
+        measure(SPANS, || {
+            black_box(Traces::decode(black_box(encoded.clone())).unwrap());
+        }),
+    );
+    print(
+        "read a request: prost decode (for comparison)",
         measure(SPANS, || {
             black_box(ExportTraceServiceRequest::decode(black_box(&encoded[..])).unwrap());
         }),
@@ -170,23 +181,35 @@ fn main() {
         ),
     );
 
-    let batch: Vec<Arc<ExportTraceServiceRequest>> = (0..EXPORT_BATCH)
+    let untouched: Vec<Arc<Traces>> = (0..EXPORT_BATCH)
         .map(|_| Arc::new(request.clone()))
         .collect();
-    for (stage, sink) in [
+    let mut redacted = request.clone();
+    apply_edits(&mut redacted, edits.clone()).unwrap();
+    let patched: Vec<Arc<Traces>> = (0..EXPORT_BATCH)
+        .map(|_| Arc::new(redacted.clone()))
+        .collect();
+    for (stage, sink, batch) in [
         (
-            "export encode, protobuf (gRPC; tonic gzips)",
+            "export encode, untouched, protobuf (gRPC)",
             exporter(Compression::None, false),
+            &untouched,
         ),
         (
-            "export encode, protobuf + gzip (HTTP)",
+            "export encode, redacted, protobuf (gRPC)",
+            exporter(Compression::None, false),
+            &patched,
+        ),
+        (
+            "export encode, redacted, protobuf + gzip (HTTP)",
             exporter(Compression::Gzip, true),
+            &patched,
         ),
     ] {
         print(
             stage,
             measure(SPANS * EXPORT_BATCH, || {
-                black_box(sink.encode(black_box(&batch)).unwrap());
+                black_box(sink.encode(black_box(batch)).unwrap());
             }),
         );
     }
@@ -195,7 +218,7 @@ fn main() {
         "receive: gunzip + decode (HTTP, gzip)",
         measure(SPANS, || {
             let body = weft::codec::gunzip(black_box(&gzipped), 64 << 20).unwrap();
-            black_box(ExportTraceServiceRequest::decode(&body[..]).unwrap());
+            black_box(Traces::decode(body.into()).unwrap());
         }),
     );
 }

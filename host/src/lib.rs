@@ -16,6 +16,7 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod exporter;
+pub mod ingest;
 pub mod loader;
 pub mod pdata;
 pub mod pipeline;

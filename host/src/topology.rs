@@ -34,9 +34,7 @@ struct RunningReceiver {
 struct RunningExporter {
     config: ExporterConfig,
     counters: Arc<crate::telemetry::ExporterMetrics>,
-    sender: async_channel::Sender<
-        Arc<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>,
-    >,
+    sender: async_channel::Sender<Arc<crate::pdata::Traces>>,
     handle: ExporterHandle,
 }
 

@@ -17,11 +17,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use weft::bench::{PayloadSpec, build_request};
 use weft::config::LoadedConfig;
 use weft::loader::{load_chain, plugin_settings};
+use weft::pdata::Traces;
 use weft::runtime::bindings::Batch;
 use weft::runtime::{
     ComponentCache, LoadedPlugin, PluginEngine, PluginInstance, apply_edits, build_view_into,
@@ -60,7 +60,7 @@ impl Stage {
     }
 
     /// Runs the stage on `request` in place, timing each step.
-    fn run(&mut self, request: &mut ExportTraceServiceRequest, view: &mut Batch) {
+    fn run(&mut self, request: &mut Traces, view: &mut Batch) {
         let started = Instant::now();
         build_view_into(request, self.plugin.interest(), view);
         let built = Instant::now();
@@ -107,7 +107,7 @@ fn chain(engine: &PluginEngine) -> Vec<(Arc<LoadedPlugin>, String)> {
 }
 
 /// Decode, every stage, encode and gzip, for `seconds`; prints ns per span for each step.
-fn whole_path(stages: &mut [Stage], requests: &[Vec<u8>], seconds: u64) {
+fn whole_path(stages: &mut [Stage], requests: &[bytes::Bytes], seconds: u64) {
     let mut view = empty_view();
     let (mut decode, mut encode, mut gzip, mut free) = (
         Duration::ZERO,
@@ -120,15 +120,14 @@ fn whole_path(stages: &mut [Stage], requests: &[Vec<u8>], seconds: u64) {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(seconds) {
         let at = Instant::now();
-        let mut request =
-            ExportTraceServiceRequest::decode(&requests[batches % requests.len()][..]).unwrap();
+        let mut request = Traces::decode(requests[batches % requests.len()].clone()).unwrap();
         decode += at.elapsed();
         for stage in stages.iter_mut() {
             stage.run(&mut request, &mut view);
         }
         let at = Instant::now();
         encoded.clear();
-        request.encode(&mut encoded).unwrap();
+        request.encode_into(&mut encoded);
         let encoded_at = Instant::now();
         let compressed = weft::codec::gzip(&encoded);
         let compressed_at = Instant::now();
@@ -161,7 +160,13 @@ fn whole_path(stages: &mut [Stage], requests: &[Vec<u8>], seconds: u64) {
 }
 
 /// Each component of `paths` as the chain's first stage, alternating batch by batch.
-fn compare(engine: &PluginEngine, config: &str, paths: &str, requests: &[Vec<u8>], seconds: u64) {
+fn compare(
+    engine: &PluginEngine,
+    config: &str,
+    paths: &str,
+    requests: &[bytes::Bytes],
+    seconds: u64,
+) {
     let mut stages: Vec<Stage> = paths
         .split(';')
         .map(|entry| {
@@ -177,8 +182,7 @@ fn compare(engine: &PluginEngine, config: &str, paths: &str, requests: &[Vec<u8>
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(seconds) {
         for stage in stages.iter_mut() {
-            let mut request =
-                ExportTraceServiceRequest::decode(&requests[batches % requests.len()][..]).unwrap();
+            let mut request = Traces::decode(requests[batches % requests.len()].clone()).unwrap();
             stage.run(&mut request, &mut view);
         }
         batches += 1;
@@ -194,14 +198,14 @@ fn main() {
     let seconds = std::env::var("SECONDS").map_or(8, |s| s.parse().unwrap());
     let engine = PluginEngine::new().unwrap();
     let clean = std::env::var_os("CLEAN").is_some_and(|v| v == "1");
-    let requests: Vec<Vec<u8>> = (0..REQUESTS)
+    let requests: Vec<bytes::Bytes> = (0..REQUESTS)
         .map(|index| {
             if clean {
                 let first = index * SPEC.spans_per_request as u64;
                 let spans = (first..first + SPEC.spans_per_request as u64).map(clean_span);
-                request_of(spans.collect()).encode_to_vec()
+                request_of(spans.collect()).encode_to_vec().into()
             } else {
-                build_request(SPEC, index).encode_to_vec()
+                build_request(SPEC, index).encode_to_vec().into()
             }
         })
         .collect();

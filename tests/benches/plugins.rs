@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use prost::Message;
+use weft::pdata::Traces;
 use weft::runtime::{Limits, LoadedPlugin, PluginEngine, apply_edits, build_view_into, empty_view};
 use weft_sdk::testing::BatchBuilder;
 use weft_sdk::{Processor, StatusCode, TraceId};
@@ -58,12 +59,12 @@ fn in_host_bytes(
     let mut instance = plugin.instantiate().unwrap();
     // As in a worker: every batch's view is built in the same storage.
     let mut view = empty_view();
-    let encoded = input.encode_to_vec();
+    let encoded = bytes::Bytes::from(input.encode_to_vec());
     let mut best = 0f64;
     for _ in 0..3 {
         let mut elapsed = Duration::ZERO;
         for _ in 0..COPIES {
-            let mut request = ExportTraceServiceRequest::decode(&encoded[..]).unwrap();
+            let mut request = Traces::decode_unchecked_ids(encoded.clone()).unwrap();
             let started = Instant::now();
             build_view_into(&request, plugin.interest(), &mut view);
             let edits = instance.process(&view).unwrap();

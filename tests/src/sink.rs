@@ -102,7 +102,9 @@ impl OtlpSink {
             .lock()
             .unwrap()
             .iter()
-            .map(weft::pipeline::span_count)
+            .flat_map(|request| &request.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
             .sum()
     }
 

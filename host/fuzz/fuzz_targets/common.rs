@@ -1,24 +1,51 @@
-//! What every decode target checks once it has a request: the receivers' validation, and a
-//! full view of it (what a plugin reading everything is sent) that stays inside its own
-//! bounds: every range within its list, every slice within the arena, every key in the table.
+//! What every decode target checks once it has a batch: a full view of it (what a plugin
+//! reading everything is sent) that stays inside its own bounds: every range within its
+//! list, every slice within the arena, every key in the table. And the id rules a receiver
+//! applies, written out on decoded structures to compare with the wire walk's.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use weft::pdata::Traces;
 use weft::runtime::bindings::{
     AttributeView, Batch, NodeView, Range, Slice, SpanFields, ValueView,
 };
 
-/// Validates `request` as a receiver does and, if it passes, builds and checks its view.
-pub fn check_request(request: &ExportTraceServiceRequest) {
-    if weft::receiver::validate_request(request).is_err() {
-        return;
-    }
-    let spans = weft::pipeline::span_count(request);
-    let view = weft::runtime::build_view(request, &weft::runtime::full_interest());
-    assert_eq!(view.spans.len(), spans, "one view span per span");
+/// Whether every id of `request` has the length OTLP requires (trace ids 16 bytes, span
+/// ids 8, parent span ids 8 or none), checked on prost's decoding.
+pub fn ids_valid(request: &ExportTraceServiceRequest) -> bool {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .all(|span| {
+            span.trace_id.len() == 16
+                && span.span_id.len() == 8
+                && matches!(span.parent_span_id.len(), 0 | 8)
+                && span
+                    .links
+                    .iter()
+                    .all(|link| link.trace_id.len() == 16 && link.span_id.len() == 8)
+        })
+}
+
+/// The number of spans of a decoded request.
+pub fn span_count(request: &ExportTraceServiceRequest) -> usize {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum()
+}
+
+/// Builds the full view of `batch`, records and packed, and checks both.
+pub fn check_batch(batch: &Traces) {
+    let view = weft::runtime::build_view(batch, &weft::runtime::full_interest());
+    assert_eq!(view.spans.len(), batch.span_count(), "one view span per span");
     check_view(&view);
     let mut packed = weft::runtime::full_interest();
     packed.span_fields |= SpanFields::PACKED;
-    check_packed(&weft::runtime::build_view(request, &packed), &view);
+    check_packed(&weft::runtime::build_view(batch, &packed), &view);
 }
 
 /// Panics unless `packed` holds the tables of `records` in rows of the documented sizes,

@@ -1,6 +1,6 @@
-//! The edits a plugin returns, whatever they are: `apply_edits` either applies all of them or
-//! refuses with a reason and leaves the batch untouched. It never panics, and what it leaves
-//! is still a valid request whose view stays in bounds.
+//! The edits a plugin returns, whatever they are: `apply_edits` either applies all of them (as
+//! patches over the batch's bytes) or refuses with a reason and leaves the batch untouched.
+//! It never panics, and what it leaves writes a valid request whose view stays in bounds.
 #![no_main]
 
 #[path = "common.rs"]
@@ -149,16 +149,21 @@ fuzz_target!(|bytes: &[u8]| {
     let mut reader = Reader(bytes);
     let original = batch(reader.byte());
     let edits: Vec<Edit> = (0..reader.byte() % 16).map(|_| reader.edit()).collect();
-    let mut request = original.clone();
-    match weft::runtime::apply_edits(&mut request, edits) {
+    let mut batch = weft::pdata::Traces::from_request(&original);
+    match weft::runtime::apply_edits(&mut batch, edits) {
         Ok(summary) => {
             assert_eq!(
-                weft::pipeline::span_count(&request),
-                weft::pipeline::span_count(&original) - summary.dropped_spans
+                batch.span_count(),
+                common::span_count(&original) - summary.dropped_spans
             );
-            assert!(weft::receiver::validate_request(&request).is_ok());
-            common::check_request(&request);
+            // What is written reads back, within the id rules, as the same batch.
+            let written = weft::pdata::Traces::decode(batch.to_bytes()).unwrap();
+            assert_eq!(written.to_request(), batch.to_request());
+            common::check_batch(&batch);
         }
-        Err(_) => assert_eq!(request, original, "a refused batch is untouched"),
+        Err(_) => {
+            assert!(!batch.changed(), "a refused batch is untouched");
+            assert_eq!(batch.to_request(), original);
+        }
     }
 });

@@ -1,5 +1,5 @@
 //! OTLP JSON as the HTTP receiver takes it: the footprint estimate, serde decoding,
-//! validation and the contract view. No input may panic.
+//! the wire walk over what it re-encodes to, and the contract view. No input may panic.
 #![no_main]
 
 #[path = "common.rs"]
@@ -14,5 +14,11 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(request) = serde_json::from_slice::<ExportTraceServiceRequest>(bytes) else {
         return;
     };
-    common::check_request(&request);
+    let Ok(batch) = weft::pdata::Traces::decode(prost::Message::encode_to_vec(&request).into())
+    else {
+        assert!(!common::ids_valid(&request), "prost's own encoding refused");
+        return;
+    };
+    assert_eq!(batch.to_request(), request);
+    common::check_batch(&batch);
 });

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::config::{Compression, ExporterConfig, OtlpExporterConfig};
 use crate::exporter::{Payload, Sink};
-use crate::pipeline::span_count;
+use crate::pdata::Traces;
 
 use super::payload::{PayloadSpec, build_request};
 
@@ -199,8 +199,8 @@ fn exporter_config(config: &LoadConfig) -> ExporterConfig {
 fn prepare(sink: &Sink, config: &LoadConfig) -> anyhow::Result<Vec<Prepared>> {
     (0..config.distinct_requests as u64)
         .map(|index| {
-            let request = Arc::new(build_request(config.payload, index));
-            let spans = span_count(&request) as u64;
+            let request = Arc::new(Traces::from_request(&build_request(config.payload, index)));
+            let spans = request.span_count() as u64;
             let payload = sink
                 .encode(&[request])
                 .map_err(|e| anyhow::anyhow!("encoding a request: {}", e.message))?;

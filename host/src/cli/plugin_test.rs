@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::pipeline::span_count;
+use crate::pdata::Traces;
 use crate::runtime::{
     ComponentCache, Grants, Limits, LoadedPlugin, PluginEngine, PluginError, World, apply_edits,
     build_view,
@@ -77,8 +77,8 @@ pub fn plugin_test(
     };
     eprintln!(
         "{} span(s) in, {} span(s) out",
-        span_count(&request),
-        span_count(&output)
+        Traces::from_request(&request).span_count(),
+        Traces::from_request(&output).span_count()
     );
     let actual = serde_json::to_string_pretty(&output)?;
     let Some(expect) = expect else {
@@ -104,12 +104,12 @@ fn process(
     request: &ExportTraceServiceRequest,
 ) -> anyhow::Result<ExportTraceServiceRequest> {
     let mut instance = loaded.instantiate()?;
-    let mut output = request.clone();
-    let edits = instance.process(&build_view(request, loaded.interest()))?;
+    let mut batch = Traces::from_request(request);
+    let edits = instance.process(&build_view(&batch, loaded.interest()))?;
     eprintln!("{} edit(s)", edits.len());
-    apply_edits(&mut output, edits)
+    apply_edits(&mut batch, edits)
         .map_err(|reason| anyhow::anyhow!("the plugin returned an invalid edit: {reason}"))?;
-    Ok(output)
+    Ok(batch.to_request())
 }
 
 /// Runs a tail-sampling policy on the traces of `request` as if each were complete; prints
@@ -136,6 +136,7 @@ fn decide(
     let by_trace: Vec<Vec<Fragment>> = traces.iter().map(|t| t.fragments.clone()).collect();
     let (joined, ranges) = join_traces(&mut traces);
     let mut instance = loaded.instantiate()?;
+    let joined = Traces::from_request(&joined);
     let decisions = instance.decide(&build_view(&joined, loaded.interest()), &ranges, 0)?;
     let mut kept = Vec::new();
     for (((trace, fragments), range), decision) in
@@ -166,7 +167,7 @@ fn read_otlp_json(path: &Path) -> anyhow::Result<ExportTraceServiceRequest> {
             path.display()
         )
     })?;
-    if let Err(reason) = crate::receiver::validate_request(&request) {
+    if let Err(reason) = Traces::decode(prost::Message::encode_to_vec(&request).into()) {
         bail!("{}: {reason}", path.display());
     }
     Ok(request)

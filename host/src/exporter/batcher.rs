@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::config::{BatchConfig, RetryConfig};
-use crate::pipeline::span_count;
+use crate::pdata::Traces;
 use crate::telemetry::{Component, ExporterMetrics, Metrics, PipelineStats};
 
 use super::retry::with_retries;
@@ -19,18 +18,15 @@ use super::sink::Sink;
 /// once every clone is dropped and their queues are drained.
 #[derive(Clone, Default)]
 pub struct ExportFanout {
-    exporters: Vec<(
-        async_channel::Sender<Arc<ExportTraceServiceRequest>>,
-        Arc<ExporterMetrics>,
-    )>,
+    exporters: Vec<(async_channel::Sender<Arc<Traces>>, Arc<ExporterMetrics>)>,
 }
 
 impl ExportFanout {
     /// Sends `request` to every exporter, waiting while an exporter's queue is full
     /// (back-pressure towards the workers and, through the pipeline queue, the receivers).
     /// Counts the spans in `stats` and in each exporter's counters.
-    pub fn send_blocking(&self, request: ExportTraceServiceRequest, stats: &PipelineStats) {
-        let spans = span_count(&request) as u64;
+    pub fn send_blocking(&self, request: Traces, stats: &PipelineStats) {
+        let spans = request.span_count() as u64;
         PipelineStats::add(&stats.spans_to_exporters, spans);
         let request = Arc::new(request);
         for (queue, counters) in &self.exporters {
@@ -43,7 +39,7 @@ impl ExportFanout {
     /// Adds an exporter's queue and counters.
     pub fn push(
         &mut self,
-        sender: async_channel::Sender<Arc<ExportTraceServiceRequest>>,
+        sender: async_channel::Sender<Arc<Traces>>,
         counters: Arc<ExporterMetrics>,
     ) {
         self.exporters.push((sender, counters));
@@ -73,10 +69,7 @@ pub fn start_exporter(
     batch: BatchConfig,
     retry: RetryConfig,
     metrics: Arc<Metrics>,
-) -> (
-    async_channel::Sender<Arc<ExportTraceServiceRequest>>,
-    ExporterHandle,
-) {
+) -> (async_channel::Sender<Arc<Traces>>, ExporterHandle) {
     let (sender, receiver) = async_channel::bounded(batch.queue_capacity);
     let exporter = Arc::new(Exporter {
         counters: metrics.exporter(&name),
@@ -94,7 +87,7 @@ pub fn start_exporter(
 /// loop would leave its queue unread and the workers' hand-offs to it silently failing.
 async fn supervise(
     exporter: Arc<Exporter>,
-    queue: async_channel::Receiver<Arc<ExportTraceServiceRequest>>,
+    queue: async_channel::Receiver<Arc<Traces>>,
     config: BatchConfig,
 ) {
     loop {
@@ -127,7 +120,7 @@ struct Exporter {
 
 async fn run(
     exporter: Arc<Exporter>,
-    queue: async_channel::Receiver<Arc<ExportTraceServiceRequest>>,
+    queue: async_channel::Receiver<Arc<Traces>>,
     config: BatchConfig,
 ) {
     let timeout = Duration::from_millis(config.timeout_ms);
@@ -146,7 +139,7 @@ async fn run(
                     if pending.requests.is_empty() {
                         deadline = tokio::time::Instant::now() + timeout;
                     }
-                    pending.spans += span_count(&request);
+                    pending.spans += request.span_count();
                     pending.requests.push(request);
                     pending.spans >= config.max_spans
                 }
@@ -175,14 +168,14 @@ async fn run(
 /// sending them (it panicked and is being restarted, or was cancelled), their spans are
 /// counted as failed: they were counted in when queued and must be counted out.
 struct Pending<'a> {
-    requests: Vec<Arc<ExportTraceServiceRequest>>,
+    requests: Vec<Arc<Traces>>,
     spans: usize,
     exporter: &'a Exporter,
 }
 
 impl Pending<'_> {
     /// The batch and its span count, leaving nothing pending.
-    fn take(&mut self) -> (Vec<Arc<ExportTraceServiceRequest>>, usize) {
+    fn take(&mut self) -> (Vec<Arc<Traces>>, usize) {
         (
             std::mem::take(&mut self.requests),
             std::mem::take(&mut self.spans),
@@ -202,11 +195,7 @@ impl Drop for Pending<'_> {
 
 /// Encodes `batch` once and sends it (with retries) on its own task, at most `max_in_flight`
 /// at a time.
-async fn dispatch(
-    exporter: &Arc<Exporter>,
-    batch: Vec<Arc<ExportTraceServiceRequest>>,
-    spans: usize,
-) {
+async fn dispatch(exporter: &Arc<Exporter>, batch: Vec<Arc<Traces>>, spans: usize) {
     let permit = exporter
         .in_flight
         .clone()

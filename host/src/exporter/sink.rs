@@ -4,10 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
 
 use crate::config::{Compression, ExporterConfig};
+use crate::pdata::Traces;
 
 use super::file::LineWriter;
 use super::otlp_grpc::{FRAME_HEADER, GrpcSink};
@@ -53,7 +52,7 @@ impl Sink {
 
     /// Encodes `batch` for this sink. Several requests encode as one by concatenation, which
     /// protobuf defines as merging their repeated `resource_spans`.
-    pub fn encode(&self, batch: &[Arc<ExportTraceServiceRequest>]) -> Result<Payload, ExportError> {
+    pub fn encode(&self, batch: &[Arc<Traces>]) -> Result<Payload, ExportError> {
         match self {
             Sink::Grpc(_) | Sink::Http(_) => {
                 // Room for the gRPC frame header, so framing does not copy the message.
@@ -62,11 +61,12 @@ impl Sink {
                 } else {
                     0
                 };
-                let mut buffer =
-                    Vec::with_capacity(room + batch.iter().map(|r| r.encoded_len()).sum::<usize>());
+                let mut buffer = Vec::with_capacity(
+                    room + batch.iter().map(|r| r.stored_bytes()).sum::<usize>(),
+                );
                 buffer.resize(room, 0);
                 for request in batch {
-                    request.encode(&mut buffer).expect("a Vec grows as needed");
+                    request.encode_into(&mut buffer);
                 }
                 match self {
                     Sink::Grpc(grpc) => Ok(Payload::Protobuf(grpc.frame(buffer))),
@@ -79,7 +79,7 @@ impl Sink {
             Sink::Lines(_) => {
                 let mut buffer = Vec::new();
                 for request in batch {
-                    serde_json::to_writer(&mut buffer, request.as_ref())
+                    serde_json::to_writer(&mut buffer, &request.to_request())
                         .map_err(|e| ExportError::permanent(format!("encoding OTLP JSON: {e}")))?;
                     buffer.push(b'\n');
                 }

@@ -61,7 +61,16 @@ impl From<WireError> for DecodeError {
 
 impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A path through a deeply nested value is cut in the middle: its ends say where.
+        const SHOWN: usize = 12;
+        let hidden = self.path.len().saturating_sub(SHOWN);
         for (n, segment) in self.path.iter().enumerate() {
+            if hidden > 0 && (SHOWN - 3..SHOWN - 3 + hidden).contains(&n) {
+                if n == SHOWN - 3 {
+                    write!(f, ".({hidden} more)")?;
+                }
+                continue;
+            }
             if n > 0 {
                 f.write_str(".")?;
             }
@@ -82,9 +91,12 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
-/// What a walk found besides errors.
+/// What a walk checks besides the schema, and what it found besides errors.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Findings {
+    /// Check that trace and span ids have the lengths OTLP requires (what a receiver must;
+    /// batches made inside Weft were checked when they arrived).
+    pub check_ids: bool,
     /// A singular message field occurs more than once in one message (prost merges the
     /// occurrences), or an `AnyValue` holds several array or key-value list fields: the lazy
     /// readers take the last occurrence of a field, so such a request is read through prost.
@@ -188,7 +200,7 @@ pub fn validate(
     if variants > 1 {
         findings.needs_merge = true;
     }
-    if matches!(message, Message::Span | Message::Link) {
+    if findings.check_ids && matches!(message, Message::Span | Message::Link) {
         check_id(message, 1, ids[1].unwrap_or(0), &[16], "16")?;
         check_id(message, 2, ids[2].unwrap_or(0), &[8], "8")?;
         if message == Message::Span {
@@ -209,4 +221,27 @@ fn check_id(
         return Ok(());
     }
     Err(DecodeError::here(Problem::IdLength { expected, got }).within(segment(message, number, 0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_path_is_cut_in_the_middle() {
+        let mut error = DecodeError::here(Problem::Wire(WireError::TooDeep));
+        for n in 0..30 {
+            error = error.within(Segment {
+                name: "values",
+                index: Some(n),
+            });
+        }
+        let text = error.to_string();
+        assert!(text.starts_with("values[29].values[28]"), "{text}");
+        assert!(
+            text.contains(".(18 more).values[2].values[1].values[0]: "),
+            "{text}"
+        );
+        assert!(text.ends_with("recursion limit (100 levels)"), "{text}");
+    }
 }

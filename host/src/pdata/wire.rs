@@ -41,9 +41,9 @@ pub enum WireError {
     /// A field key with wire type 6 or 7, or a group end without its start.
     #[error("invalid wire type {0}")]
     WireType(u8),
-    /// A field key with field number 0.
-    #[error("invalid field number 0")]
-    FieldZero,
+    /// A field key with field number 0, or larger than 32 bits.
+    #[error("invalid field key")]
+    InvalidKey,
     /// A length-delimited field or a fixed-size value runs past the end of its message.
     #[error("a field runs past the end of its message")]
     Truncated,
@@ -61,7 +61,7 @@ pub enum WireError {
     #[error("field {0} is a string that is not valid UTF-8")]
     Utf8(u32),
     /// Messages nest deeper than [`RECURSION_LIMIT`].
-    #[error("messages nest deeper than {RECURSION_LIMIT} levels")]
+    #[error("messages nest past the recursion limit ({RECURSION_LIMIT} levels)")]
     TooDeep,
     /// The buffer is larger than offsets can address (4 GiB).
     #[error("the request is larger than 4 GiB")]
@@ -272,10 +272,12 @@ impl Iterator for Fields<'_> {
 }
 
 fn split_key(key: u64) -> Result<(u32, u8), WireError> {
+    // As prost: a key is a 32-bit varint.
+    let key = u32::try_from(key).map_err(|_| WireError::InvalidKey)?;
     let wire = (key & 7) as u8;
-    let number = u32::try_from(key >> 3).map_err(|_| WireError::Varint)?;
+    let number = key >> 3;
     if number == 0 {
-        return Err(WireError::FieldZero);
+        return Err(WireError::InvalidKey);
     }
     // A group end outside a group has nothing to close.
     if wire == 4 {
@@ -303,7 +305,7 @@ pub fn read_varint(bytes: &[u8]) -> Result<(u64, usize), WireError> {
 /// The bytes `value` takes as a varint.
 pub fn varint_len(value: u64) -> usize {
     // 1 byte per started 7 bits, at least one.
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Appends `value` as a varint.
@@ -404,7 +406,7 @@ mod tests {
     #[test]
     fn malformed_fields_end_the_walk_with_an_error() {
         assert_eq!(fields(&[0x0a, 0x05, 1]), [Err(WireError::Truncated)]);
-        assert_eq!(fields(&[0x00, 0x01]), [Err(WireError::FieldZero)]);
+        assert_eq!(fields(&[0x00, 0x01]), [Err(WireError::InvalidKey)]);
         assert_eq!(fields(&[0x0e]), [Err(WireError::WireType(6))]);
         assert_eq!(fields(&[0x0c]), [Err(WireError::WireType(4))]);
         // A group is skipped whole; one without its end is truncated.

@@ -4,9 +4,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-
 use crate::config::{OnError, ProcessorConfig, TailSamplingConfig};
+use crate::pdata::Traces;
 
 use super::breaker::{Breaker, Verdict};
 use crate::runtime::bindings::{Batch, Decision, Range as TraceRange};
@@ -18,8 +17,6 @@ use crate::runtime::{
 use crate::telemetry::{
     Component, ErrorKind, Metrics, Panics, PipelineStats, ProcessorMetrics, panic_message,
 };
-
-use super::queue::span_count;
 
 /// One processor of the chain as configured: shared by every worker.
 #[derive(Clone)]
@@ -110,11 +107,7 @@ impl Chain {
 
     /// Runs `request` through every processor. Returns `None` when nothing is left to export
     /// (every span dropped, or a failing processor's policy dropped the batch).
-    pub fn run(
-        &mut self,
-        request: ExportTraceServiceRequest,
-        metrics: &Metrics,
-    ) -> Option<ExportTraceServiceRequest> {
+    pub fn run(&mut self, request: Traces, metrics: &Metrics) -> Option<Traces> {
         self.run_stages(0..self.spec.stages.len(), request, metrics)
     }
 
@@ -123,9 +116,9 @@ impl Chain {
     pub fn run_stages(
         &mut self,
         positions: std::ops::Range<usize>,
-        mut request: ExportTraceServiceRequest,
+        mut request: Traces,
         metrics: &Metrics,
-    ) -> Option<ExportTraceServiceRequest> {
+    ) -> Option<Traces> {
         let stats = &metrics.pipeline;
         let view = &mut self.view;
         for ((stage, instance), counters) in self
@@ -140,10 +133,10 @@ impl Chain {
             if stage.tail.is_some() {
                 continue;
             }
-            if request.resource_spans.is_empty() {
+            if request.is_empty() {
                 return None;
             }
-            let spans_in = span_count(&request) as u64;
+            let spans_in = request.span_count() as u64;
             PipelineStats::add(&counters.spans_in, spans_in);
             let mut watch = metrics.taps.watch(stage.plugin.name());
             if let Some(watch) = &mut watch {
@@ -195,7 +188,7 @@ impl Chain {
                 }
             }
         }
-        (!request.resource_spans.is_empty()).then_some(request)
+        (!request.is_empty()).then_some(request)
     }
 }
 
@@ -206,7 +199,7 @@ impl Chain {
     pub fn decide(
         &mut self,
         position: usize,
-        request: &ExportTraceServiceRequest,
+        request: &Traces,
         traces: &[TraceRange],
         now_unix_nano: u64,
     ) -> Result<Vec<Decision>, PluginError> {
@@ -329,7 +322,7 @@ fn error_kind(error: &PluginError) -> ErrorKind {
 fn run_stage(
     stage: &StageSpec,
     instance: &mut Option<PluginInstance>,
-    request: &mut ExportTraceServiceRequest,
+    request: &mut Traces,
     view: &mut Batch,
 ) -> Result<EditSummary, PluginError> {
     let live = match instance {
@@ -359,9 +352,9 @@ fn run_stage(
             ),
         });
     }
-    apply_edits(request, edits).map_err(|reason| PluginError::InvalidEdit {
+    apply_edits(request, edits).map_err(|error| PluginError::InvalidEdit {
         plugin: stage.plugin.name().to_owned(),
-        reason,
+        reason: error.to_string(),
     })
 }
 

@@ -13,5 +13,5 @@ pub use footprint::{Footprint, json_footprint, protobuf_footprint};
 
 pub use breaker::{Breaker, Verdict};
 pub use chain::{Chain, ChainSpec, StageSpec};
-pub use queue::{Admitted, ConnectionRefusal, Protocol, Refusal, Submitter, span_count};
+pub use queue::{Admitted, ConnectionRefusal, Protocol, Refusal, Submitter};
 pub use workers::{WorkerPool, start_workers};

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-
+use crate::pdata::Traces;
 use crate::telemetry::{Metrics, PipelineStats};
 
 use super::admission::{MemoryBudget, MemoryPermit};
@@ -44,7 +43,7 @@ impl Refusal {
 /// back when the request is dropped, after its spans reached the exporters.
 pub struct Admitted {
     /// The request.
-    pub request: ExportTraceServiceRequest,
+    pub request: Traces,
     /// Its share of the memory budget.
     pub memory: MemoryPermit,
 }
@@ -67,16 +66,6 @@ pub enum Protocol {
     Grpc,
     /// OTLP/HTTP.
     Http,
-}
-
-/// The number of spans in a request.
-pub fn span_count(request: &ExportTraceServiceRequest) -> usize {
-    request
-        .resource_spans
-        .iter()
-        .flat_map(|rs| &rs.scope_spans)
-        .map(|ss| ss.spans.len())
-        .sum()
 }
 
 /// The receivers' handle on the pipeline: admission by memory, then the queue. Cloning is
@@ -129,10 +118,10 @@ impl Submitter {
     pub async fn submit(
         &self,
         protocol: Protocol,
-        request: ExportTraceServiceRequest,
+        request: Traces,
         memory: MemoryPermit,
     ) -> Result<(), Refusal> {
-        let spans = span_count(&request) as u64;
+        let spans = request.span_count() as u64;
         let result = match self.sender.try_send(Admitted { request, memory }) {
             Ok(()) => Ok(()),
             Err(async_channel::TrySendError::Closed(_)) => Err(Refusal::ShuttingDown),

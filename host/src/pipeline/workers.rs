@@ -5,16 +5,16 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::watch;
 
 use crate::exporter::ExportFanout;
+use crate::pdata::Traces;
 use crate::tail::{TailSampler, TailThread};
 use crate::telemetry::{Component, Metrics, PipelineStats};
 
 use super::admission::MemoryBudget;
 use super::chain::{Chain, ChainSpec};
-use super::queue::{Admitted, Submitter, span_count};
+use super::queue::{Admitted, Submitter};
 
 /// The running workers, and the tail-sampling stage's decision thread.
 pub struct WorkerPool {
@@ -85,7 +85,7 @@ pub fn start_workers(
                         if fanout_updates.has_changed().unwrap_or(false) {
                             fanout = fanout_updates.borrow_and_update().clone();
                         }
-                        let spans = span_count(&request) as u64;
+                        let spans = request.span_count() as u64;
                         let handed_on = Cell::new(false);
                         let handled = supervise_batch(&metrics, spans, &handed_on, || {
                             let hand_off = (&*sampler, &handed_on);
@@ -144,9 +144,9 @@ fn supervise_batch(
 fn run_chain(
     chain: &mut Chain,
     (sampler, handed_on): (&TailSampler, &Cell<bool>),
-    request: ExportTraceServiceRequest,
+    request: Traces,
     metrics: &Metrics,
-) -> Option<ExportTraceServiceRequest> {
+) -> Option<Traces> {
     let spec = chain.spec().clone();
     let Some(position) = spec.tail_position() else {
         return chain.run(request, metrics);

@@ -18,9 +18,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full, Limited};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use tonic::body::Body;
 use tonic::codec::{
@@ -33,10 +31,9 @@ use tonic::{Code, Status};
 use crate::auth::TokenGate;
 use crate::codec::{GunzipError, gunzip};
 use crate::config::ListenerLimits;
-use crate::pipeline::{Protocol, Refusal, Submitter, protobuf_footprint, span_count};
+use crate::ingest::{Format, Ingest, IngestError};
+use crate::pipeline::{Protocol, Refusal, Submitter};
 use crate::tls::{Accepted, ConnInfo};
-
-use super::validate::{stamp_client_subject, validate_request};
 
 /// The OTLP trace service's gRPC name.
 const SERVICE: &str = "opentelemetry.proto.collector.trace.v1.TraceService";
@@ -49,12 +46,10 @@ const FRAME_HEADER: usize = 5;
 
 #[derive(Clone)]
 struct GrpcReceiver {
-    submitter: Submitter,
+    ingest: Ingest,
     max_request_bytes: usize,
     /// The bearer tokens requests must carry, checked before the body is read.
     auth: Arc<TokenGate>,
-    /// The resource attribute that names the client certificate's subject (mutual TLS).
-    subject_attribute: Option<Arc<str>>,
 }
 
 impl GrpcReceiver {
@@ -63,34 +58,13 @@ impl GrpcReceiver {
         bytes: Bytes,
         client_subject: Option<Arc<str>>,
     ) -> Result<ExportTraceServiceResponse, Status> {
-        let footprint = protobuf_footprint(&bytes);
-        let memory = self
-            .submitter
-            .admit(Protocol::Grpc, footprint)
+        self.ingest
+            .accept(bytes, Format::Protobuf, client_subject.as_deref())
             .await
-            .map_err(refused)?;
-        let mut request = match ExportTraceServiceRequest::decode(bytes) {
-            Ok(request) => request,
-            Err(e) => {
-                self.submitter
-                    .count_refused(Protocol::Grpc, footprint.spans);
-                return Err(Status::invalid_argument(format!(
-                    "invalid OTLP protobuf: {e}"
-                )));
-            }
-        };
-        if let Err(reason) = validate_request(&request) {
-            self.submitter
-                .count_refused(Protocol::Grpc, span_count(&request));
-            return Err(Status::invalid_argument(reason));
-        }
-        if let (Some(key), Some(subject)) = (&self.subject_attribute, &client_subject) {
-            stamp_client_subject(&mut request, key, subject);
-        }
-        self.submitter
-            .submit(Protocol::Grpc, request, memory)
-            .await
-            .map_err(refused)?;
+            .map_err(|error| match error {
+                IngestError::Refused(refusal) => refused(refusal),
+                invalid => Status::invalid_argument(invalid.to_string()),
+            })?;
         Ok(ExportTraceServiceResponse {
             partial_success: None,
         })
@@ -147,7 +121,9 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let authorization = request.headers().get(http::header::AUTHORIZATION);
         if let Err(refusal) = self.auth.check(authorization.map(|v| v.as_bytes())) {
-            self.submitter.count_unauthenticated(Protocol::Grpc);
+            self.ingest
+                .submitter()
+                .count_unauthenticated(Protocol::Grpc);
             tracing::debug!(reason = %refusal, "Refused an OTLP/gRPC request.");
             return Box::pin(async move {
                 Ok(Status::new(Code::Unauthenticated, refusal.to_string()).into_http())
@@ -334,10 +310,9 @@ pub async fn serve_grpc(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let service = GrpcReceiver {
-        submitter,
+        ingest: Ingest::new(submitter, Protocol::Grpc, subject_attribute),
         max_request_bytes,
         auth,
-        subject_attribute,
     };
     let keepalive = (limits.keepalive_ms > 0).then(|| Duration::from_millis(limits.keepalive_ms));
     tonic::transport::Server::builder()

@@ -12,31 +12,24 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http_body_util::{BodyExt, Limited};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 
 use crate::auth::TokenGate;
 use crate::codec::{GunzipError, gunzip};
 use crate::config::ListenerLimits;
-use crate::pipeline::{
-    ConnectionRefusal, Protocol, Refusal, Submitter, json_footprint, protobuf_footprint, span_count,
-};
+use crate::ingest::{Format, Ingest, IngestError};
+use crate::pipeline::{ConnectionRefusal, Protocol, Refusal, Submitter};
 use crate::tls::{Accepted, ConnInfo};
-
-use super::validate::{stamp_client_subject, validate_request};
 
 #[derive(Clone)]
 struct HttpReceiver {
-    submitter: Submitter,
+    ingest: Ingest,
     max_request_bytes: usize,
     /// The bearer tokens requests must carry, checked before the body is read.
     auth: Arc<TokenGate>,
     /// How long a request's body may take to arrive.
     request_timeout: Duration,
-    /// The resource attribute that names the client certificate's subject (mutual TLS).
-    subject_attribute: Option<Arc<str>>,
 }
 
 /// The two OTLP/HTTP encodings.
@@ -106,11 +99,10 @@ pub async fn serve_http(
         counts.count_connection_refused(Protocol::Http, ConnectionRefusal::HeaderTimeout);
     };
     let state = HttpReceiver {
-        submitter,
+        ingest: Ingest::new(submitter, Protocol::Http, subject_attribute),
         max_request_bytes,
         auth,
         request_timeout: Duration::from_millis(limits.request_timeout_ms),
-        subject_attribute,
     };
     let app = Router::new()
         .route("/v1/traces", post(export_traces))
@@ -129,7 +121,10 @@ async fn export_traces(
     let client_subject = connection.and_then(|Extension(info)| info.client_subject);
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     if let Err(refusal) = receiver.auth.check(authorization) {
-        receiver.submitter.count_unauthenticated(Protocol::Http);
+        receiver
+            .ingest
+            .submitter()
+            .count_unauthenticated(Protocol::Http);
         tracing::debug!(reason = %refusal, "Refused an OTLP/HTTP request.");
         let mut failure = Failure::new(
             StatusCode::UNAUTHORIZED,
@@ -148,9 +143,7 @@ async fn export_traces(
         Ok(encoding) => success(encoding),
         Err(failure) => {
             if !failure.counted {
-                receiver
-                    .submitter
-                    .count_refused(Protocol::Http, failure.spans);
+                receiver.ingest.submitter().count_refused(Protocol::Http, 0);
             }
             tracing::debug!(status = %failure.status, message = %failure.message, "Refused an OTLP/HTTP request.");
             failure.into_response()
@@ -163,7 +156,8 @@ struct Failure {
     code: i32,
     message: String,
     encoding: Encoding,
-    spans: usize,
+    /// Whether the refusal was counted already (by the pipeline or the ingest path); if
+    /// not, it is counted as a request refused before its spans were read.
     counted: bool,
     retry_after: Option<u64>,
 }
@@ -175,7 +169,6 @@ impl Failure {
             code,
             message: message.into(),
             encoding,
-            spans: 0,
             counted: false,
             retry_after: None,
         }
@@ -316,48 +309,28 @@ async fn handle(
     } else {
         raw
     };
-    let footprint = match encoding {
-        Encoding::Protobuf => protobuf_footprint(&bytes),
-        Encoding::Json => json_footprint(&bytes),
+    let format = match encoding {
+        Encoding::Protobuf => Format::Protobuf,
+        Encoding::Json => Format::Json,
     };
-    let memory = receiver
-        .submitter
-        .admit(Protocol::Http, footprint)
+    receiver
+        .ingest
+        .accept(bytes, format, client_subject.as_deref())
         .await
-        .map_err(|refusal| refused(refusal, encoding))?;
-    let mut request = match encoding {
-        Encoding::Protobuf => ExportTraceServiceRequest::decode(bytes).map_err(|e| {
-            Failure::new(
-                StatusCode::BAD_REQUEST,
-                INVALID_ARGUMENT,
-                format!("invalid OTLP protobuf: {e}"),
-                encoding,
-            )
-        })?,
-        Encoding::Json => {
-            serde_json::from_slice::<ExportTraceServiceRequest>(&bytes).map_err(|e| {
-                Failure::new(
+        .map_err(|error| match error {
+            IngestError::Refused(refusal) => refused(refusal, encoding),
+            invalid => {
+                let mut failure = Failure::new(
                     StatusCode::BAD_REQUEST,
                     INVALID_ARGUMENT,
-                    format!("invalid OTLP JSON: {e}"),
+                    invalid.to_string(),
                     encoding,
-                )
-            })?
-        }
-    };
-    if let Err(reason) = validate_request(&request) {
-        let mut failure = Failure::new(StatusCode::BAD_REQUEST, INVALID_ARGUMENT, reason, encoding);
-        failure.spans = span_count(&request);
-        return Err(failure);
-    }
-    if let (Some(key), Some(subject)) = (&receiver.subject_attribute, &client_subject) {
-        stamp_client_subject(&mut request, key, subject);
-    }
-    receiver
-        .submitter
-        .submit(Protocol::Http, request, memory)
-        .await
-        .map_err(|refusal| refused(refusal, encoding))?;
+                );
+                // The ingest path counted the refused spans.
+                failure.counted = true;
+                failure
+            }
+        })?;
     Ok(encoding)
 }
 

@@ -5,8 +5,6 @@
 
 mod grpc;
 mod http;
-mod validate;
 
 pub use grpc::serve_grpc;
 pub use http::serve_http;
-pub use validate::{stamp_client_subject, validate_request};

@@ -1,10 +1,10 @@
-//! Applying a plugin's edits to the host's OTLP batch.
+//! Applying a plugin's edits to the batch: each edit is checked, then becomes a patch over
+//! the batch's bytes (see [`crate::pdata::traces::patch`]).
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, KeyValue, KeyValueList, any_value,
-};
-use opentelemetry_proto::tonic::trace::v1 as otlp;
+use crate::pdata::Traces;
+use crate::pdata::schema::field;
+use crate::pdata::traces::patch::AttributesOf;
+use crate::pdata::wire::{put_bytes, put_fixed64, put_message, put_varint_field};
 
 use super::bindings::{Edit, SpanKind, StatusCode, Target, Value, ValueNode};
 
@@ -17,42 +17,82 @@ pub struct EditSummary {
     pub dropped_spans: usize,
 }
 
-/// Where the `i`-th span of the view lives in the request.
-#[derive(Debug, Clone, Copy)]
-struct SpanAt {
-    resource: u32,
-    scope_in_resource: u32,
-    span_in_scope: u32,
+/// Why an edit was refused. Indices are positions in the view the plugin was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditProblem {
+    /// A span index past the batch.
+    #[error("span index {index} is out of range (batch has {spans} spans)")]
+    SpanOutOfRange {
+        /// The index.
+        index: u32,
+        /// The spans in the batch.
+        spans: usize,
+    },
+    /// A range of spans reaching past the batch.
+    #[error("span range {start}..{end} is out of range (batch has {spans} spans)")]
+    SpanRangeOutOfRange {
+        /// The first span.
+        start: u32,
+        /// One past the last.
+        end: u64,
+        /// The spans in the batch.
+        spans: usize,
+    },
+    /// A resource index past the batch.
+    #[error("resource index {0} is out of range")]
+    ResourceOutOfRange(u32),
+    /// A scope index past the batch.
+    #[error("scope index {0} is out of range")]
+    ScopeOutOfRange(u32),
+    /// An event index past the span's events.
+    #[error("event index {event} is out of range for span {span}")]
+    EventOutOfRange {
+        /// The span.
+        span: u32,
+        /// The event.
+        event: u32,
+    },
+    /// A link index past the span's links.
+    #[error("link index {link} is out of range for span {span}")]
+    LinkOutOfRange {
+        /// The span.
+        span: u32,
+        /// The link.
+        link: u32,
+    },
+    /// An attribute set with an empty key.
+    #[error("attribute key is empty")]
+    EmptyKey,
+    /// An attribute renamed to an empty key.
+    #[error("new attribute key is empty")]
+    EmptyNewKey,
+    /// A nested value with no nodes.
+    #[error("nested value has no root node")]
+    NoRoot,
+    /// A nested value whose node points back (which could make a cycle).
+    #[error("nested value node {node} points to node {child}, which is not a later node")]
+    NotForward {
+        /// The parent node.
+        node: usize,
+        /// The child it names.
+        child: usize,
+    },
+    /// A nested value node with two parents (which could expand exponentially).
+    #[error("nested value node {0} has more than one parent")]
+    TwoParents(usize),
+    /// A nested value deeper than [`MAX_NESTING`].
+    #[error("nested value is deeper than {MAX_NESTING} levels")]
+    TooDeep,
 }
 
-/// Indexes of the batch as the view numbered it.
-struct Layout {
-    spans: Vec<SpanAt>,
-    /// For each flat scope index: (resource index, scope index within the resource).
-    scopes: Vec<(u32, u32)>,
-    resources: usize,
-}
-
-impl Layout {
-    fn of(request: &ExportTraceServiceRequest) -> Self {
-        let mut spans = Vec::new();
-        let mut scopes = Vec::new();
-        for (r, rs) in request.resource_spans.iter().enumerate() {
-            for (s, ss) in rs.scope_spans.iter().enumerate() {
-                scopes.push((r as u32, s as u32));
-                spans.extend((0..ss.spans.len()).map(|p| SpanAt {
-                    resource: r as u32,
-                    scope_in_resource: s as u32,
-                    span_in_scope: p as u32,
-                }));
-            }
-        }
-        Layout {
-            spans,
-            scopes,
-            resources: request.resource_spans.len(),
-        }
-    }
+/// An edit refused, and which one: the batch was left untouched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("edit #{edit}: {problem}")]
+pub struct EditError {
+    /// The edit's position in the plugin's answer.
+    pub edit: usize,
+    /// What is wrong with it.
+    pub problem: EditProblem,
 }
 
 /// The bytes of keys, strings and bytes values that `edits` would add to a batch.
@@ -98,18 +138,15 @@ pub fn output_bytes(edits: &[Edit]) -> usize {
         .fold(0usize, usize::saturating_add)
 }
 
-/// Applies `edits` to `request`. Every edit is checked before any is applied, so an invalid
-/// edit leaves the request untouched and returns a description of the problem.
-pub fn apply_edits(
-    request: &mut ExportTraceServiceRequest,
-    edits: Vec<Edit>,
-) -> Result<EditSummary, String> {
+/// Applies `edits` to `batch`. Every edit is checked before any is applied, so an invalid
+/// edit leaves the batch untouched. Dropped spans leave the batch's index (so the next view
+/// numbers what is left without gaps).
+pub fn apply_edits(batch: &mut Traces, edits: Vec<Edit>) -> Result<EditSummary, EditError> {
     if edits.is_empty() {
         return Ok(EditSummary::default());
     }
-    let layout = Layout::of(request);
     for (n, edit) in edits.iter().enumerate() {
-        check(request, &layout, edit).map_err(|e| format!("edit #{n}: {e}"))?;
+        check(batch, edit).map_err(|problem| EditError { edit: n, problem })?;
     }
     let mut summary = EditSummary {
         applied: edits.len(),
@@ -120,96 +157,71 @@ pub fn apply_edits(
     for edit in edits {
         match edit {
             Edit::SetAttribute((target, key, value)) => {
-                let value = to_any_value(value).expect("checked");
-                if let Target::Spans(range) = target {
-                    for s in range.start..range.start + range.len {
-                        let attributes = &mut span_mut(request, &layout, s).attributes;
-                        set_attribute(attributes, key.clone(), value.clone());
-                    }
-                } else {
-                    // One item: the key and value move in, uncopied.
-                    let mut owned = Some((key, value));
-                    each_attributes(request, &layout, &target, |attributes| {
-                        if let Some((key, value)) = owned.take() {
-                            set_attribute(attributes, key, value);
-                        }
-                    });
-                }
+                // Written once; every span of a range refers to the same bytes.
+                let attribute = batch.append_key_value(&key, |out| write_value(out, &value));
+                each_owner(&target, |owner| batch.attributes_mut(owner).set(attribute));
             }
             Edit::RemoveAttribute((target, key)) => {
-                each_attributes(request, &layout, &target, |attributes| {
-                    attributes.retain(|kv| kv.key != key)
-                });
+                each_owner(&target, |owner| batch.attributes_mut(owner).remove(&key));
             }
             Edit::RenameAttribute((target, from, to)) => {
-                each_attributes(request, &layout, &target, |attributes| {
-                    if let Some(position) = attributes.iter().position(|kv| kv.key == from) {
-                        let mut kv = attributes.remove(position);
-                        attributes.retain(|other| other.key != to);
-                        kv.key.clone_from(&to);
-                        attributes.push(kv);
-                    }
+                each_owner(&target, |owner| {
+                    batch.attributes_mut(owner).rename(&from, &to)
                 });
             }
-            Edit::SetName((span, name)) => span_mut(request, &layout, span).name = name,
+            Edit::SetName((span, name)) => batch.set_span_name(span as usize, &name),
             Edit::SetStatus((span, code, message)) => {
-                span_mut(request, &layout, span).status = Some(to_status(code, message))
+                batch.set_status(span as usize, status_code(code), &message)
             }
-            Edit::SetTraceState((span, state)) => {
-                span_mut(request, &layout, span).trace_state = state
-            }
-            Edit::SetKind((span, kind)) => span_mut(request, &layout, span).kind = kind_code(kind),
+            Edit::SetTraceState((span, state)) => batch.set_trace_state(span as usize, &state),
+            Edit::SetKind((span, kind)) => batch.set_kind(span as usize, kind_code(kind)),
             Edit::SetEventName((span, event, name)) => {
                 // Checked, and event drops apply last: the index is the event as sent.
-                span_mut(request, &layout, span).events[event as usize].name = name;
+                batch.set_event_name(span as usize, event as usize, &name)
             }
             Edit::DropEvent(at) => dropped_events.push(at),
             Edit::DropSpan(span) => dropped.push(span),
         }
     }
-    // Event drops apply after every other edit, last index first, so every index an edit
-    // names refers to the batch as it was sent (as span drops do); dropping an event twice
-    // drops it once.
+    // Event drops apply after every other edit, so every index an edit names refers to the
+    // batch as it was sent (as span drops do); dropping an event twice drops it once.
     dropped_events.sort_unstable();
     dropped_events.dedup();
-    for &(span, event) in dropped_events.iter().rev() {
-        let span = span_mut(request, &layout, span);
-        span.events.remove(event as usize);
-        span.dropped_events_count = span.dropped_events_count.saturating_add(1);
+    for group in dropped_events.chunk_by(|a, b| a.0 == b.0) {
+        let events: Vec<usize> = group.iter().map(|&(_, e)| e as usize).collect();
+        batch.drop_events(group[0].0 as usize, &events);
     }
-    if !dropped.is_empty() {
-        dropped.sort_unstable();
-        dropped.dedup();
-        summary.dropped_spans = dropped.len();
-        drop_spans(request, &layout, &dropped);
+    for span in dropped {
+        if batch.drop_span(span as usize) {
+            summary.dropped_spans += 1;
+        }
     }
+    batch.compact();
     Ok(summary)
 }
 
-fn check(request: &ExportTraceServiceRequest, layout: &Layout, edit: &Edit) -> Result<(), String> {
-    let span_exists = |i: u32| {
-        if (i as usize) < layout.spans.len() {
+fn check(batch: &Traces, edit: &Edit) -> Result<(), EditProblem> {
+    let spans = batch.indexed_spans();
+    let span_exists = |index: u32| {
+        if (index as usize) < spans {
             Ok(())
         } else {
-            Err(format!(
-                "span index {i} is out of range (batch has {} spans)",
-                layout.spans.len()
-            ))
+            Err(EditProblem::SpanOutOfRange { index, spans })
         }
     };
     match edit {
         Edit::SetAttribute((target, key, value)) => {
-            check_target(request, layout, target)?;
+            check_target(batch, target)?;
             if key.is_empty() {
-                return Err("attribute key is empty".into());
+                return Err(EditProblem::EmptyKey);
             }
             check_value(value)
         }
-        Edit::RemoveAttribute((target, _)) => check_target(request, layout, target),
+        Edit::RemoveAttribute((target, _)) => check_target(batch, target),
         Edit::RenameAttribute((target, _, to)) => {
-            check_target(request, layout, target)?;
+            check_target(batch, target)?;
             if to.is_empty() {
-                Err("new attribute key is empty".into())
+                Err(EditProblem::EmptyNewKey)
             } else {
                 Ok(())
             }
@@ -221,180 +233,127 @@ fn check(request: &ExportTraceServiceRequest, layout: &Layout, edit: &Edit) -> R
         Edit::DropEvent((span, event)) | Edit::SetEventName((span, event, _)) => {
             span_exists(*span)?;
             // Event indices refer to the batch as sent: drops apply last (see apply_edits).
-            let events = span_ref(request, layout.spans[*span as usize]).events.len();
-            if (*event as usize) < events {
+            if (*event as usize) < batch.event_count(*span as usize) {
                 Ok(())
             } else {
-                Err(format!(
-                    "event index {event} is out of range for span {span}"
-                ))
+                Err(EditProblem::EventOutOfRange {
+                    span: *span,
+                    event: *event,
+                })
             }
         }
         Edit::DropSpan(span) => span_exists(*span),
     }
 }
 
-fn check_target(
-    request: &ExportTraceServiceRequest,
-    layout: &Layout,
-    target: &Target,
-) -> Result<(), String> {
-    let span = |i: u32| {
-        layout.spans.get(i as usize).copied().ok_or_else(|| {
-            format!(
-                "span index {i} is out of range (batch has {} spans)",
-                layout.spans.len()
-            )
-        })
+fn check_target(batch: &Traces, target: &Target) -> Result<(), EditProblem> {
+    let spans = batch.indexed_spans();
+    let span = |index: u32| {
+        if (index as usize) < spans {
+            Ok(index as usize)
+        } else {
+            Err(EditProblem::SpanOutOfRange { index, spans })
+        }
     };
     match target {
         Target::Span(i) => span(*i).map(|_| ()),
-        Target::Resource(i) if (*i as usize) < layout.resources => Ok(()),
-        Target::Resource(i) => Err(format!("resource index {i} is out of range")),
-        Target::Scope(i) if (*i as usize) < layout.scopes.len() => Ok(()),
-        Target::Scope(i) => Err(format!("scope index {i} is out of range")),
+        Target::Resource(i) if (*i as usize) < batch.indexed_resources() => Ok(()),
+        Target::Resource(i) => Err(EditProblem::ResourceOutOfRange(*i)),
+        Target::Scope(i) if (*i as usize) < batch.indexed_scopes() => Ok(()),
+        Target::Scope(i) => Err(EditProblem::ScopeOutOfRange(*i)),
         Target::Event((s, e)) => {
-            let at = span(*s)?;
-            if (*e as usize) < span_ref(request, at).events.len() {
+            if (*e as usize) < batch.event_count(span(*s)?) {
                 Ok(())
             } else {
-                Err(format!("event index {e} is out of range for span {s}"))
+                Err(EditProblem::EventOutOfRange {
+                    span: *s,
+                    event: *e,
+                })
             }
         }
         Target::Link((s, l)) => {
-            let at = span(*s)?;
-            if (*l as usize) < span_ref(request, at).links.len() {
+            if (*l as usize) < batch.link_count(span(*s)?) {
                 Ok(())
             } else {
-                Err(format!("link index {l} is out of range for span {s}"))
+                Err(EditProblem::LinkOutOfRange { span: *s, link: *l })
             }
         }
         Target::Spans(range) => {
             let end = u64::from(range.start) + u64::from(range.len);
-            if end <= layout.spans.len() as u64 {
+            if end <= spans as u64 {
                 Ok(())
             } else {
-                Err(format!(
-                    "span range {}..{end} is out of range (batch has {} spans)",
-                    range.start,
-                    layout.spans.len()
-                ))
+                Err(EditProblem::SpanRangeOutOfRange {
+                    start: range.start,
+                    end,
+                    spans,
+                })
             }
         }
     }
 }
 
-fn span_ref(request: &ExportTraceServiceRequest, at: SpanAt) -> &otlp::Span {
-    &request.resource_spans[at.resource as usize].scope_spans[at.scope_in_resource as usize].spans
-        [at.span_in_scope as usize]
-}
-
-fn span_mut<'a>(
-    request: &'a mut ExportTraceServiceRequest,
-    layout: &Layout,
-    span: u32,
-) -> &'a mut otlp::Span {
-    let at = layout.spans[span as usize];
-    &mut request.resource_spans[at.resource as usize].scope_spans[at.scope_in_resource as usize]
-        .spans[at.span_in_scope as usize]
-}
-
-/// Calls `f` with the attribute list of each item `target` names (one, or each span of a
-/// range).
-fn each_attributes(
-    request: &mut ExportTraceServiceRequest,
-    layout: &Layout,
-    target: &Target,
-    mut f: impl FnMut(&mut Vec<KeyValue>),
-) {
+/// Calls `f` with each attribute owner `target` names (one, or each span of a range).
+fn each_owner(target: &Target, mut f: impl FnMut(AttributesOf)) {
     match *target {
-        Target::Span(s) => f(&mut span_mut(request, layout, s).attributes),
+        Target::Span(s) => f(AttributesOf::Span(s as usize)),
         Target::Spans(range) => {
             for s in range.start..range.start + range.len {
-                f(&mut span_mut(request, layout, s).attributes);
+                f(AttributesOf::Span(s as usize));
             }
         }
-        Target::Resource(r) => f(&mut request.resource_spans[r as usize]
-            .resource
-            .get_or_insert_with(Default::default)
-            .attributes),
-        Target::Scope(s) => {
-            let (r, s) = layout.scopes[s as usize];
-            f(
-                &mut request.resource_spans[r as usize].scope_spans[s as usize]
-                    .scope
-                    .get_or_insert_with(Default::default)
-                    .attributes,
-            )
-        }
-        Target::Event((s, e)) => f(&mut span_mut(request, layout, s).events[e as usize].attributes),
-        Target::Link((s, l)) => f(&mut span_mut(request, layout, s).links[l as usize].attributes),
+        Target::Resource(r) => f(AttributesOf::Resource(r as usize)),
+        Target::Scope(s) => f(AttributesOf::Scope(s as usize)),
+        Target::Event((s, e)) => f(AttributesOf::Event(s as usize, e as usize)),
+        Target::Link((s, l)) => f(AttributesOf::Link(s as usize, l as usize)),
     }
 }
 
-/// Sets `key` to `value`: the first attribute with the key takes the value and any later one
-/// with the same key is removed (OTLP forbids duplicate keys, and a duplicate left as it came
-/// would carry past a redactor the value it replaced in the first), or the attribute is
-/// appended.
-fn set_attribute(attributes: &mut Vec<KeyValue>, key: String, value: AnyValue) {
-    let Some(first) = attributes.iter().position(|kv| kv.key == key) else {
-        attributes.push(KeyValue {
-            key,
-            value: Some(value),
-            ..Default::default()
-        });
+/// Writes a contract value as the content of an OTLP `AnyValue` (checked: nested values
+/// are trees whose children come after their parents).
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+    use field::any_value::*;
+    match value {
+        Value::Empty => {}
+        Value::Str(s) => put_bytes(out, STRING, s.as_bytes()),
+        Value::Boolean(b) => put_varint_field(out, BOOL, u64::from(*b)),
+        Value::Int(i) => put_varint_field(out, INT, *i as u64),
+        Value::Double(d) => put_fixed64(out, DOUBLE, d.to_bits()),
+        Value::Bytes(b) => put_bytes(out, BYTES, b),
+        Value::Nested(nodes) => write_node(out, nodes, 0),
+    }
+}
+
+fn write_node(out: &mut Vec<u8>, nodes: &[ValueNode], index: usize) {
+    use field::any_value::*;
+    let Some(node) = nodes.get(index) else {
         return;
     };
-    attributes[first].value = Some(value);
-    if attributes[first + 1..].iter().any(|kv| kv.key == key) {
-        let mut index = 0;
-        attributes.retain(|kv| {
-            let keep = index <= first || kv.key != key;
-            index += 1;
-            keep
-        });
-    }
-}
-
-fn drop_spans(request: &mut ExportTraceServiceRequest, layout: &Layout, dropped: &[u32]) {
-    let mut doomed = vec![false; layout.spans.len()];
-    for &i in dropped {
-        doomed[i as usize] = true;
-    }
-    let mut flat = 0usize;
-    for rs in &mut request.resource_spans {
-        for ss in &mut rs.scope_spans {
-            ss.spans.retain(|_| {
-                let keep = !doomed[flat];
-                flat += 1;
-                keep
-            });
-        }
-        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
-    }
-    request
-        .resource_spans
-        .retain(|rs| !rs.scope_spans.is_empty());
-}
-
-/// Converts a contract value back to OTLP. Nested values must only point forward (a child's
-/// index is greater than its parent's), which rules out cycles.
-pub fn to_any_value(value: Value) -> Result<AnyValue, String> {
-    let value = match value {
-        Value::Empty => None,
-        Value::Str(s) => Some(any_value::Value::StringValue(s)),
-        Value::Boolean(b) => Some(any_value::Value::BoolValue(b)),
-        Value::Int(i) => Some(any_value::Value::IntValue(i)),
-        Value::Double(d) => Some(any_value::Value::DoubleValue(d)),
-        Value::Bytes(b) => Some(any_value::Value::BytesValue(b)),
-        Value::Nested(nodes) => {
-            if nodes.is_empty() {
-                return Err("nested value has no root node".into());
+    match node {
+        ValueNode::Empty => {}
+        ValueNode::Str(s) => put_bytes(out, STRING, s.as_bytes()),
+        ValueNode::Boolean(b) => put_varint_field(out, BOOL, u64::from(*b)),
+        ValueNode::Int(i) => put_varint_field(out, INT, *i as u64),
+        ValueNode::Double(d) => put_fixed64(out, DOUBLE, d.to_bits()),
+        ValueNode::Bytes(b) => put_bytes(out, BYTES, b),
+        ValueNode::Array(children) => put_message(out, ARRAY, |out| {
+            for &child in children {
+                put_message(out, field::list::VALUES, |out| {
+                    write_node(out, nodes, child as usize)
+                });
             }
-            unflatten(&nodes, 0, 0)?
-        }
-    };
-    Ok(AnyValue { value })
+        }),
+        ValueNode::Kvlist(entries) => put_message(out, KVLIST, |out| {
+            for (key, child) in entries {
+                put_message(out, field::list::VALUES, |out| {
+                    put_bytes(out, field::key_value::KEY, key.as_bytes());
+                    put_message(out, field::key_value::VALUE, |out| {
+                        write_node(out, nodes, *child as usize)
+                    });
+                });
+            }
+        }),
+    }
 }
 
 /// The deepest a value a plugin writes may nest. Every level of a key-value list is three
@@ -407,12 +366,12 @@ pub const MAX_NESTING: usize = 20;
 /// Checks a nested value is a tree no deeper than [`MAX_NESTING`]: every child index points
 /// to a later node, and no node has two parents (which would let a small value expand
 /// exponentially).
-fn check_value(value: &Value) -> Result<(), String> {
+fn check_value(value: &Value) -> Result<(), EditProblem> {
     let Value::Nested(nodes) = value else {
         return Ok(());
     };
     if nodes.is_empty() {
-        return Err("nested value has no root node".into());
+        return Err(EditProblem::NoRoot);
     }
     let mut has_parent = vec![false; nodes.len()];
     // Children point forward, so a node's depth is known before its children are reached.
@@ -426,76 +385,29 @@ fn check_value(value: &Value) -> Result<(), String> {
         for c in children {
             let c = c as usize;
             if c <= index || c >= nodes.len() {
-                return Err(format!(
-                    "nested value node {index} points to node {c}, which is not a later node"
-                ));
+                return Err(EditProblem::NotForward {
+                    node: index,
+                    child: c,
+                });
             }
             if std::mem::replace(&mut has_parent[c], true) {
-                return Err(format!("nested value node {c} has more than one parent"));
+                return Err(EditProblem::TwoParents(c));
             }
             depth[c] = depth[index] + 1;
             if depth[c] > MAX_NESTING {
-                return Err(format!("nested value is deeper than {MAX_NESTING} levels"));
+                return Err(EditProblem::TooDeep);
             }
         }
     }
     Ok(())
 }
 
-fn unflatten(
-    nodes: &[ValueNode],
-    index: usize,
-    depth: usize,
-) -> Result<Option<any_value::Value>, String> {
-    if depth > MAX_NESTING {
-        return Err(format!("nested value is deeper than {MAX_NESTING} levels"));
-    }
-    let child = |c: u32| -> Result<AnyValue, String> {
-        let c = c as usize;
-        if c <= index || c >= nodes.len() {
-            return Err(format!(
-                "nested value node {index} points to node {c}, which is not a later node"
-            ));
-        }
-        Ok(AnyValue {
-            value: unflatten(nodes, c, depth + 1)?,
-        })
-    };
-    Ok(match &nodes[index] {
-        ValueNode::Empty => None,
-        ValueNode::Str(s) => Some(any_value::Value::StringValue(s.clone())),
-        ValueNode::Boolean(b) => Some(any_value::Value::BoolValue(*b)),
-        ValueNode::Int(i) => Some(any_value::Value::IntValue(*i)),
-        ValueNode::Double(d) => Some(any_value::Value::DoubleValue(*d)),
-        ValueNode::Bytes(b) => Some(any_value::Value::BytesValue(b.clone())),
-        ValueNode::Array(children) => Some(any_value::Value::ArrayValue(ArrayValue {
-            values: children
-                .iter()
-                .map(|&c| child(c))
-                .collect::<Result<_, _>>()?,
-        })),
-        ValueNode::Kvlist(entries) => Some(any_value::Value::KvlistValue(KeyValueList {
-            values: entries
-                .iter()
-                .map(|(key, c)| {
-                    Ok(KeyValue {
-                        key: key.clone(),
-                        value: Some(child(*c)?),
-                        ..Default::default()
-                    })
-                })
-                .collect::<Result<_, String>>()?,
-        })),
-    })
-}
-
-fn to_status(code: StatusCode, message: String) -> otlp::Status {
-    let code = match code {
+fn status_code(code: StatusCode) -> i32 {
+    match code {
         StatusCode::Unset => 0,
         StatusCode::Ok => 1,
         StatusCode::Error => 2,
-    };
-    otlp::Status { code, message }
+    }
 }
 
 fn kind_code(kind: SpanKind) -> i32 {
@@ -516,7 +428,22 @@ mod tests {
         Interest, NodeView, Range, Slice, SpanFields, Value, ValueView,
     };
     use crate::runtime::view::{build_view, no_interest};
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{
+        AnyValue, ArrayValue, KeyValue, KeyValueList, any_value,
+    };
+    use opentelemetry_proto::tonic::trace::v1::{self as otlp, ResourceSpans, ScopeSpans};
+
+    /// Applies `edits` to `request` as the pipeline does (to its bytes), and reads it back.
+    fn apply_edits(
+        request: &mut ExportTraceServiceRequest,
+        edits: Vec<Edit>,
+    ) -> Result<EditSummary, EditError> {
+        let mut batch = Traces::from_request(request);
+        let outcome = super::apply_edits(&mut batch, edits);
+        *request = batch.to_request();
+        outcome
+    }
 
     fn string(s: &str) -> AnyValue {
         AnyValue {
@@ -605,13 +532,15 @@ mod tests {
             span_attributes: crate::runtime::bindings::AttributeSelection::All,
             ..no_interest()
         };
-        let view = build_view(&request, &interest);
+        let view = build_view(&Traces::from_request(&request), &interest);
         let seen = &view.attributes[view.spans[0].attributes.start as usize];
         assert_eq!(view.keys[seen.key as usize], "a");
-        assert_eq!(
-            to_any_value(resolve(&seen.value, &view.arena)).unwrap(),
-            nested
-        );
+        let written = resolve(&seen.value, &view.arena);
+        let edit = Edit::SetAttribute((Target::Span(0), "copy".into(), written));
+        apply_edits(&mut request, vec![edit]).unwrap();
+        let span = &request.resource_spans[0].scope_spans[1].spans[0];
+        assert_eq!(span.attributes[1].key, "copy");
+        assert_eq!(span.attributes[1].value, Some(nested));
         let _ = SpanFields::empty();
     }
 
@@ -698,8 +627,11 @@ mod tests {
             Edit::SetAttribute((Target::Span(0), "deep".into(), Value::Nested(chain))),
         ];
         let error = apply_edits(&mut request, edits).unwrap_err();
+        assert_eq!(error.problem, EditProblem::TooDeep);
         assert!(
-            error.contains(&format!("deeper than {MAX_NESTING} levels")),
+            error
+                .to_string()
+                .contains(&format!("deeper than {MAX_NESTING} levels")),
             "{error}"
         );
         assert_eq!(request, original);
@@ -731,29 +663,25 @@ mod tests {
 
     #[test]
     fn setting_a_duplicated_key_leaves_one_attribute_with_the_new_value() {
-        let mut attributes = vec![
-            KeyValue {
-                key: "user.email".into(),
-                value: Some(string("ann@example.com")),
-                ..Default::default()
-            },
-            KeyValue {
-                key: "order.id".into(),
-                value: Some(string("ord-1")),
-                ..Default::default()
-            },
-            KeyValue {
-                key: "user.email".into(),
-                value: Some(string("bob@example.com")),
-                ..Default::default()
-            },
+        let attribute = |key: &str, value: &str| KeyValue {
+            key: key.into(),
+            value: Some(string(value)),
+            ..Default::default()
+        };
+        let mut request = request(1);
+        request.resource_spans[0].scope_spans[1].spans[0].attributes = vec![
+            attribute("user.email", "ann@example.com"),
+            attribute("order.id", "ord-1"),
+            attribute("user.email", "bob@example.com"),
         ];
-        set_attribute(
-            &mut attributes,
+        let edit = Edit::SetAttribute((
+            Target::Span(0),
             "user.email".into(),
-            string("[REDACTED:email]"),
-        );
-        let kept: Vec<(&str, &AnyValue)> = attributes
+            Value::Str("[REDACTED:email]".into()),
+        ));
+        apply_edits(&mut request, vec![edit]).unwrap();
+        let kept: Vec<(&str, &AnyValue)> = request.resource_spans[0].scope_spans[1].spans[0]
+            .attributes
             .iter()
             .map(|kv| (kv.key.as_str(), kv.value.as_ref().unwrap()))
             .collect();
@@ -894,10 +822,8 @@ mod tests {
             let mut request = original.clone();
             let edits = vec![Edit::SetName((0, "changed".into())), edit];
             let error = apply_edits(&mut request, edits).unwrap_err();
-            assert!(
-                error.contains("edit #1") && error.contains(words),
-                "{error}"
-            );
+            assert_eq!(error.edit, 1);
+            assert!(error.to_string().contains(words), "{error}");
             assert_eq!(request, original);
         }
     }

@@ -18,7 +18,7 @@ mod smoke;
 mod view;
 
 pub use cache::{CacheOutcome, ComponentCache};
-pub use edits::{EditSummary, apply_edits, output_bytes, to_any_value};
+pub use edits::{EditError, EditProblem, EditSummary, apply_edits, output_bytes, write_value};
 pub use engine::{EPOCH_TICK, PERF_MAP_ENV, PluginEngine};
 pub use plugin::{
     FailureKind, Grants, Limits, LoadedPlugin, MAX_REASON, PluginError, PluginInstance, World,

@@ -295,6 +295,7 @@ impl<const N: usize> Row<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pdata::Traces;
     use crate::runtime::bindings::{
         AttributeSelection, Interest, SpanFields, SpanKind, StatusCode,
     };
@@ -458,18 +459,18 @@ mod tests {
             (&small, &no_interest()),
             (&small, &packed),
         ] {
-            build_view_into(request, interest, &mut view);
-            assert!(view == build_view(request, interest));
+            build_view_into(&Traces::from_request(request), interest, &mut view);
+            assert!(view == build_view(&Traces::from_request(request), interest));
         }
     }
 
     #[test]
     fn the_packed_rows_hold_exactly_what_the_records_hold() {
         let request = request();
-        let records = build_view(&request, &full_interest());
+        let records = build_view(&Traces::from_request(&request), &full_interest());
         let mut interest = full_interest();
         interest.span_fields |= SpanFields::PACKED;
-        let packed = build_view(&request, &interest);
+        let packed = build_view(&Traces::from_request(&request), &interest);
         assert!(records.packed.is_empty());
         assert_eq!(
             (packed.keys.clone(), packed.arena.clone()),
@@ -621,7 +622,7 @@ mod tests {
             span_attributes: AttributeSelection::Keys(vec!["email".into()]),
             ..no_interest()
         };
-        let packed = build_view(&request(), &interest);
+        let packed = build_view(&Traces::from_request(&request()), &interest);
         let rows = Rows(&packed.packed);
         assert_eq!(
             (rows.u32(12), rows.u32(16), rows.u32(20), rows.u32(24)),

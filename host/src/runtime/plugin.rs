@@ -356,7 +356,7 @@ impl LoadedPlugin {
             World::Processor => interest,
             World::TraceSampler => super::view::policy_interest(interest),
         };
-        let mut smoke = super::smoke::smoke_request();
+        let mut smoke = crate::pdata::Traces::from_request(&super::smoke::smoke_request());
         let view = super::view::build_view(&smoke, &plugin.interest);
         match world {
             World::Processor => {

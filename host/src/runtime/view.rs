@@ -1,10 +1,9 @@
-//! Building the batch view a plugin asked for from the host's OTLP batch.
-
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1 as otlp;
+//! Building the batch view a plugin asked for from the batch's bytes.
 
 use std::collections::HashMap;
+
+use crate::pdata::Traces;
+use crate::pdata::traces::read::{AnyValue, Items, any_value, key_value, list_items};
 
 use super::packed::{Owner, PackedRows};
 
@@ -60,7 +59,7 @@ pub fn policy_interest(mut interest: Interest) -> Interest {
 }
 
 /// Builds the view of `request` that `interest` asks for.
-pub fn build_view(request: &ExportTraceServiceRequest, interest: &Interest) -> Batch {
+pub fn build_view(request: &Traces, interest: &Interest) -> Batch {
     let mut view = empty_view();
     build_view_into(request, interest, &mut view);
     view
@@ -88,7 +87,7 @@ pub fn empty_view() -> Batch {
 ///
 /// A packed view is written in one pass: each resource, scope, span, event, link and
 /// attribute goes straight into its row, without a record list in between.
-pub fn build_view_into(request: &ExportTraceServiceRequest, interest: &Interest, view: &mut Batch) {
+pub fn build_view_into(request: &Traces, interest: &Interest, view: &mut Batch) {
     let mut batch = std::mem::replace(view, empty_view());
     clear(&mut batch);
     let planned = planned_counts(request, interest.span_fields);
@@ -134,23 +133,29 @@ pub(super) struct Counts {
 
 /// The resources, scopes, spans, events and links the view of `request` will hold with
 /// `fields` (events and links only when asked for); `attributes` is left at 0.
-fn planned_counts(request: &ExportTraceServiceRequest, fields: SpanFields) -> Counts {
+fn planned_counts(request: &Traces, fields: SpanFields) -> Counts {
     let (events, links) = (
         fields.contains(SpanFields::EVENTS),
         fields.contains(SpanFields::LINKS),
     );
     let mut counts = Counts {
-        resources: request.resource_spans.len() as u32,
+        resources: request.indexed_resources() as u32,
+        scopes: request.indexed_scopes() as u32,
+        spans: request.indexed_spans() as u32,
         ..Counts::default()
     };
-    for scope_spans in request.resource_spans.iter().flat_map(|rs| &rs.scope_spans) {
-        counts.scopes += 1;
-        counts.spans += scope_spans.spans.len() as u32;
-        if events || links {
-            for span in &scope_spans.spans {
-                counts.events += if events { span.events.len() as u32 } else { 0 };
-                counts.links += if links { span.links.len() as u32 } else { 0 };
-            }
+    if events || links {
+        for span in 0..request.indexed_spans() {
+            counts.events += if events {
+                request.event_count(span) as u32
+            } else {
+                0
+            };
+            counts.links += if links {
+                request.link_count(span) as u32
+            } else {
+                0
+            };
         }
     }
     counts
@@ -234,45 +239,44 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
 
     /// Hands every item of `request` to the tables; returns the batch (keys, arena, and
     /// whatever the tables put in it) and the tables.
-    fn walk(mut self, request: &'a ExportTraceServiceRequest) -> (Batch, T) {
+    fn walk(mut self, request: &'a Traces) -> (Batch, T) {
         let interest = self.interest;
-        for resource_spans in &request.resource_spans {
-            let resource_index = self.counts.resources;
-            let resource = resource_spans.resource.as_ref();
+        let storage = request.storage();
+        for resource_index in 0..request.indexed_resources() {
+            let fields = request.resource(resource_index);
             let resource = Resource {
                 attributes: self.select(
-                    resource.map(|r| &r.attributes[..]).unwrap_or_default(),
+                    request,
+                    request.resource_attributes(resource_index),
                     &interest.resource_attributes,
                     Owner::Resource,
-                    resource_index,
+                    resource_index as u32,
                 ),
-                dropped_attributes_count: resource.map(|r| r.dropped_attributes_count).unwrap_or(0),
-                schema_url: self.slice(resource_spans.schema_url.as_bytes()),
+                dropped_attributes_count: fields.dropped_attributes_count,
+                schema_url: self.slice(storage.bytes(fields.schema_url)),
             };
             self.tables.resource(&mut self.batch, resource);
             self.counts.resources += 1;
-            for scope_spans in &resource_spans.scope_spans {
-                let scope_index = self.counts.scopes;
-                let scope = scope_spans.scope.as_ref();
+            for scope_index in request.scopes_of(resource_index) {
+                let fields = request.scope(scope_index);
                 let scope = Scope {
-                    resource: resource_index,
-                    name: self.slice(scope.map(|s| s.name.as_bytes()).unwrap_or_default()),
-                    version: self.slice(scope.map(|s| s.version.as_bytes()).unwrap_or_default()),
+                    resource: resource_index as u32,
+                    name: self.slice(storage.bytes(fields.name)),
+                    version: self.slice(storage.bytes(fields.version)),
                     attributes: self.select(
-                        scope.map(|s| &s.attributes[..]).unwrap_or_default(),
+                        request,
+                        request.scope_attributes(scope_index),
                         &interest.scope_attributes,
                         Owner::Scope,
-                        scope_index,
+                        scope_index as u32,
                     ),
-                    dropped_attributes_count: scope
-                        .map(|s| s.dropped_attributes_count)
-                        .unwrap_or(0),
-                    schema_url: self.slice(scope_spans.schema_url.as_bytes()),
+                    dropped_attributes_count: fields.dropped_attributes_count,
+                    schema_url: self.slice(storage.bytes(fields.schema_url)),
                 };
                 self.tables.scope(&mut self.batch, scope);
                 self.counts.scopes += 1;
-                for span in &scope_spans.spans {
-                    let span = self.span(span, scope_index);
+                for span_index in request.spans_of(scope_index) {
+                    let span = self.span(request, span_index, scope_index as u32);
                     self.tables.span(&mut self.batch, span);
                     self.counts.spans += 1;
                 }
@@ -282,34 +286,40 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
     }
 
     /// The span's record; its events, links and attributes are handed to the tables.
-    fn span(&mut self, span: &'a otlp::Span, scope: u32) -> Span {
+    fn span(&mut self, request: &'a Traces, span_index: usize, scope: u32) -> Span {
+        let storage = request.storage();
+        let span = request.span(span_index);
         let interest = self.interest;
         let fields = interest.span_fields;
         let has = |f: SpanFields| fields.contains(f);
         let ids = has(SpanFields::IDS);
         let counts = has(SpanFields::DROPPED_COUNTS);
-        let status = span.status.as_ref().filter(|_| has(SpanFields::STATUS));
+        let status = has(SpanFields::STATUS);
         let index = self.counts.spans;
         Span {
             scope,
             trace_id: if ids {
-                trace_id(&span.trace_id)
+                trace_id(storage.bytes(span.trace_id))
             } else {
                 TraceId { high: 0, low: 0 }
             },
-            span_id: if ids { span_id(&span.span_id) } else { 0 },
+            span_id: if ids {
+                span_id(storage.bytes(span.span_id))
+            } else {
+                0
+            },
             parent_span_id: if ids {
-                span_id(&span.parent_span_id)
+                span_id(storage.bytes(span.parent_span_id))
             } else {
                 0
             },
             trace_state: if has(SpanFields::TRACE_STATE) {
-                self.slice(span.trace_state.as_bytes())
+                self.slice(storage.bytes(span.trace_state))
             } else {
                 EMPTY_SLICE
             },
             name: if has(SpanFields::NAME) {
-                self.slice(span.name.as_bytes())
+                self.slice(storage.bytes(span.name))
             } else {
                 EMPTY_SLICE
             },
@@ -329,7 +339,8 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
                 0
             },
             attributes: self.select(
-                &span.attributes,
+                request,
+                request.span_attributes(span_index),
                 &interest.span_attributes,
                 Owner::Span,
                 index,
@@ -340,24 +351,27 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
                 0
             },
             events: if has(SpanFields::EVENTS) {
-                self.events(&span.events, counts, index)
+                self.events(request, span_index, counts, index)
             } else {
                 EMPTY_RANGE
             },
             dropped_events_count: if counts { span.dropped_events_count } else { 0 },
             links: if has(SpanFields::LINKS) {
-                self.links(&span.links, counts, index)
+                self.links(request, span_index, counts, index)
             } else {
                 EMPTY_RANGE
             },
             dropped_links_count: if counts { span.dropped_links_count } else { 0 },
-            status: Status {
-                code: status
-                    .map(|s| status_code(s.code))
-                    .unwrap_or(StatusCode::Unset),
-                message: status
-                    .map(|s| self.slice(s.message.as_bytes()))
-                    .unwrap_or(EMPTY_SLICE),
+            status: if status {
+                Status {
+                    code: status_code(span.status_code),
+                    message: self.slice(storage.bytes(span.status_message)),
+                }
+            } else {
+                Status {
+                    code: StatusCode::Unset,
+                    message: EMPTY_SLICE,
+                }
             },
             flags: if has(SpanFields::FLAGS) {
                 span.flags
@@ -368,60 +382,64 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
     }
 
     /// Hands the events of span `span` to the tables; returns their range.
-    fn events(&mut self, events: &'a [otlp::span::Event], counts: bool, span: u32) -> Range {
+    fn events(&mut self, request: &'a Traces, span_index: usize, counts: bool, span: u32) -> Range {
         let start = self.counts.events;
-        for event in events {
+        let storage = request.storage();
+        request.each_event(span_index, |fields, attributes| {
             let event = Event {
-                time_unix_nano: event.time_unix_nano,
-                name: self.slice(event.name.as_bytes()),
+                time_unix_nano: fields.time_unix_nano,
+                name: self.slice(storage.bytes(fields.name)),
                 attributes: self.select(
-                    &event.attributes,
+                    request,
+                    attributes,
                     &self.interest.event_attributes,
                     Owner::Event,
                     self.counts.events,
                 ),
                 dropped_attributes_count: if counts {
-                    event.dropped_attributes_count
+                    fields.dropped_attributes_count
                 } else {
                     0
                 },
             };
             self.tables.event(&mut self.batch, event, span);
             self.counts.events += 1;
-        }
+        });
         Range {
             start,
-            len: events.len() as u32,
+            len: self.counts.events - start,
         }
     }
 
     /// Hands the links of span `span` to the tables; returns their range.
-    fn links(&mut self, links: &'a [otlp::span::Link], counts: bool, span: u32) -> Range {
+    fn links(&mut self, request: &'a Traces, span_index: usize, counts: bool, span: u32) -> Range {
         let start = self.counts.links;
-        for link in links {
+        let storage = request.storage();
+        request.each_link(span_index, |fields, attributes| {
             let link = Link {
-                trace_id: trace_id(&link.trace_id),
-                span_id: span_id(&link.span_id),
-                trace_state: self.slice(link.trace_state.as_bytes()),
+                trace_id: trace_id(storage.bytes(fields.trace_id)),
+                span_id: span_id(storage.bytes(fields.span_id)),
+                trace_state: self.slice(storage.bytes(fields.trace_state)),
                 attributes: self.select(
-                    &link.attributes,
+                    request,
+                    attributes,
                     &self.interest.link_attributes,
                     Owner::Link,
                     self.counts.links,
                 ),
                 dropped_attributes_count: if counts {
-                    link.dropped_attributes_count
+                    fields.dropped_attributes_count
                 } else {
                     0
                 },
-                flags: link.flags,
+                flags: fields.flags,
             };
             self.tables.link(&mut self.batch, link, span);
             self.counts.links += 1;
-        }
+        });
         Range {
             start,
-            len: links.len() as u32,
+            len: self.counts.links - start,
         }
     }
 
@@ -429,7 +447,8 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
     /// `index` of the `owner` table; returns their range.
     fn select(
         &mut self,
-        attributes: &'a [KeyValue],
+        request: &'a Traces,
+        attributes: Items<'a>,
         selection: &AttributeSelection,
         owner: Owner,
         index: u32,
@@ -438,19 +457,20 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
         if matches!(selection, AttributeSelection::None) {
             return Range { start, len: 0 };
         }
-        for (position, kv) in attributes.iter().enumerate() {
-            let value = kv.value.as_ref().and_then(|v| v.value.as_ref());
+        let storage = request.storage();
+        for (position, kv) in attributes.enumerate() {
+            let (key, value) = key_value(storage, kv);
+            let key = storage.text(key);
+            let value = any_value(storage, value);
             let keep = match selection {
                 AttributeSelection::None => false,
                 AttributeSelection::All => true,
-                AttributeSelection::Strings => {
-                    matches!(value, Some(any_value::Value::StringValue(_)))
-                }
-                AttributeSelection::Keys(keys) => keys.contains(&kv.key),
+                AttributeSelection::Strings => matches!(value, AnyValue::Str(_)),
+                AttributeSelection::Keys(keys) => keys.iter().any(|k| k == key),
             };
             if keep {
-                let key = self.key(position, &kv.key);
-                let value = self.value(value);
+                let key = self.key(position, key);
+                let value = self.value(request, value);
                 let attribute = AttributeView { key, value };
                 self.tables
                     .attribute(&mut self.batch, attribute, owner, index);
@@ -498,50 +518,47 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
         }
     }
 
-    fn value(&mut self, value: Option<&any_value::Value>) -> ValueView {
+    fn value(&mut self, request: &'a Traces, value: AnyValue) -> ValueView {
+        let storage = request.storage();
         match value {
-            // A string-table index only has meaning in profiles; trace data never carries one.
-            None | Some(any_value::Value::StringValueStrindex(_)) => ValueView::Empty,
-            Some(any_value::Value::StringValue(s)) => ValueView::Str(self.slice(s.as_bytes())),
-            Some(any_value::Value::BoolValue(b)) => ValueView::Boolean(*b),
-            Some(any_value::Value::IntValue(i)) => ValueView::Int(*i),
-            Some(any_value::Value::DoubleValue(d)) => ValueView::Double(*d),
-            Some(any_value::Value::BytesValue(b)) => ValueView::Bytes(self.slice(b)),
-            Some(nested @ (any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_))) => {
+            AnyValue::Empty => ValueView::Empty,
+            AnyValue::Str(at) => ValueView::Str(self.slice(storage.bytes(at))),
+            AnyValue::Bool(b) => ValueView::Boolean(b),
+            AnyValue::Int(i) => ValueView::Int(i),
+            AnyValue::Double(d) => ValueView::Double(d),
+            AnyValue::Bytes(at) => ValueView::Bytes(self.slice(storage.bytes(at))),
+            nested @ (AnyValue::Array(_) | AnyValue::Kvlist(_)) => {
                 let mut nodes = Vec::new();
-                self.flatten(Some(nested), &mut nodes);
+                self.flatten(request, nested, &mut nodes);
                 ValueView::Nested(nodes)
             }
         }
     }
 
     /// Appends `value` and its descendants to `nodes`, returning the index of `value`.
-    fn flatten(&mut self, value: Option<&any_value::Value>, nodes: &mut Vec<NodeView>) -> u32 {
+    fn flatten(&mut self, request: &'a Traces, value: AnyValue, nodes: &mut Vec<NodeView>) -> u32 {
+        let storage = request.storage();
         let index = nodes.len();
         nodes.push(NodeView::Empty);
         let node = match value {
-            None | Some(any_value::Value::StringValueStrindex(_)) => NodeView::Empty,
-            Some(any_value::Value::StringValue(s)) => NodeView::Str(self.slice(s.as_bytes())),
-            Some(any_value::Value::BoolValue(b)) => NodeView::Boolean(*b),
-            Some(any_value::Value::IntValue(i)) => NodeView::Int(*i),
-            Some(any_value::Value::DoubleValue(d)) => NodeView::Double(*d),
-            Some(any_value::Value::BytesValue(b)) => NodeView::Bytes(self.slice(b)),
-            Some(any_value::Value::ArrayValue(array)) => {
-                let children = array
-                    .values
-                    .iter()
-                    .map(|v| self.flatten(v.value.as_ref(), nodes))
+            AnyValue::Empty => NodeView::Empty,
+            AnyValue::Str(at) => NodeView::Str(self.slice(storage.bytes(at))),
+            AnyValue::Bool(b) => NodeView::Boolean(b),
+            AnyValue::Int(i) => NodeView::Int(i),
+            AnyValue::Double(d) => NodeView::Double(d),
+            AnyValue::Bytes(at) => NodeView::Bytes(self.slice(storage.bytes(at))),
+            AnyValue::Array(list) => {
+                let children = list_items(storage, list)
+                    .map(|element| self.flatten(request, any_value(storage, Some(element)), nodes))
                     .collect();
                 NodeView::Array(children)
             }
-            Some(any_value::Value::KvlistValue(list)) => {
-                let mut children = Vec::with_capacity(list.values.len());
-                for kv in &list.values {
-                    let key = self.slice(kv.key.as_bytes());
-                    children.push((
-                        key,
-                        self.flatten(kv.value.as_ref().and_then(|v| v.value.as_ref()), nodes),
-                    ));
+            AnyValue::Kvlist(list) => {
+                let mut children = Vec::new();
+                for entry in list_items(storage, list) {
+                    let (key, value) = key_value(storage, entry);
+                    let key = self.slice(storage.bytes(key));
+                    children.push((key, self.flatten(request, any_value(storage, value), nodes)));
                 }
                 NodeView::Kvlist(children)
             }
@@ -594,8 +611,9 @@ fn status_code(code: i32) -> StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::common::v1::AnyValue;
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::trace::v1::{self as otlp, ResourceSpans, ScopeSpans};
 
     fn kv(key: &str, value: any_value::Value) -> KeyValue {
         KeyValue {
@@ -644,7 +662,7 @@ mod tests {
     #[test]
     fn the_view_carries_only_what_the_interest_asks_for() {
         let mut interest = no_interest();
-        let view = build_view(&request(), &interest);
+        let view = build_view(&Traces::from_request(&request()), &interest);
         assert_eq!(view.spans.len(), 1);
         let span = &view.spans[0];
         assert!(span.name.len == 0 && span.attributes.len == 0 && span.span_id == 0);
@@ -652,7 +670,7 @@ mod tests {
 
         interest.span_fields = SpanFields::NAME | SpanFields::IDS | SpanFields::KIND;
         interest.span_attributes = AttributeSelection::Strings;
-        let view = build_view(&request(), &interest);
+        let view = build_view(&Traces::from_request(&request()), &interest);
         let span = &view.spans[0];
         assert_eq!(text(&view, span.name), "GET /");
         assert_eq!(span.kind, SpanKind::Server);
@@ -669,7 +687,7 @@ mod tests {
         assert_eq!(found, [("s", "x"), ("t", "y")]);
 
         interest.span_attributes = AttributeSelection::Keys(vec!["i".into()]);
-        let view = build_view(&request(), &interest);
+        let view = build_view(&Traces::from_request(&request()), &interest);
         assert_eq!(
             attributes(&view, view.spans[0].attributes),
             [("i", &ValueView::Int(3))]
@@ -689,7 +707,7 @@ mod tests {
             span_attributes: AttributeSelection::All,
             ..no_interest()
         };
-        let view = build_view(&request, &interest);
+        let view = build_view(&Traces::from_request(&request), &interest);
         assert_eq!(view.keys, ["s", "i", "t"]);
         assert_eq!(view.attributes.len(), 9);
         assert_eq!(attributes(&view, view.spans[2].attributes)[0].0, "t");

@@ -21,7 +21,8 @@ use super::decided::DecisionCache;
 use super::fragments::{Fragment, join_traces, regroup, retain_traces, split_by_trace};
 use crate::config::{OnError, OnShutdown, TailSamplingConfig};
 use crate::exporter::ExportFanout;
-use crate::pipeline::{Chain, ChainSpec, span_count};
+use crate::pdata::Traces;
+use crate::pipeline::{Chain, ChainSpec};
 use crate::runtime::bindings::Range as TraceRange;
 use crate::telemetry::{Component, Metrics, PipelineStats, ProcessorMetrics};
 
@@ -97,12 +98,14 @@ impl TailSampler {
     /// pushing back on receivers) until the decision thread makes room.
     pub fn ingest(
         &self,
-        request: ExportTraceServiceRequest,
+        batch: Traces,
         settings: &Arc<TailSamplingConfig>,
         counters: &ProcessorMetrics,
-    ) -> Option<ExportTraceServiceRequest> {
+    ) -> Option<Traces> {
         let now = Instant::now();
-        PipelineStats::add(&counters.spans_in, span_count(&request) as u64);
+        PipelineStats::add(&counters.spans_in, batch.span_count() as u64);
+        // The buffer still splits decoded requests (reading traces as bytes is next).
+        let request = batch.to_request();
         // Encoded outside the lock: the buffer keeps fragments encoded.
         let mut encoder = FragmentEncoder::default();
         let fragments: Vec<(Fragment, BufferedFragment)> = split_by_trace(request)
@@ -149,8 +152,10 @@ impl TailSampler {
         PipelineStats::add(&tail.late_spans_dropped, late_dropped_spans as u64);
         PipelineStats::add(&counters.spans_out, late_kept_spans as u64);
         self.count_dropped(counters, late_dropped_spans);
-        (!late_kept.is_empty()).then(|| ExportTraceServiceRequest {
-            resource_spans: regroup(late_kept),
+        (!late_kept.is_empty()).then(|| {
+            Traces::from_request(&ExportTraceServiceRequest {
+                resource_spans: regroup(late_kept),
+            })
         })
     }
 
@@ -327,7 +332,12 @@ impl TailSampler {
         }
         let on_error = stage.on_error;
         let name = stage.plugin.name().to_owned();
-        let outcome = chain.decide(position, request, ranges, unix_nanos());
+        let outcome = chain.decide(
+            position,
+            &Traces::from_request(request),
+            ranges,
+            unix_nanos(),
+        );
         match outcome {
             Ok(decisions) => decisions.into_iter().map(|d| (d.keep, d.reason)).collect(),
             Err(error) => {
@@ -404,7 +414,8 @@ impl TailSampler {
         }
         let after = position.map_or(0, |p| p + 1);
         let stages = chain.spec().stages.len();
-        if let Some(processed) = chain.run_stages(after..stages, request, &self.metrics) {
+        let batch = Traces::from_request(&request);
+        if let Some(processed) = chain.run_stages(after..stages, batch, &self.metrics) {
             fanout.send_blocking(processed, &self.metrics.pipeline);
         }
     }

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use crate::pdata::Traces;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde::{Deserialize, Serialize};
@@ -238,7 +240,9 @@ type SpanId = (Vec<u8>, Vec<u8>);
 impl Watch {
     /// Shows the batch entering the processor to `Before` taps and remembers what `Diff`
     /// taps selected.
-    pub fn before(&mut self, request: &ExportTraceServiceRequest) {
+    pub fn before(&mut self, batch: &Traces) {
+        // Taps are a debugging aid: snapshots are made from the batch decoded.
+        let request = &batch.to_request();
         for (index, tap) in self.taps.iter().enumerate() {
             match tap.request.point {
                 TapPoint::Before => {
@@ -258,7 +262,9 @@ impl Watch {
 
     /// Shows the processor's output (`None` when the whole batch was dropped) to `After`
     /// taps, and to `Diff` taps what changed in the spans they selected.
-    pub fn after(self, request: Option<&ExportTraceServiceRequest>) {
+    pub fn after(self, batch: Option<&Traces>) {
+        let request = batch.map(Traces::to_request);
+        let request = request.as_ref();
         for tap in &self.taps {
             if let (TapPoint::After, Some(request)) = (tap.request.point, request) {
                 for (_, span) in tap.select(request) {
@@ -463,10 +469,10 @@ mod tests {
         let hub = TapHub::default();
         let mut receiver = hub.open(tap_request(TapPoint::Diff, 10, false));
         let mut watch = hub.watch("redact").unwrap();
-        watch.before(&request(2, "a@b.example"));
+        watch.before(&Traces::from_request(&request(2, "a@b.example")));
         let mut after = request(2, "[REDACTED:email]");
         after.resource_spans[0].scope_spans[0].spans.remove(1);
-        watch.after(Some(&after));
+        watch.after(Some(&Traces::from_request(&after)));
         let events: Vec<TapEvent> = std::iter::from_fn(|| receiver.try_recv().ok()).collect();
         let shown = serde_json::to_string(&events).unwrap();
         assert!(!shown.contains("a@b.example"), "{shown}");
@@ -535,10 +541,10 @@ mod tests {
         let mut receiver = tap(&hub, TapPoint::Diff, 3);
         let mut watch = hub.watch("redact").unwrap();
         let before = request(5, "a@b.example");
-        watch.before(&before);
+        watch.before(&Traces::from_request(&before));
         let mut after = request(5, "[REDACTED:email]");
         after.resource_spans[0].scope_spans[0].spans.remove(1);
-        watch.after(Some(&after));
+        watch.after(Some(&Traces::from_request(&after)));
         let events: Vec<TapEvent> = std::iter::from_fn(|| receiver.try_recv().ok()).collect();
         assert_eq!(events.len(), 3, "the rate allows three spans now");
         assert!(!events[0].dropped);
@@ -554,7 +560,7 @@ mod tests {
         let mut receiver = tap(&hub, TapPoint::Before, 1_000);
         for _ in 0..3 {
             let mut watch = hub.watch("redact").unwrap();
-            watch.before(&request(200, "x"));
+            watch.before(&Traces::from_request(&request(200, "x")));
             watch.after(None);
         }
         let mut received = 0;
@@ -565,7 +571,7 @@ mod tests {
         }
         assert_eq!(received, TAP_QUEUE);
         let mut watch = hub.watch("redact").unwrap();
-        watch.before(&request(1, "x"));
+        watch.before(&Traces::from_request(&request(1, "x")));
         let last = receiver.try_recv().unwrap();
         assert_eq!(skipped + last.skipped, 600 - TAP_QUEUE as u64);
     }

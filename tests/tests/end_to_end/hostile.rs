@@ -215,12 +215,18 @@ fn guest_output_reaches_the_host_log_tagged_and_rate_limited() {
         let mut instance = plugin.instantiate().unwrap();
         let chatty = request_named(0, 1, |_| "chatty".into());
         instance
-            .process(&build_view(&chatty, plugin.interest()))
+            .process(&build_view(
+                &weft::pdata::Traces::from_request(&chatty),
+                plugin.interest(),
+            ))
             .unwrap();
         std::thread::sleep(Duration::from_millis(200));
         let said = request_named(0, 1, |_| "said".into());
         instance
-            .process(&build_view(&said, plugin.interest()))
+            .process(&build_view(
+                &weft::pdata::Traces::from_request(&said),
+                plugin.interest(),
+            ))
             .unwrap();
     });
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

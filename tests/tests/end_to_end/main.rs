@@ -22,3 +22,4 @@ mod security;
 mod tail_sampling;
 mod tls;
 mod traffic;
+mod wire_passthrough;

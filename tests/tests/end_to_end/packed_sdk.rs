@@ -105,7 +105,10 @@ fn request() -> ExportTraceServiceRequest {
 #[test]
 fn the_sdk_reads_back_exactly_the_records_the_host_packed() {
     let request = request();
-    let records = build_view(&request, &full_interest());
+    let records = build_view(
+        &weft::pdata::Traces::from_request(&request),
+        &full_interest(),
+    );
     let packed = packed_view(&request);
     assert!(packed.spans.is_empty() && !packed.packed.is_empty());
     assert!(
@@ -153,7 +156,7 @@ fn the_sdk_refuses_a_packed_layout_it_does_not_know() {
 fn packed_view(request: &ExportTraceServiceRequest) -> weft::runtime::bindings::Batch {
     let mut interest = full_interest();
     interest.span_fields |= SpanFields::PACKED;
-    build_view(request, &interest)
+    build_view(&weft::pdata::Traces::from_request(request), &interest)
 }
 
 /// A packed host view in the SDK's types, as it reaches a Rust guest: keys, arena, the packed

@@ -11,9 +11,12 @@ use crate::pdata::wire::{Fields, Loc, WireError};
 
 use super::{ResourceEntry, ScopeEntry, SpanEntry, Traces};
 
-/// See [`Traces::decode`].
-pub(super) fn decode(bytes: Bytes) -> Result<Traces, DecodeError> {
-    let mut findings = Findings::default();
+/// See [`Traces::decode`]; `check_ids` as in [`Findings`].
+pub(super) fn decode(bytes: Bytes, check_ids: bool) -> Result<Traces, DecodeError> {
+    let mut findings = Findings {
+        check_ids,
+        ..Findings::default()
+    };
     let traces = index(bytes.clone(), &mut findings)?;
     if !findings.needs_merge {
         return Ok(traces);
@@ -23,7 +26,10 @@ pub(super) fn decode(bytes: Bytes) -> Result<Traces, DecodeError> {
     let request =
         opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(bytes)
             .map_err(|_| DecodeError::here(crate::pdata::Problem::Wire(WireError::Truncated)))?;
-    let mut again = Findings::default();
+    let mut again = Findings {
+        check_ids,
+        ..Findings::default()
+    };
     index(request.encode_to_vec().into(), &mut again)
 }
 

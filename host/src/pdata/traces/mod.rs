@@ -84,16 +84,23 @@ impl Traces {
     /// schema (wire types, UTF-8 strings, nesting, id lengths) and indexing its spans. The
     /// error names the first offending field by its path.
     pub fn decode(bytes: Bytes) -> Result<Self, super::DecodeError> {
-        decode::decode(bytes)
+        decode::decode(bytes, true)
     }
 
-    /// The batch of a decoded request (tests, JSON input, the tail buffer's output).
+    /// [`Traces::decode`] without the id-length checks: for batches made inside Weft, whose
+    /// ids were checked when they arrived (or, in tests, do not matter).
+    pub fn decode_unchecked_ids(bytes: Bytes) -> Result<Self, super::DecodeError> {
+        decode::decode(bytes, false)
+    }
+
+    /// The batch of a decoded request (tests, benchmarks, what still builds requests as
+    /// structures). Ids are not checked.
     pub fn from_request(
         request: &opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
     ) -> Self {
         use prost::Message;
-        Traces::decode(request.encode_to_vec().into())
-            .expect("prost writes valid OTLP within the id rules the caller kept")
+        Traces::decode_unchecked_ids(request.encode_to_vec().into())
+            .expect("prost writes valid protobuf")
     }
 
     /// The batch decoded by prost: for what still works on owned structures (the JSON
@@ -204,6 +211,48 @@ impl Traces {
         self.live -= 1;
         self.mark_changed(index);
         true
+    }
+
+    /// Removes dropped spans from the index, and the scopes and resources left without
+    /// spans (as dropping the last span of a scope removes it from the request), so that
+    /// spans, scopes and resources are numbered again without gaps, as the next view numbers
+    /// them. Nothing is copied: the next write leaves out what is gone.
+    pub fn compact(&mut self) {
+        if self.live == self.spans.len() {
+            return;
+        }
+        let mut kept_spans = Vec::with_capacity(self.live);
+        let mut kept_scopes = Vec::with_capacity(self.scopes.len());
+        let mut kept_resources = Vec::with_capacity(self.resources.len());
+        let mut spans = std::mem::take(&mut self.spans).into_iter();
+        let mut scopes = std::mem::take(&mut self.scopes).into_iter();
+        for mut resource in std::mem::take(&mut self.resources) {
+            let first_scope = kept_scopes.len() as u32;
+            for mut scope in scopes.by_ref().take(resource.scopes.len()) {
+                let first_span = kept_spans.len() as u32;
+                for mut span in spans.by_ref().take(scope.spans.len()) {
+                    if !span.dropped {
+                        span.scope = kept_scopes.len() as u32;
+                        kept_spans.push(span);
+                    }
+                }
+                scope.spans = first_span..kept_spans.len() as u32;
+                if scope.spans.is_empty() {
+                    resource.changed = true;
+                    continue;
+                }
+                scope.resource = kept_resources.len() as u32;
+                kept_scopes.push(scope);
+            }
+            resource.scopes = first_scope..kept_scopes.len() as u32;
+            if !resource.scopes.is_empty() {
+                kept_resources.push(resource);
+            }
+        }
+        self.spans = kept_spans;
+        self.scopes = kept_scopes;
+        self.resources = kept_resources;
+        self.changed = true;
     }
 
     /// Records that span `index` (and so its scope and resource) changed.

@@ -9,7 +9,6 @@ use crate::pdata::storage::Storage;
 use crate::pdata::wire::{Fields, Loc, Value};
 
 use super::Traces;
-use super::patch::EventItem;
 
 /// The scalar and string fields of a span.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -281,19 +280,23 @@ impl Traces {
     }
 
     /// Calls `each` with the fields and attributes of every event of span `index`, in order.
-    pub fn each_event(&self, index: usize, mut each: impl FnMut(EventFields, Items<'_>)) {
+    pub fn each_event<'s>(&'s self, index: usize, mut each: impl FnMut(EventFields, Items<'s>)) {
         let entry = &self.spans[index];
         match entry.patch.as_ref().and_then(|p| p.events.as_ref()) {
             Some(events) => {
                 for item in events {
-                    let (fields, attributes) = read_event(&self.storage, item);
+                    let (fields, attributes) = read_event(
+                        &self.storage,
+                        item.message,
+                        item.name,
+                        item.attributes.as_ref(),
+                    );
                     each(fields, attributes);
                 }
             }
             None => {
                 for message in repeated(&self.storage, entry.message, field::span::EVENTS) {
-                    let item = EventItem::original(message);
-                    let (fields, attributes) = read_event(&self.storage, &item);
+                    let (fields, attributes) = read_event(&self.storage, message, None, None);
                     each(fields, attributes);
                 }
             }
@@ -301,7 +304,7 @@ impl Traces {
     }
 
     /// Calls `each` with the fields and attributes of every link of span `index`, in order.
-    pub fn each_link(&self, index: usize, mut each: impl FnMut(LinkFields, Items<'_>)) {
+    pub fn each_link<'s>(&'s self, index: usize, mut each: impl FnMut(LinkFields, Items<'s>)) {
         let entry = &self.spans[index];
         let patched = entry.patch.as_ref().and_then(|p| p.links.as_ref());
         let originals = repeated(&self.storage, entry.message, field::span::LINKS);
@@ -389,9 +392,14 @@ impl Traces {
 }
 
 /// An event's fields and attributes, as edits left them.
-fn read_event<'a>(storage: &'a Storage, item: &'a EventItem) -> (EventFields, Items<'a>) {
+fn read_event<'a>(
+    storage: &'a Storage,
+    message: Loc,
+    name: Option<Loc>,
+    attributes: Option<&'a Vec<Loc>>,
+) -> (EventFields, Items<'a>) {
     let mut out = EventFields::default();
-    for f in fields(storage, item.message).flatten() {
+    for f in fields(storage, message).flatten() {
         match (f.number, f.value) {
             (field::event::TIME, Value::Fixed64(v)) => out.time_unix_nano = v,
             (field::event::NAME, Value::Len(at)) => out.name = at,
@@ -401,12 +409,12 @@ fn read_event<'a>(storage: &'a Storage, item: &'a EventItem) -> (EventFields, It
             _ => {}
         }
     }
-    if let Some(name) = item.name {
+    if let Some(name) = name {
         out.name = name;
     }
-    let attributes = match &item.attributes {
+    let attributes = match attributes {
         Some(list) => Items::Listed(list.iter()),
-        None => repeated(storage, item.message, field::event::ATTRIBUTES),
+        None => repeated(storage, message, field::event::ATTRIBUTES),
     };
     (out, attributes)
 }
