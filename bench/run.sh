@@ -56,7 +56,11 @@ WEFT=$TARGET_DIR/release/weft
 PASSTHROUGH=$TARGET_DIR/wasm-build/wasm32-wasip2/wasm/weft_fixture_passthrough.wasm
 HOSTILE=$TARGET_DIR/wasm-build/wasm32-wasip2/wasm/weft_fixture_hostile.wasm
 
+# The current Rotel release, built for this kind of machine, when the repository sits beside
+# it (see ../shared/peers); otherwise PyPI's older `rotel` package.
+PEER_ROTEL=$(cd "$ROOT/.." && pwd)/shared/peers/rotel-0.2.5/rotel
 find_rotel() {
+  if [ -x "$PEER_ROTEL" ]; then echo "$PEER_ROTEL"; return; fi
   python3 -c 'import os, rotel; p = os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"); print(p if os.access(p, os.X_OK) else "")' 2>/dev/null || true
 }
 ROTEL_AGENT=""

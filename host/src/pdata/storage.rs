@@ -32,9 +32,12 @@ impl Storage {
 
     /// The bytes at `loc`.
     pub fn bytes(&self, loc: Loc) -> &[u8] {
+        if loc.len == 0 {
+            return &[];
+        }
         let split = self.original.len();
         let start = loc.offset as usize;
-        if start >= split && loc.len > 0 {
+        if start >= split {
             &self.appended[start - split..loc.end() - split]
         } else {
             &self.original[start..loc.end()]
@@ -85,6 +88,10 @@ mod tests {
         assert_eq!(storage.bytes(appended), b"added");
         assert_eq!(storage.bytes(Loc { offset: 2, len: 3 }), b"igi");
         assert_eq!(storage.bytes(Loc { offset: 8, len: 0 }), b"");
+        // Found by the contract_edits fuzz target: an empty value appended past the original.
+        let empty = storage.append(b"");
+        assert_eq!(storage.bytes(Loc { offset: 20, len: 0 }), b"");
+        assert_eq!(storage.bytes(empty), b"");
         assert_eq!(storage.len(), 13);
     }
 }

@@ -188,6 +188,8 @@ impl<'a> Fields<'a> {
         let key = self.varint()?;
         let (number, wire) = split_key(key)?;
         let value = match wire {
+            // A group end outside a group has nothing to close.
+            4 => return Err(WireError::WireType(4)),
             0 => Value::Varint(self.varint()?),
             1 => {
                 let at = self.take(8)?;
@@ -278,10 +280,6 @@ fn split_key(key: u64) -> Result<(u32, u8), WireError> {
     let number = key >> 3;
     if number == 0 {
         return Err(WireError::InvalidKey);
-    }
-    // A group end outside a group has nothing to close.
-    if wire == 4 {
-        return Err(WireError::WireType(4));
     }
     Ok((number, wire))
 }
@@ -409,8 +407,13 @@ mod tests {
         assert_eq!(fields(&[0x00, 0x01]), [Err(WireError::InvalidKey)]);
         assert_eq!(fields(&[0x0e]), [Err(WireError::WireType(6))]);
         assert_eq!(fields(&[0x0c]), [Err(WireError::WireType(4))]);
-        // A group is skipped whole; one without its end is truncated.
+        // A group is skipped whole, groups inside it too; one without its end is truncated.
         assert_eq!(fields(&[0x0b, 0x10, 0x01, 0x0c]).len(), 1);
+        assert_eq!(fields(&[0x0b, 0x13, 0x14, 0x0c]), [Ok(Field {
+            number: 1,
+            value: Value::Group,
+            raw: Loc { offset: 100, len: 4 }
+        })]);
         assert_eq!(fields(&[0x0b, 0x10, 0x01]), [Err(WireError::Truncated)]);
     }
 

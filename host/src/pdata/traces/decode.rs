@@ -265,4 +265,13 @@ mod tests {
         let expected = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
         assert_eq!(traces.to_request(), expected);
     }
+
+    #[test]
+    fn a_group_inside_an_unknown_group_is_skipped_as_prost_skips_it() {
+        // Found by the otlp_protobuf fuzz target: an end-group key inside a group was refused.
+        let bytes: Vec<u8> = vec![0x73, 0x74, 0x18, 0x01];
+        let request = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+        let traces = Traces::decode(bytes.into()).unwrap();
+        assert_eq!(traces.to_request(), request);
+    }
 }
