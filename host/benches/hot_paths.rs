@@ -15,11 +15,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use weft::bench::{PayloadSpec, build_request};
 use weft::config::{Compression, ExporterConfig, OtlpExporterConfig};
+use weft::contract::{apply_edits, build_view, build_view_into, empty_view};
 use weft::exporter::Sink;
 use weft::pdata::Traces;
-use weft::runtime::{
-    Limits, LoadedPlugin, PluginEngine, apply_edits, build_view, build_view_into, empty_view,
-};
+use weft::sandbox::{Limits, LoadedPlugin, PluginEngine};
 
 const SPANS: usize = 512;
 const ROUND: Duration = Duration::from_millis(600);

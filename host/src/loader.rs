@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{LoadedConfig, ProcessorConfig};
 use crate::pipeline::{ChainSpec, StageSpec};
-use crate::runtime::{
+use crate::sandbox::{
     ComponentCache, Grants, Limits, LoadedPlugin, PluginEngine, PluginError, World,
 };
 
@@ -81,7 +81,7 @@ pub fn fingerprint(processor: &ProcessorConfig, bytes: &[u8]) -> StageFingerprin
     let (config_json, limits) = plugin_settings(processor);
     StageFingerprint {
         name: processor.name.clone(),
-        sha256: crate::runtime::sha256_hex(bytes),
+        sha256: crate::sandbox::sha256_hex(bytes),
         config_json,
         limits,
         on_error: processor.on_error(),

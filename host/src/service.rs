@@ -13,7 +13,7 @@ use crate::config::{LoadedConfig, ShutdownConfig};
 use crate::loader::load_chain;
 use crate::pipeline::{Submitter, WorkerPool, start_workers};
 use crate::reload::{ReloadHandle, Reloader, watch_files};
-use crate::runtime::PluginEngine;
+use crate::sandbox::PluginEngine;
 use crate::telemetry::{Metrics, PipelineStats};
 use crate::topology::Topology;
 
@@ -46,7 +46,9 @@ impl RunningService {
     pub async fn start(config: LoadedConfig) -> anyhow::Result<Self> {
         let engine =
             PluginEngine::new().map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
-        let cache = config.config.pipeline.component_cache(&config.base_dir);
+        let cache = crate::sandbox::ComponentCache::at(
+            config.config.pipeline.component_cache_dir(&config.base_dir),
+        );
         // Loaded on a thread of its own, outside this runtime: a plugin whose `init` or smoke
         // batch blocks in a host call is abandoned at its deadline, and the host thread left
         // blocked must not belong to a runtime that waits for its threads when it stops.

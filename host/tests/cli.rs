@@ -591,9 +591,9 @@ fn perf_map_names_plugin_functions_only_when_asked() {
             .args(["--input", &format!("{GOLDEN}/input.json")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .env_remove(weft::runtime::PERF_MAP_ENV);
+            .env_remove(weft::sandbox::PERF_MAP_ENV);
         if let Some(value) = perf_map {
-            command.env(weft::runtime::PERF_MAP_ENV, value);
+            command.env(weft::sandbox::PERF_MAP_ENV, value);
         }
         let mut child = command.spawn().unwrap();
         let map = PathBuf::from(format!("/tmp/perf-{}.map", child.id()));

@@ -20,13 +20,11 @@ use std::time::{Duration, Instant};
 use prost::Message;
 use weft::bench::{PayloadSpec, build_request};
 use weft::config::LoadedConfig;
+use weft::contract::bindings::Batch;
+use weft::contract::{apply_edits, build_view_into, empty_view};
 use weft::loader::{load_chain, plugin_settings};
 use weft::pdata::Traces;
-use weft::runtime::bindings::Batch;
-use weft::runtime::{
-    ComponentCache, LoadedPlugin, PluginEngine, PluginInstance, apply_edits, build_view_into,
-    empty_view,
-};
+use weft::sandbox::{ComponentCache, LoadedPlugin, PluginEngine, PluginInstance};
 use weft_tests::spans::{clean_span, request_of};
 
 /// The load generator's default request shape.
@@ -172,7 +170,7 @@ fn compare(
         .map(|entry| {
             let (path, config) = entry.split_once('|').unwrap_or((entry, config));
             let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            let limits = weft::runtime::Limits::default();
+            let limits = weft::sandbox::Limits::default();
             let plugin = LoadedPlugin::load(engine, entry, &bytes, config.to_owned(), limits);
             Stage::new(Arc::new(plugin.unwrap()))
         })

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
+use weft::contract::{apply_edits, build_view};
 use weft::pdata::Traces;
-use weft::runtime::{Limits, LoadedPlugin, PluginEngine, apply_edits, build_view};
+use weft::sandbox::{Limits, LoadedPlugin, PluginEngine};
 use weft_tests::fixture;
 use weft_tests::spans::{kv, request};
 

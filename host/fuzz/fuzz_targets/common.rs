@@ -5,7 +5,7 @@
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use weft::pdata::Traces;
-use weft::runtime::bindings::{
+use weft::contract::bindings::{
     AttributeView, Batch, NodeView, Range, Slice, SpanFields, ValueView,
 };
 
@@ -40,18 +40,18 @@ pub fn span_count(request: &ExportTraceServiceRequest) -> usize {
 
 /// Builds the full view of `batch`, records and packed, and checks both.
 pub fn check_batch(batch: &Traces) {
-    let view = weft::runtime::build_view(batch, &weft::runtime::full_interest());
+    let view = weft::contract::build_view(batch, &weft::contract::full_interest());
     assert_eq!(view.spans.len(), batch.span_count(), "one view span per span");
     check_view(&view);
-    let mut packed = weft::runtime::full_interest();
+    let mut packed = weft::contract::full_interest();
     packed.span_fields |= SpanFields::PACKED;
-    check_packed(&weft::runtime::build_view(batch, &packed), &view);
+    check_packed(&weft::contract::build_view(batch, &packed), &view);
 }
 
 /// Panics unless `packed` holds the tables of `records` in rows of the documented sizes,
 /// with only the nested values left as records.
 pub fn check_packed(packed: &Batch, records: &Batch) {
-    use weft::runtime::packed::{
+    use weft::contract::packed::{
         ATTRIBUTE_ROW, EVENT_ROW, HEADER_BYTES, LINK_ROW, RESOURCE_ROW, SCOPE_ROW, SPAN_ROW,
         view_span_count,
     };

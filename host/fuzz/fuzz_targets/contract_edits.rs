@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
-use weft::runtime::bindings::{Edit, Range, SpanKind, StatusCode, Target, Value, ValueNode};
+use weft::contract::bindings::{Edit, Range, SpanKind, StatusCode, Target, Value, ValueNode};
 
 /// Reads fuzz bytes as small numbers and strings; zeros once they run out.
 struct Reader<'a>(&'a [u8]);
@@ -150,7 +150,7 @@ fuzz_target!(|bytes: &[u8]| {
     let original = batch(reader.byte());
     let edits: Vec<Edit> = (0..reader.byte() % 16).map(|_| reader.edit()).collect();
     let mut batch = weft::pdata::Traces::from_request(&original);
-    match weft::runtime::apply_edits(&mut batch, edits) {
+    match weft::contract::apply_edits(&mut batch, edits) {
         Ok(summary) => {
             assert_eq!(
                 batch.span_count(),

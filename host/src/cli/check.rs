@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::loader::{load_plugin, plugin_bytes};
-use crate::runtime::PluginEngine;
+use crate::sandbox::PluginEngine;
 
 /// Prints what is wrong, or a summary of what would run. Exit code 1 on any problem.
 pub fn check(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -13,7 +13,9 @@ pub fn check(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         PluginEngine::new().map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
     let mut failures = 0;
     for processor in &config.config.processors {
-        let cache = config.config.pipeline.component_cache(&config.base_dir);
+        let cache = crate::sandbox::ComponentCache::at(
+            config.config.pipeline.component_cache_dir(&config.base_dir),
+        );
         let loaded = plugin_bytes(&config, processor)
             .and_then(|bytes| load_plugin(&engine, &cache, &config, processor, &bytes));
         match loaded {

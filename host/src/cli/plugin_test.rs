@@ -7,10 +7,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+use crate::contract::{apply_edits, build_view};
 use crate::pdata::Traces;
-use crate::runtime::{
-    ComponentCache, Grants, Limits, LoadedPlugin, PluginEngine, PluginError, World, apply_edits,
-    build_view,
+use crate::sandbox::{
+    ComponentCache, Grants, Limits, LoadedPlugin, PluginEngine, PluginError, World,
 };
 use crate::tail::{DecodedTrace, Fragment, join_traces, regroup, split_by_trace};
 

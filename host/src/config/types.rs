@@ -233,22 +233,19 @@ impl Default for PipelineConfig {
 }
 
 impl PipelineConfig {
-    /// The component cache this section describes.
-    pub fn component_cache(&self, base_dir: &std::path::Path) -> crate::runtime::ComponentCache {
+    /// Where the component cache lives, if it is on: `cache_dir` (relative to `base_dir`),
+    /// else `$XDG_CACHE_HOME/weft/components` or `~/.cache/weft/components`.
+    pub fn component_cache_dir(&self, base_dir: &std::path::Path) -> Option<PathBuf> {
         if !self.component_cache {
-            return crate::runtime::ComponentCache::disabled();
+            return None;
         }
-        let dir = match &self.cache_dir {
+        match &self.cache_dir {
             Some(dir) if dir.is_absolute() => Some(dir.clone()),
             Some(dir) => Some(base_dir.join(dir)),
             None => std::env::var_os("XDG_CACHE_HOME")
                 .map(PathBuf::from)
                 .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
                 .map(|cache| cache.join("weft").join("components")),
-        };
-        match dir {
-            Some(dir) => crate::runtime::ComponentCache::in_dir(dir),
-            None => crate::runtime::ComponentCache::disabled(),
         }
     }
 

@@ -409,11 +409,17 @@ mod tests {
         assert_eq!(fields(&[0x0c]), [Err(WireError::WireType(4))]);
         // A group is skipped whole, groups inside it too; one without its end is truncated.
         assert_eq!(fields(&[0x0b, 0x10, 0x01, 0x0c]).len(), 1);
-        assert_eq!(fields(&[0x0b, 0x13, 0x14, 0x0c]), [Ok(Field {
-            number: 1,
-            value: Value::Group,
-            raw: Loc { offset: 100, len: 4 }
-        })]);
+        assert_eq!(
+            fields(&[0x0b, 0x13, 0x14, 0x0c]),
+            [Ok(Field {
+                number: 1,
+                value: Value::Group,
+                raw: Loc {
+                    offset: 100,
+                    len: 4
+                }
+            })]
+        );
         assert_eq!(fields(&[0x0b, 0x10, 0x01]), [Err(WireError::Truncated)]);
     }
 

@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::telemetry::Metrics;
 
 use super::footprint::Footprint;
-use super::queue::Refusal;
+use super::refusal::Refusal;
 
 /// The memory ceiling shared by every receiver: the estimated decoded size of the requests
 /// the pipeline holds, from admission until their spans reach the exporters' queues.

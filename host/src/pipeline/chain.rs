@@ -8,12 +8,10 @@ use crate::config::{OnError, ProcessorConfig, TailSamplingConfig};
 use crate::pdata::Traces;
 
 use super::breaker::{Breaker, Verdict};
-use crate::runtime::bindings::{Batch, Decision, Range as TraceRange};
-use crate::runtime::packed::view_span_count;
-use crate::runtime::{
-    EditSummary, FailureKind, LoadedPlugin, PluginError, PluginInstance, apply_edits,
-    build_view_into, empty_view, output_bytes, output_cap,
-};
+use crate::contract::bindings::{Batch, Decision, Range as TraceRange};
+use crate::contract::packed::view_span_count;
+use crate::contract::{EditSummary, apply_edits, build_view_into, empty_view, output_bytes};
+use crate::sandbox::{FailureKind, LoadedPlugin, PluginError, PluginInstance, output_cap};
 use crate::telemetry::{
     Component, ErrorKind, Metrics, Panics, PipelineStats, ProcessorMetrics, panic_message,
 };

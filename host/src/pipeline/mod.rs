@@ -6,6 +6,7 @@ mod breaker;
 mod chain;
 mod footprint;
 mod queue;
+mod refusal;
 mod workers;
 
 pub use admission::{MemoryBudget, MemoryPermit};
@@ -13,5 +14,6 @@ pub use footprint::{Footprint, json_footprint, protobuf_footprint};
 
 pub use breaker::{Breaker, Verdict};
 pub use chain::{Chain, ChainSpec, StageSpec};
-pub use queue::{Admitted, ConnectionRefusal, Protocol, Refusal, Submitter};
+pub use queue::{Admitted, ConnectionRefusal, Protocol, Submitter};
+pub use refusal::Refusal;
 pub use workers::{WorkerPool, start_workers};

@@ -8,36 +8,7 @@ use crate::telemetry::{Metrics, PipelineStats};
 
 use super::admission::{MemoryBudget, MemoryPermit};
 use super::footprint::Footprint;
-
-/// Why a receiver could not hand a request to the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// The queue stayed full for the whole enqueue timeout: the client should retry later.
-    #[error("the pipeline is at capacity; retry later")]
-    Busy,
-    /// The pipeline is shutting down.
-    #[error("the pipeline is shutting down")]
-    ShuttingDown,
-    /// Decoded, the request would take more than the pipeline's whole memory ceiling:
-    /// retrying cannot help, the client must send smaller requests.
-    #[error(
-        "the request would take about {estimate} bytes decoded, more than the pipeline's \
-         {limit}-byte memory ceiling; send smaller requests"
-    )]
-    TooLarge {
-        /// Estimated decoded size of the request.
-        estimate: usize,
-        /// The ceiling.
-        limit: usize,
-    },
-}
-
-impl Refusal {
-    /// Whether the client should retry the same request later.
-    pub fn retryable(self) -> bool {
-        !matches!(self, Refusal::TooLarge { .. })
-    }
-}
+use super::refusal::Refusal;
 
 /// A request the pipeline accepted, with the memory it reserved: the reservation is given
 /// back when the request is dropped, after its spans reached the exporters.

@@ -11,7 +11,7 @@ use tokio::sync::{oneshot, watch};
 use crate::config::LoadedConfig;
 use crate::loader::{LoadedChain, fingerprint, load_chain, load_plugin, plugin_bytes};
 use crate::pipeline::{ChainSpec, StageSpec};
-use crate::runtime::{ComponentCache, PluginEngine};
+use crate::sandbox::{ComponentCache, PluginEngine};
 use crate::service::Addresses;
 use crate::telemetry::{Metrics, PipelineStats};
 use crate::topology::Topology;
@@ -394,7 +394,7 @@ impl Reloader {
             let Ok(bytes) = std::fs::read(path) else {
                 continue;
             };
-            let sha = crate::runtime::sha256_hex(&bytes);
+            let sha = crate::sandbox::sha256_hex(&bytes);
             match self.cache.load(&self.engine, &bytes, &sha) {
                 Ok(_) => {
                     tracing::info!(file = %path.display(), "Compiled a new plugin file; no processor uses it yet.")

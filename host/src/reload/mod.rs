@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{LoadedConfig, OnError, ProcessorConfig};
 use crate::loader::LoadedChain;
-use crate::runtime::{CacheOutcome, LoadedPlugin};
+use crate::sandbox::{CacheOutcome, LoadedPlugin};
 use crate::telemetry::{Metrics, PluginState, PluginStatus};
 
 /// The status of a processor that now serves `plugin`.

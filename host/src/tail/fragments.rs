@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 use super::buffer::{DecodedTrace, TraceKey};
-use crate::runtime::bindings::Range as TraceRange;
+use crate::contract::bindings::Range as TraceRange;
 
 /// The resource and scope (with their schema URLs) a fragment's spans came from, shared by
 /// every fragment split from the same scope of the same request.

@@ -20,10 +20,10 @@ use super::buffer::{
 use super::decided::DecisionCache;
 use super::fragments::{Fragment, join_traces, regroup, retain_traces, split_by_trace};
 use crate::config::{OnError, OnShutdown, TailSamplingConfig};
+use crate::contract::bindings::Range as TraceRange;
 use crate::exporter::ExportFanout;
 use crate::pdata::Traces;
 use crate::pipeline::{Chain, ChainSpec};
-use crate::runtime::bindings::Range as TraceRange;
 use crate::telemetry::{Component, Metrics, PipelineStats, ProcessorMetrics};
 
 /// How often the decision thread looks for traces whose wait is over.
@@ -342,7 +342,7 @@ impl TailSampler {
             Ok(decisions) => decisions.into_iter().map(|d| (d.keep, d.reason)).collect(),
             Err(error) => {
                 PipelineStats::add(&self.metrics.pipeline.processor_failures, 1);
-                if !matches!(error, crate::runtime::PluginError::Quarantined { .. }) {
+                if !matches!(error, crate::sandbox::PluginError::Quarantined { .. }) {
                     tracing::warn!(processor = %name, error = %error, traces, on_error = ?on_error, "Tail-sampling policy failed; its traces follow on_error.");
                 }
                 match on_error {

@@ -199,7 +199,8 @@ impl std::io::Write for Captured {
 
 #[test]
 fn guest_output_reaches_the_host_log_tagged_and_rate_limited() {
-    use weft::runtime::{Limits, LoadedPlugin, PluginEngine, build_view};
+    use weft::contract::build_view;
+    use weft::sandbox::{Limits, LoadedPlugin, PluginEngine};
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()

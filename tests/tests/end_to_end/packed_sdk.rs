@@ -8,8 +8,8 @@ use opentelemetry_proto::tonic::common::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
-use weft::runtime::bindings::SpanFields;
-use weft::runtime::{build_view, full_interest};
+use weft::contract::bindings::SpanFields;
+use weft::contract::{build_view, full_interest};
 
 fn kv(key: &str, value: Option<Value>) -> KeyValue {
     KeyValue {
@@ -153,7 +153,7 @@ fn the_sdk_refuses_a_packed_layout_it_does_not_know() {
 }
 
 /// The host's view of `request` for a processor reading everything, packed.
-fn packed_view(request: &ExportTraceServiceRequest) -> weft::runtime::bindings::Batch {
+fn packed_view(request: &ExportTraceServiceRequest) -> weft::contract::bindings::Batch {
     let mut interest = full_interest();
     interest.span_fields |= SpanFields::PACKED;
     build_view(&weft::pdata::Traces::from_request(request), &interest)
@@ -161,12 +161,12 @@ fn packed_view(request: &ExportTraceServiceRequest) -> weft::runtime::bindings::
 
 /// A packed host view in the SDK's types, as it reaches a Rust guest: keys, arena, the packed
 /// rows, and the nested values that stay records.
-fn as_sdk_batch(packed: &weft::runtime::bindings::Batch) -> weft_sdk::Batch {
+fn as_sdk_batch(packed: &weft::contract::bindings::Batch) -> weft_sdk::Batch {
     let attributes = packed
         .attributes
         .iter()
         .map(|nested| {
-            let weft::runtime::bindings::ValueView::Nested(nodes) = &nested.value else {
+            let weft::contract::bindings::ValueView::Nested(nodes) = &nested.value else {
                 panic!("only nested values stay records: {nested:?}");
             };
             weft_sdk::AttributeView {
@@ -189,10 +189,10 @@ fn as_sdk_batch(packed: &weft::runtime::bindings::Batch) -> weft_sdk::Batch {
 }
 
 /// A host node view in the SDK's type.
-fn sdk_node(node: &weft::runtime::bindings::NodeView) -> weft_sdk::NodeView {
-    use weft::runtime::bindings::NodeView as Host;
+fn sdk_node(node: &weft::contract::bindings::NodeView) -> weft_sdk::NodeView {
+    use weft::contract::bindings::NodeView as Host;
     use weft_sdk::NodeView as Sdk;
-    let slice = |s: &weft::runtime::bindings::Slice| weft_sdk::Slice {
+    let slice = |s: &weft::contract::bindings::Slice| weft_sdk::Slice {
         offset: s.offset,
         len: s.len,
     };

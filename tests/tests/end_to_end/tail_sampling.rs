@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use weft::config::LoadedConfig;
-use weft::runtime::{ComponentCache, Limits, LoadedPlugin, PluginEngine, World};
+use weft::sandbox::{ComponentCache, Limits, LoadedPlugin, PluginEngine, World};
 use weft::service::RunningService;
 use weft_sdk::TraceId;
 use weft_sdk::sampling::ratio::sampled;

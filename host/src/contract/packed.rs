@@ -9,7 +9,8 @@
 use super::bindings::{
     AttributeView, Batch, Event, Link, Range, Resource, Scope, Slice, Span, TraceId, ValueView,
 };
-use super::view::{Counts, Tables};
+pub use super::tables::Owner;
+use super::tables::{Counts, Tables};
 
 /// Version of the layout, the first header word.
 pub const LAYOUT_VERSION: u32 = 1;
@@ -27,22 +28,6 @@ pub const EVENT_ROW: usize = 32;
 pub const LINK_ROW: usize = 64;
 /// Bytes of an attribute row.
 pub const ATTRIBUTE_ROW: usize = 32;
-
-/// What an attribute row belongs to (its `owner-kind` byte).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Owner {
-    /// `owner` indexes the resource table.
-    Resource = 0,
-    /// `owner` indexes the scope table.
-    Scope = 1,
-    /// `owner` indexes the span table.
-    Span = 2,
-    /// `owner` indexes the event table.
-    Event = 3,
-    /// `owner` indexes the link table.
-    Link = 4,
-}
 
 /// The number of spans in a view, in either layout.
 pub fn view_span_count(view: &Batch) -> usize {
@@ -295,13 +280,11 @@ impl<const N: usize> Row<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdata::Traces;
-    use crate::runtime::bindings::{
+    use crate::contract::bindings::{
         AttributeSelection, Interest, SpanFields, SpanKind, StatusCode,
     };
-    use crate::runtime::view::{
-        build_view, build_view_into, empty_view, full_interest, no_interest,
-    };
+    use crate::contract::{build_view, build_view_into, empty_view, full_interest, no_interest};
+    use crate::pdata::Traces;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{
         AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value::Value,

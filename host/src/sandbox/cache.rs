@@ -52,6 +52,14 @@ impl ComponentCache {
         }
     }
 
+    /// A cache in `dir`, or none.
+    pub fn at(dir: Option<PathBuf>) -> Self {
+        match dir {
+            Some(dir) => Self::in_dir(dir),
+            None => Self::disabled(),
+        }
+    }
+
     /// No cache: every load compiles.
     pub fn disabled() -> Self {
         ComponentCache { dir: None }

@@ -9,13 +9,13 @@ use wasmtime::{Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::answers::{DecideAnswer, InitAnswer, LiftedEdit, LiftedEditV0_2, ProcessAnswer};
-use super::bindings::{Batch, Decision, Edit, Interest, Level, Range as TraceRange};
 use super::cache::{CacheOutcome, ComponentCache};
-use super::contract::{ContractVersion, Exports, find_exports, link_host};
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::lift::with_budget;
 use super::limiter::PluginLimiter;
-use super::packed::view_span_count;
+use super::versions::{ContractVersion, Exports, find_exports, link_host};
+use crate::contract::bindings::{Batch, Decision, Edit, Interest, Level, Range as TraceRange};
+use crate::contract::packed::view_span_count;
 
 /// Resource limits applied to every instance of a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,9 +217,9 @@ impl WasiView for PluginState {
     }
 }
 
-impl super::bindings::weft::plugin::common::Host for PluginState {}
+impl crate::contract::bindings::weft::plugin::common::Host for PluginState {}
 
-impl super::bindings::weft::plugin::host::Host for PluginState {
+impl crate::contract::bindings::weft::plugin::host::Host for PluginState {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         self.log.host_log(level, &message);
         Ok(())
@@ -231,7 +231,7 @@ impl super::bindings::weft::plugin::host::Host for PluginState {
     }
 }
 
-impl super::bindings::weft::plugin::traces::Host for PluginState {}
+impl crate::contract::bindings::weft::plugin::traces::Host for PluginState {}
 
 /// A compiled, linked and verified plugin, shared by every worker.
 pub struct LoadedPlugin {
@@ -343,7 +343,7 @@ impl LoadedPlugin {
             init,
             answer,
             config_json,
-            interest: crate::runtime::view::no_interest(),
+            interest: crate::contract::no_interest(),
             limits,
             grants,
             engine: engine.clone(),
@@ -354,14 +354,14 @@ impl LoadedPlugin {
         let (mut probe, interest) = plugin.instantiate_with_interest()?;
         plugin.interest = match world {
             World::Processor => interest,
-            World::TraceSampler => super::view::policy_interest(interest),
+            World::TraceSampler => crate::contract::policy_interest(interest),
         };
         let mut smoke = crate::pdata::Traces::from_request(&super::smoke::smoke_request());
-        let view = super::view::build_view(&smoke, &plugin.interest);
+        let view = crate::contract::build_view(&smoke, &plugin.interest);
         match world {
             World::Processor => {
                 let edits = probe.process(&view)?;
-                super::edits::apply_edits(&mut smoke, edits).map_err(|reason| {
+                crate::contract::apply_edits(&mut smoke, edits).map_err(|reason| {
                     PluginError::InvalidEdit {
                         plugin: name.to_owned(),
                         reason: format!("on the smoke batch: {reason}"),
@@ -369,7 +369,8 @@ impl LoadedPlugin {
                 })?;
             }
             World::TraceSampler => {
-                let traces: Vec<TraceRange> = (0..super::packed::view_span_count(&view) as u32)
+                let traces: Vec<TraceRange> = (0..crate::contract::packed::view_span_count(&view)
+                    as u32)
                     .map(|start| TraceRange { start, len: 1 })
                     .collect();
                 probe.decide(&view, &traces, 0)?;

@@ -424,10 +424,10 @@ fn kind_code(kind: SpanKind) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::{
+    use crate::contract::bindings::{
         Interest, NodeView, Range, Slice, SpanFields, Value, ValueView,
     };
-    use crate::runtime::view::{build_view, no_interest};
+    use crate::contract::{build_view, no_interest};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{
         AnyValue, ArrayValue, KeyValue, KeyValueList, any_value,
@@ -529,7 +529,7 @@ mod tests {
         request.resource_spans[0].scope_spans[1].spans[0].attributes[0].value =
             Some(nested.clone());
         let interest = Interest {
-            span_attributes: crate::runtime::bindings::AttributeSelection::All,
+            span_attributes: crate::contract::bindings::AttributeSelection::All,
             ..no_interest()
         };
         let view = build_view(&Traces::from_request(&request), &interest);

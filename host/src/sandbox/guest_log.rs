@@ -11,7 +11,7 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-use super::bindings::Level;
+use crate::contract::bindings::Level;
 
 /// Lines per second a plugin may log through stdout and stderr together, after a burst.
 const LINES_PER_SECOND: f64 = 20.0;

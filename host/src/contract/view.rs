@@ -5,58 +5,13 @@ use std::collections::HashMap;
 use crate::pdata::Traces;
 use crate::pdata::traces::read::{AnyValue, Items, any_value, key_value, list_items};
 
-use super::packed::{Owner, PackedRows};
+use super::packed::PackedRows;
+use super::tables::{Counts, Owner, Records, Tables};
 
 use super::bindings::{
     AttributeSelection, AttributeView, Batch, Event, Interest, Link, NodeView, Range, Resource,
     Scope, Slice, Span, SpanFields, SpanKind, Status, StatusCode, TraceId, ValueView,
 };
-
-/// An interest that reads nothing.
-pub fn no_interest() -> Interest {
-    Interest {
-        span_fields: SpanFields::empty(),
-        span_attributes: AttributeSelection::None,
-        event_attributes: AttributeSelection::None,
-        link_attributes: AttributeSelection::None,
-        resource_attributes: AttributeSelection::None,
-        scope_attributes: AttributeSelection::None,
-    }
-}
-
-/// An interest that reads every field and every attribute, as records (not packed).
-pub fn full_interest() -> Interest {
-    Interest {
-        span_fields: SpanFields::all() & !SpanFields::PACKED,
-        span_attributes: AttributeSelection::All,
-        event_attributes: AttributeSelection::All,
-        link_attributes: AttributeSelection::All,
-        resource_attributes: AttributeSelection::All,
-        scope_attributes: AttributeSelection::All,
-    }
-}
-
-/// What a tail-sampling policy is sent: what it asked for, plus what every policy gets (span
-/// ids and parent ids, names, kinds, times, status, and each resource's `service.name`).
-pub fn policy_interest(mut interest: Interest) -> Interest {
-    interest.span_fields |= SpanFields::IDS
-        | SpanFields::NAME
-        | SpanFields::KIND
-        | SpanFields::TIMES
-        | SpanFields::STATUS;
-    let service = "service.name".to_owned();
-    interest.resource_attributes = match interest.resource_attributes {
-        AttributeSelection::None => AttributeSelection::Keys(vec![service]),
-        AttributeSelection::Keys(mut keys) => {
-            if !keys.contains(&service) {
-                keys.push(service);
-            }
-            AttributeSelection::Keys(keys)
-        }
-        everything => everything,
-    };
-    interest
-}
 
 /// Builds the view of `request` that `interest` asks for.
 pub fn build_view(request: &Traces, interest: &Interest) -> Batch {
@@ -119,18 +74,6 @@ fn clear(view: &mut Batch) {
     view.packed.clear();
 }
 
-/// How many items of each table a view holds: known before it is built for every table but
-/// `attributes` (which depends on the values), counted up while it is built.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Counts {
-    pub(super) resources: u32,
-    pub(super) scopes: u32,
-    pub(super) spans: u32,
-    pub(super) events: u32,
-    pub(super) links: u32,
-    pub(super) attributes: u32,
-}
-
 /// The resources, scopes, spans, events and links the view of `request` will hold with
 /// `fields` (events and links only when asked for); `attributes` is left at 0.
 fn planned_counts(request: &Traces, fields: SpanFields) -> Counts {
@@ -159,53 +102,6 @@ fn planned_counts(request: &Traces, fields: SpanFields) -> Counts {
         }
     }
     counts
-}
-
-/// Where a view's items go as [`ViewBuilder`] walks a request, in the order of the walk:
-/// the record lists of the `Batch` ([`Records`]), or the rows of the packed layout
-/// ([`PackedRows`]). Each item arrives complete, with its ranges into the tables.
-pub(super) trait Tables {
-    /// The next resource.
-    fn resource(&mut self, batch: &mut Batch, resource: Resource);
-    /// The next scope.
-    fn scope(&mut self, batch: &mut Batch, scope: Scope);
-    /// The next span.
-    fn span(&mut self, batch: &mut Batch, span: Span);
-    /// The next event; it belongs to span `span` (the index the span will have).
-    fn event(&mut self, batch: &mut Batch, event: Event, span: u32);
-    /// The next link; it belongs to span `span`.
-    fn link(&mut self, batch: &mut Batch, link: Link, span: u32);
-    /// The next attribute; it belongs to item `index` of the `owner` table.
-    fn attribute(&mut self, batch: &mut Batch, attribute: AttributeView, owner: Owner, index: u32);
-}
-
-/// Items as records, in the `Batch`'s lists.
-struct Records;
-
-impl Tables for Records {
-    fn resource(&mut self, batch: &mut Batch, resource: Resource) {
-        batch.resources.push(resource);
-    }
-
-    fn scope(&mut self, batch: &mut Batch, scope: Scope) {
-        batch.scopes.push(scope);
-    }
-
-    fn span(&mut self, batch: &mut Batch, span: Span) {
-        batch.spans.push(span);
-    }
-
-    fn event(&mut self, batch: &mut Batch, event: Event, _span: u32) {
-        batch.events.push(event);
-    }
-
-    fn link(&mut self, batch: &mut Batch, link: Link, _span: u32) {
-        batch.links.push(link);
-    }
-
-    fn attribute(&mut self, batch: &mut Batch, attribute: AttributeView, _: Owner, _: u32) {
-        batch.attributes.push(attribute);
-    }
 }
 
 /// Walks a request once, gathering the key table and the arena in the `Batch` and handing
@@ -611,6 +507,7 @@ fn status_code(code: i32) -> StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::no_interest;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
     use opentelemetry_proto::tonic::trace::v1::{self as otlp, ResourceSpans, ScopeSpans};

@@ -9,10 +9,10 @@
 
 use wasmtime::component::{Component, ComponentExportIndex, HasSelf, Linker};
 
-use super::bindings::policy::TraceSampler;
-use super::bindings::weft::plugin::host::Host;
-use super::bindings::{Level, Processor};
 use super::plugin::{PluginState, World};
+use crate::contract::bindings::policy::TraceSampler;
+use crate::contract::bindings::weft::plugin::host::Host;
+use crate::contract::bindings::{Level, Processor};
 
 /// A version of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

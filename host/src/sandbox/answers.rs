@@ -8,11 +8,11 @@
 
 use wasmtime::component::{ComponentType, Lift};
 
-use super::bindings::{
+use super::lift::Budgeted;
+use crate::contract::bindings::{
     AttributeSelection, Decision, Edit, Interest, SpanFields, SpanKind, StatusCode, Target, Value,
     ValueNode,
 };
-use super::lift::Budgeted;
 
 /// A string of the guest's answer.
 type Text = Budgeted<String>;
