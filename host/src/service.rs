@@ -15,6 +15,7 @@ use crate::pipeline::{Submitter, WorkerPool, start_workers};
 use crate::reload::{ReloadHandle, Reloader, watch_files};
 use crate::sandbox::PluginEngine;
 use crate::telemetry::{Metrics, PipelineStats};
+pub use crate::topology::Addresses;
 use crate::topology::Topology;
 
 /// A running pipeline: receivers, workers and exporters.
@@ -29,15 +30,6 @@ pub struct RunningService {
     reload: ReloadHandle,
     admin_addr: Option<SocketAddr>,
     _watcher: Option<notify::RecommendedWatcher>,
-}
-
-/// Where the receivers listen now (they can move on reload).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Addresses {
-    /// OTLP/gRPC.
-    pub grpc: Option<SocketAddr>,
-    /// OTLP/HTTP.
-    pub http: Option<SocketAddr>,
 }
 
 impl RunningService {

@@ -329,3 +329,12 @@ async fn start_receiver(
         task,
     })
 }
+
+/// Where the receivers listen now (they can move on reload).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Addresses {
+    /// OTLP/gRPC.
+    pub grpc: Option<SocketAddr>,
+    /// OTLP/HTTP.
+    pub http: Option<SocketAddr>,
+}

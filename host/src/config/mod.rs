@@ -3,15 +3,17 @@
 //! Loading reports every problem at once, each with its path in the file
 //! (`processors[1].on_error: unknown variant ...`), before anything starts.
 
+mod error;
 mod secrets;
 mod security;
 mod types;
 mod validate;
 
+pub use error::{ConfigError, ConfigErrors};
 pub use secrets::SecretValues;
 pub use security::*;
 pub use types::*;
-pub use validate::{ConfigError, ConfigErrors, plugin_path};
+pub use validate::plugin_path;
 
 use std::path::{Path, PathBuf};
 

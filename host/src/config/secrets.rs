@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use super::validate::ConfigError;
+use super::error::ConfigError;
 
 /// Settings that must be a reference, never the secret itself: dotted paths, `[]` for any
 /// index of a list.

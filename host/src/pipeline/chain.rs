@@ -142,7 +142,7 @@ impl Chain {
             }
             let outcome = through_breaker(stage, counters, || {
                 supervised(stage.plugin.name(), instance, &metrics.panics, |instance| {
-                    run_stage(stage, instance, &mut request, view)
+                    run_stage(stage, (instance, counters), &mut request, view)
                 })
             });
             if let Some(watch) = watch {
@@ -210,7 +210,9 @@ impl Chain {
             supervised(stage.plugin.name(), instance, panics, |instance| {
                 let live = match instance {
                     Some(live) => live,
-                    None => instance.insert(stage.plugin.instantiate()?),
+                    None => {
+                        instance.insert(stage.plugin.instantiate_counting(counters.guest.clone())?)
+                    }
                 };
                 build_view_into(request, stage.plugin.interest(), view);
                 let decisions = live.decide(view, traces, now_unix_nano);
@@ -319,13 +321,13 @@ fn error_kind(error: &PluginError) -> ErrorKind {
 /// discarded; the next batch gets a fresh one.
 fn run_stage(
     stage: &StageSpec,
-    instance: &mut Option<PluginInstance>,
+    (instance, counters): (&mut Option<PluginInstance>, &ProcessorMetrics),
     request: &mut Traces,
     view: &mut Batch,
 ) -> Result<EditSummary, PluginError> {
     let live = match instance {
         Some(live) => live,
-        None => instance.insert(stage.plugin.instantiate()?),
+        None => instance.insert(stage.plugin.instantiate_counting(counters.guest.clone())?),
     };
     build_view_into(request, stage.plugin.interest(), view);
     let edits = match live.process(view) {

@@ -12,8 +12,8 @@ use crate::config::LoadedConfig;
 use crate::loader::{LoadedChain, fingerprint, load_chain, load_plugin, plugin_bytes};
 use crate::pipeline::{ChainSpec, StageSpec};
 use crate::sandbox::{ComponentCache, PluginEngine};
-use crate::service::Addresses;
 use crate::telemetry::{Metrics, PipelineStats};
+use crate::topology::Addresses;
 use crate::topology::Topology;
 
 /// What asks for a reload.

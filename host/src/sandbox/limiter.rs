@@ -18,6 +18,35 @@ const MAX_TABLES: usize = 100;
 /// Linear memories a component may create.
 const MAX_MEMORIES: usize = 16;
 
+/// Why a growth trapped: the instance's memory cap. Guest calls that fail with it are
+/// classified as memory failures by type, not by reading the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverCap {
+    /// A growth the cap does not allow.
+    #[error(
+        "memory limit exceeded: growing {what} by {extra} bytes would take the plugin to \
+         {total} bytes, past its {cap}-byte cap (all linear memories and tables)"
+    )]
+    Growth {
+        /// `a linear memory` or `a table`.
+        what: &'static str,
+        /// Bytes asked for.
+        extra: usize,
+        /// What the instance would then hold.
+        total: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// A growth the cap allowed that the engine then failed to make.
+    #[error("memory limit: a {what} growth failed: {reason}")]
+    Failed {
+        /// `memory` or `table`.
+        what: &'static str,
+        /// The engine's reason.
+        reason: String,
+    },
+}
+
 /// One instance's budget of linear memory and table space.
 #[derive(Debug)]
 pub struct PluginLimiter {
@@ -37,16 +66,17 @@ impl PluginLimiter {
         self.used
     }
 
-    fn grow(&mut self, what: &str, extra: usize) -> wasmtime::Result<bool> {
+    fn grow(&mut self, what: &'static str, extra: usize) -> wasmtime::Result<bool> {
         let total = self.used.saturating_add(extra);
         if total > self.cap {
             // An error (not `Ok(false)`) traps: a plugin cannot carry on past its cap and fail
             // in some stranger way later.
-            return Err(wasmtime::format_err!(
-                "memory limit exceeded: growing {what} by {extra} bytes would take the plugin \
-                 to {total} bytes, past its {}-byte cap (all linear memories and tables)",
-                self.cap
-            ));
+            return Err(wasmtime::Error::new(OverCap::Growth {
+                what,
+                extra,
+                total,
+                cap: self.cap,
+            }));
         }
         self.used = total;
         Ok(true)
@@ -70,9 +100,10 @@ impl ResourceLimiter for PluginLimiter {
     /// it was charged is never given back (wasmtime can report a failure for a growth it
     /// never asked about, so giving back "the last one" could be gamed).
     fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        Err(wasmtime::format_err!(
-            "memory limit: a memory growth failed: {error}"
-        ))
+        Err(wasmtime::Error::new(OverCap::Failed {
+            what: "memory",
+            reason: format!("{error:#}"),
+        }))
     }
 
     fn table_growing(
@@ -91,9 +122,10 @@ impl ResourceLimiter for PluginLimiter {
     }
 
     fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        Err(wasmtime::format_err!(
-            "memory limit: a table growth failed: {error}"
-        ))
+        Err(wasmtime::Error::new(OverCap::Failed {
+            what: "table",
+            reason: format!("{error:#}"),
+        }))
     }
 
     fn instances(&self) -> usize {
@@ -127,7 +159,13 @@ mod tests {
         let elements = 2 * PAGE / TABLE_ELEMENT_BYTES;
         let error = limiter.table_growing(0, elements + 1, None).unwrap_err();
         assert!(
-            error.to_string().contains("memory limit exceeded"),
+            matches!(
+                error.downcast_ref(),
+                Some(OverCap::Growth {
+                    what: "a table",
+                    ..
+                })
+            ),
             "{error}"
         );
         assert!(limiter.table_growing(0, elements, None).unwrap());
@@ -142,7 +180,13 @@ mod tests {
         let error = limiter
             .table_grow_failed(wasmtime::format_err!("overflow"))
             .unwrap_err();
-        assert!(format!("{error:#}").contains("memory limit"), "{error:#}");
+        assert!(
+            matches!(
+                error.downcast_ref(),
+                Some(OverCap::Failed { what: "table", .. })
+            ),
+            "{error:#}"
+        );
         assert_eq!(limiter.used(), 6 * PAGE);
         assert!(!limiter.memory_growing(0, 2 * PAGE, Some(PAGE)).unwrap());
         assert_eq!(

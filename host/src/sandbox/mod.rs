@@ -12,11 +12,12 @@ mod lift;
 mod limiter;
 mod plugin;
 mod smoke;
+mod state;
 mod versions;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use engine::{EPOCH_TICK, PERF_MAP_ENV, PluginEngine};
 pub use plugin::{
     FailureKind, Grants, Limits, LoadedPlugin, MAX_REASON, PluginError, PluginInstance, World,
-    hex_sha256 as sha256_hex, output_cap,
+    hex_sha256 as sha256_hex, output_cap, truncate_at_char,
 };

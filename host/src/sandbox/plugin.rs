@@ -4,18 +4,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{ComponentExportIndex, Func, InstancePre, Linker, ResourceTable};
+use wasmtime::component::{
+    ComponentExportIndex, Func, InstancePre, Linker, ResourceTable, ResourceTableError,
+};
 use wasmtime::{Store, Trap};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::WasiCtx;
 
 use super::answers::{DecideAnswer, InitAnswer, LiftedEdit, LiftedEditV0_2, ProcessAnswer};
 use super::cache::{CacheOutcome, ComponentCache};
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::lift::with_budget;
-use super::limiter::PluginLimiter;
+use super::limiter::{OverCap, PluginLimiter};
+use super::state::PluginState;
+pub use super::state::World;
 use super::versions::{ContractVersion, Exports, find_exports, link_host};
-use crate::contract::bindings::{Batch, Decision, Edit, Interest, Level, Range as TraceRange};
+use crate::contract::bindings::{Batch, Decision, Edit, Interest, Range as TraceRange};
 use crate::contract::packed::view_span_count;
+use crate::telemetry::GuestCounters;
 
 /// Resource limits applied to every instance of a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,24 +164,6 @@ impl PluginError {
     }
 }
 
-/// The WIT world a plugin implements, which decides the kind of stage it can serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum World {
-    /// `processor`: a span processor returning edits for each batch.
-    Processor,
-    /// `trace-sampler`: a tail-sampling policy deciding whole traces.
-    TraceSampler,
-}
-
-impl std::fmt::Display for World {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            World::Processor => "processor",
-            World::TraceSampler => "trace-sampler",
-        })
-    }
-}
-
 /// Classes of guest failure, used in logs and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -197,41 +184,6 @@ impl std::fmt::Display for FailureKind {
         })
     }
 }
-
-/// Per-instance host state: an empty WASI context (no files, sockets, env or stdio) and limits.
-pub struct PluginState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limits: PluginLimiter,
-    plugin: Arc<str>,
-    /// `host::log` lines, rate-limited with the plugin's stdout and stderr.
-    log: super::guest_log::GuestLog,
-}
-
-impl WasiView for PluginState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl crate::contract::bindings::weft::plugin::common::Host for PluginState {}
-
-impl crate::contract::bindings::weft::plugin::host::Host for PluginState {
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        self.log.host_log(level, &message);
-        Ok(())
-    }
-
-    fn counter_add(&mut self, name: String, delta: u64) -> wasmtime::Result<()> {
-        tracing::trace!(plugin = &*self.plugin, counter = %name, delta, "Plugin counter.");
-        Ok(())
-    }
-}
-
-impl crate::contract::bindings::weft::plugin::traces::Host for PluginState {}
 
 /// A compiled, linked and verified plugin, shared by every worker.
 pub struct LoadedPlugin {
@@ -351,7 +303,7 @@ impl LoadedPlugin {
             size: bytes.len(),
             cache_outcome,
         };
-        let (mut probe, interest) = plugin.instantiate_with_interest()?;
+        let (mut probe, interest) = plugin.instantiate_with_interest(None)?;
         plugin.interest = match world {
             World::Processor => interest,
             World::TraceSampler => crate::contract::policy_interest(interest),
@@ -419,9 +371,19 @@ impl LoadedPlugin {
         self.limits
     }
 
-    /// A fresh, initialised instance.
+    /// A fresh, initialised instance; what it counts with `counter-add` goes nowhere.
     pub fn instantiate(self: &Arc<Self>) -> Result<PluginInstance, PluginError> {
-        let (instance, _) = self.instantiate_with_interest()?;
+        let (instance, _) = self.instantiate_with_interest(None)?;
+        Ok(instance)
+    }
+
+    /// A fresh, initialised instance whose `counter-add` calls add to `counters` (the
+    /// processor's, exported as `weft_plugin_counter_total`).
+    pub fn instantiate_counting(
+        self: &Arc<Self>,
+        counters: Arc<GuestCounters>,
+    ) -> Result<PluginInstance, PluginError> {
+        let (instance, _) = self.instantiate_with_interest(Some(counters))?;
         Ok(instance)
     }
 
@@ -449,7 +411,10 @@ impl LoadedPlugin {
         Ok((builder.build(), log))
     }
 
-    fn instantiate_with_interest(&self) -> Result<(PluginInstance, Interest), PluginError> {
+    fn instantiate_with_interest(
+        &self,
+        counters: Option<Arc<GuestCounters>>,
+    ) -> Result<(PluginInstance, Interest), PluginError> {
         let mut table = ResourceTable::new();
         table.set_max_capacity(self.limits.max_resources);
         let (wasi, log) = self.wasi_context()?;
@@ -459,6 +424,7 @@ impl LoadedPlugin {
             limits: PluginLimiter::new(self.limits.memory_bytes),
             plugin: self.name.clone(),
             log,
+            counters,
         };
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|state| &mut state.limits);
@@ -685,9 +651,15 @@ fn classify(plugin: &str, error: wasmtime::Error) -> PluginError {
     }
     let kind = match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => FailureKind::Timeout,
-        _ if text.contains("memory") && is_limit_error(&error) => FailureKind::Memory,
+        _ if error.downcast_ref::<OverCap>().is_some() => FailureKind::Memory,
         // Host resources are host memory: a plugin leaking WASI handles hit its cap.
-        _ if text.contains(RESOURCE_TABLE_FULL) => FailureKind::Memory,
+        _ if matches!(
+            error.downcast_ref::<ResourceTableError>(),
+            Some(ResourceTableError::Full)
+        ) =>
+        {
+            FailureKind::Memory
+        }
         _ => FailureKind::Trap,
     };
     PluginError::Trap {
@@ -735,14 +707,6 @@ pub fn truncate_at_char(text: &mut String, max: usize) {
         }
         text.truncate(end);
     }
-}
-
-/// What wasmtime says when an instance's resource table is at its cap.
-const RESOURCE_TABLE_FULL: &str = "resource table has no free keys";
-
-fn is_limit_error(error: &wasmtime::Error) -> bool {
-    let text = format!("{error:?}");
-    text.contains("limit") || text.contains("grow")
 }
 
 /// Hex SHA-256 of `bytes`.

@@ -9,7 +9,7 @@
 
 use wasmtime::component::{Component, ComponentExportIndex, HasSelf, Linker};
 
-use super::plugin::{PluginState, World};
+use super::state::{PluginState, World};
 use crate::contract::bindings::policy::TraceSampler;
 use crate::contract::bindings::weft::plugin::host::Host;
 use crate::contract::bindings::{Level, Processor};

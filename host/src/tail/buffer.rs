@@ -13,10 +13,7 @@ use std::time::{Duration, Instant};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
-use super::fragments::{Fragment, Origin};
-
-/// A trace id, as the key of buffers and caches.
-pub type TraceKey = [u8; 16];
+use super::fragments::{DecodedTrace, Fragment, Origin, TraceKey};
 
 /// The field number of `spans` in `ScopeSpans`: a fragment's spans are encoded as that field
 /// alone, so that they decode as a `ScopeSpans` without scope.
@@ -127,17 +124,6 @@ pub struct PendingTrace {
     pub bytes: usize,
     /// When its first span arrived.
     pub first_seen: Instant,
-}
-
-/// A trace taken out of the buffer to be decided.
-#[derive(Debug)]
-pub struct DecodedTrace {
-    /// The trace id.
-    pub key: TraceKey,
-    /// Its spans as they arrived (one fragment per resource and scope of each request).
-    pub fragments: Vec<Fragment>,
-    /// How many spans.
-    pub spans: usize,
 }
 
 /// Why a buffered fragment could not be decoded: a processor's edits nested its values

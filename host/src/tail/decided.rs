@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::buffer::TraceKey;
+use super::fragments::TraceKey;
 
 /// Remembers up to `capacity` decisions for `ttl` each. The oldest are forgotten first.
 #[derive(Debug)]

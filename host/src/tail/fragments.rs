@@ -12,8 +12,21 @@ use std::sync::Arc;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
-use super::buffer::{DecodedTrace, TraceKey};
 use crate::contract::bindings::Range as TraceRange;
+
+/// A trace id, as the key of buffers and caches.
+pub type TraceKey = [u8; 16];
+
+/// A trace taken out of the buffer to be decided.
+#[derive(Debug)]
+pub struct DecodedTrace {
+    /// The trace id.
+    pub key: TraceKey,
+    /// Its spans as they arrived (one fragment per resource and scope of each request).
+    pub fragments: Vec<Fragment>,
+    /// How many spans.
+    pub spans: usize,
+}
 
 /// The resource and scope (with their schema URLs) a fragment's spans came from, shared by
 /// every fragment split from the same scope of the same request.

@@ -15,11 +15,11 @@ mod fragments;
 mod sampler;
 
 pub use buffer::{
-    BufferedFragment, DecodedTrace, FragmentEncoder, PendingTrace, TraceBuffer, TraceDecoder,
-    TraceKey, UndecodableFragment,
+    BufferedFragment, FragmentEncoder, PendingTrace, TraceBuffer, TraceDecoder, UndecodableFragment,
 };
 pub use decided::DecisionCache;
 pub use fragments::{
-    Fragment, Origin, Regrouper, join_traces, regroup, retain_traces, split_by_trace,
+    DecodedTrace, Fragment, Origin, Regrouper, TraceKey, join_traces, regroup, retain_traces,
+    split_by_trace,
 };
 pub use sampler::{TailSampler, TailThread};

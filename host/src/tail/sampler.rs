@@ -13,12 +13,11 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use tokio::sync::watch;
 
-use super::buffer::{
-    BufferedFragment, DecodedTrace, FragmentEncoder, PendingTrace, TraceBuffer, TraceDecoder,
-    TraceKey,
-};
+use super::buffer::{BufferedFragment, FragmentEncoder, PendingTrace, TraceBuffer, TraceDecoder};
 use super::decided::DecisionCache;
-use super::fragments::{Fragment, join_traces, regroup, retain_traces, split_by_trace};
+use super::fragments::{
+    DecodedTrace, Fragment, TraceKey, join_traces, regroup, retain_traces, split_by_trace,
+};
 use crate::config::{OnError, OnShutdown, TailSamplingConfig};
 use crate::contract::bindings::Range as TraceRange;
 use crate::exporter::ExportFanout;

@@ -69,6 +69,8 @@ pub struct ProcessorMetrics {
     buckets: [AtomicU64; 12],
     latency_count: AtomicU64,
     latency_sum_ns: AtomicU64,
+    /// What its plugin counts itself (`host::counter-add`), kept across reloads.
+    pub guest: std::sync::Arc<super::GuestCounters>,
 }
 
 impl ProcessorMetrics {
@@ -441,6 +443,10 @@ impl Metrics {
                 "weft_processor_duration_seconds_count{{processor=\"{name}\"}} {count}"
             );
         }
+        super::guest::render(
+            &mut out,
+            processors.iter().map(|(name, m)| (name, m.guest.as_ref())),
+        );
         drop(processors);
 
         let exporters = crate::sync::lock(&self.exporters);

@@ -1,11 +1,13 @@
 //! Self-telemetry: what the pipeline counts about itself, and the plugin status table.
 
+mod guest;
 mod metrics;
 mod panics;
 mod plugins;
 mod stats;
 mod tail;
 
+pub use guest::{GuestCounters, MAX_GUEST_COUNTERS};
 pub use metrics::{ErrorKind, ExporterMetrics, Metrics, ProcessorMetrics, ReceiverMetrics};
 pub use panics::{Component, FAILING_PANICS, FAILING_WINDOW, Panics, panic_message};
 pub use plugins::{PluginState, PluginStatus};

@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use weft_tests::client::post_traces;
+use weft_tests::client::{get, metric_sample, post_traces};
 use weft_tests::spans::{kv, span};
 use weft_tests::start_weft;
 
@@ -93,6 +93,8 @@ fn config(processors: &str, sink: SocketAddr) -> String {
 endpoint = "127.0.0.1:0"
 [pipeline]
 component_cache = false
+[admin]
+endpoint = "127.0.0.1:0"
 {processors}
 [exporters.raw]
 type = "otlphttp"
@@ -233,5 +235,12 @@ plugin = "builtin:pii-redact"
         })
         .collect();
     assert_eq!(names, [3, 2]);
+    // What the redactor counted with host::counter-add is a metric.
+    let (_, scrape) = get(weft.admin_addr().unwrap(), "/metrics").await;
+    let redacted = metric_sample(
+        &scrape,
+        "weft_plugin_counter_total{processor=\"redact\",name=\"pii_redact.values_redacted\"}",
+    );
+    assert_eq!(redacted, 2, "one email in each of two spans");
     weft.shutdown().await;
 }
