@@ -7,9 +7,11 @@
 mod answers;
 mod cache;
 mod engine;
+mod error;
 mod guest_log;
 mod lift;
 mod limiter;
+mod limits;
 mod plugin;
 mod smoke;
 mod state;
