@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::pdata::Traces;
-use crate::pdata::traces::read::{AnyValue, Items, any_value, key_value, list_items};
+use crate::pdata::traces::read::{AnyValue, Attrs, any_value, key_value, list_items};
 
 use super::packed::PackedRows;
 use super::tables::{Counts, Owner, Records, Tables};
@@ -344,7 +344,7 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
     fn select(
         &mut self,
         request: &'a Traces,
-        attributes: Items<'a>,
+        attributes: Attrs<'a>,
         selection: &AttributeSelection,
         owner: Owner,
         index: u32,
@@ -354,10 +354,9 @@ impl<'a, T: Tables> ViewBuilder<'a, T> {
             return Range { start, len: 0 };
         }
         let storage = request.storage();
-        for (position, kv) in attributes.enumerate() {
-            let (key, value) = key_value(storage, kv);
-            let key = storage.text(key);
-            let value = any_value(storage, value);
+        for (position, attribute) in attributes.enumerate() {
+            let key = storage.text(attribute.key);
+            let value = any_value(storage, attribute.value);
             let keep = match selection {
                 AttributeSelection::None => false,
                 AttributeSelection::All => true,

@@ -4,11 +4,12 @@
 use bytes::Bytes;
 use prost::Message as _;
 
-use crate::pdata::schema::{Message, field};
+use crate::pdata::schema::{Kind, Message, field};
 use crate::pdata::storage::Storage;
-use crate::pdata::validate::{Counts, DecodeError, Findings, Segment, validate};
-use crate::pdata::wire::{Fields, Loc, WireError};
+use crate::pdata::validate::{Counts, DecodeError, Findings, Problem, Segment, segment, validate};
+use crate::pdata::wire::{Field, Fields, Loc, Value, WireError};
 
+use super::read::{Attr, SpanFields, key_value};
 use super::{ResourceEntry, ScopeEntry, SpanEntry, Traces};
 
 /// See [`Traces::decode`]; `check_ids` as in [`Findings`].
@@ -25,7 +26,7 @@ pub(super) fn decode(bytes: Bytes, check_ids: bool) -> Result<Traces, DecodeErro
     // through prost and indexed as prost writes them, so every reader agrees with prost.
     let request =
         opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(bytes)
-            .map_err(|_| DecodeError::here(crate::pdata::Problem::Wire(WireError::Truncated)))?;
+            .map_err(|_| DecodeError::here(Problem::Wire(WireError::Truncated)))?;
     let mut again = Findings {
         check_ids,
         ..Findings::default()
@@ -39,9 +40,9 @@ fn index(bytes: Bytes, findings: &mut Findings) -> Result<Traces, DecodeError> {
         storage: Storage::default(),
         ..Traces::default()
     };
-    let buf = storage.original().as_ref();
+    let buf = &storage;
     let mut counts = Counts::new();
-    for f in Fields::new(buf, 0) {
+    for f in Fields::new(storage.original(), 0) {
         let f = f?;
         let index = counts.next(f.number);
         if f.number != field::request::RESOURCE_SPANS {
@@ -60,7 +61,7 @@ fn index(bytes: Bytes, findings: &mut Findings) -> Result<Traces, DecodeError> {
 }
 
 fn resource_spans(
-    buf: &[u8],
+    buf: &Storage,
     raw: Loc,
     message: Loc,
     traces: &mut Traces,
@@ -75,7 +76,7 @@ fn resource_spans(
         ..ResourceEntry::default()
     };
     let mut counts = Counts::new();
-    for f in Fields::new(&buf[message.offset as usize..message.end()], message.offset) {
+    for f in Fields::new(buf.bytes(message), message.offset) {
         let f = f?;
         let n = counts.next(f.number);
         let at = |name| Segment {
@@ -87,7 +88,7 @@ fn resource_spans(
                 let loc = f
                     .len()
                     .map_err(|e| DecodeError::from(e).within(at("resource")))?;
-                validate(buf, loc, Message::Resource, 2, findings)
+                validate(buf.original(), loc, Message::Resource, 2, findings)
                     .map_err(|e| e.within(at("resource")))?;
                 findings.needs_merge |= entry.resource.is_some();
                 entry.resource = Some(loc);
@@ -109,7 +110,7 @@ fn resource_spans(
 }
 
 fn scope_spans(
-    buf: &[u8],
+    buf: &Storage,
     raw: Loc,
     message: Loc,
     resource: u32,
@@ -126,7 +127,7 @@ fn scope_spans(
         ..ScopeEntry::default()
     };
     let mut counts = Counts::new();
-    for f in Fields::new(&buf[message.offset as usize..message.end()], message.offset) {
+    for f in Fields::new(buf.bytes(message), message.offset) {
         let f = f?;
         let n = counts.next(f.number);
         let at = |name| Segment {
@@ -138,7 +139,7 @@ fn scope_spans(
                 let loc = f
                     .len()
                     .map_err(|e| DecodeError::from(e).within(at("scope")))?;
-                validate(buf, loc, Message::Scope, 3, findings)
+                validate(buf.original(), loc, Message::Scope, 3, findings)
                     .map_err(|e| e.within(at("scope")))?;
                 findings.needs_merge |= entry.scope.is_some();
                 entry.scope = Some(loc);
@@ -147,15 +148,9 @@ fn scope_spans(
                 let loc = f
                     .len()
                     .map_err(|e| DecodeError::from(e).within(at("spans")))?;
-                validate(buf, loc, Message::Span, 3, findings)
+                let entry = span(buf, f.raw, loc, index, traces, findings)
                     .map_err(|e| e.within(at("spans")))?;
-                traces.spans.push(SpanEntry {
-                    raw: f.raw,
-                    message: loc,
-                    scope: index,
-                    patch: None,
-                    dropped: false,
-                });
+                traces.spans.push(entry);
             }
             SCHEMA_URL => string(buf, f).map_err(|e| e.within(at("schema_url")))?,
             _ => {}
@@ -166,10 +161,136 @@ fn scope_spans(
     Ok(())
 }
 
+/// Checks a span and every message in it, and indexes it: its fields, and its attributes,
+/// events and links appended to the batch's runs of them.
+fn span(
+    buf: &Storage,
+    raw: Loc,
+    message: Loc,
+    scope: u32,
+    traces: &mut Traces,
+    findings: &mut Findings,
+) -> Result<SpanEntry, DecodeError> {
+    use field::span::*;
+    let mut fields = SpanFields::default();
+    let (attributes, events, links) = (
+        traces.attributes.len() as u32,
+        traces.events.len() as u32,
+        traces.links.len() as u32,
+    );
+    let mut status = None;
+    let mut counts = Counts::new();
+    for f in Fields::new(buf.bytes(message), message.offset) {
+        let f = f?;
+        let index = counts.next(f.number);
+        let Some((kind, _)) = Message::Span.field(f.number) else {
+            continue;
+        };
+        span_field(buf, f, kind, &mut fields, findings)
+            .map_err(|e| e.within(segment(Message::Span, f.number, index)))?;
+        match (f.number, f.value) {
+            (ATTRIBUTES, Value::Len(kv)) => {
+                let (key, value) = key_value(buf, kv);
+                traces.attributes.push(Attr { kv, key, value });
+            }
+            (EVENTS, Value::Len(event)) => traces.events.push(event),
+            (LINKS, Value::Len(link)) => traces.links.push(link),
+            (STATUS, Value::Len(loc)) => findings.needs_merge |= status.replace(loc).is_some(),
+            _ => {}
+        }
+    }
+    if findings.check_ids {
+        check_id(TRACE_ID, fields.trace_id, &[16], "16")?;
+        check_id(SPAN_ID, fields.span_id, &[8], "8")?;
+        check_id(PARENT_SPAN_ID, fields.parent_span_id, &[0, 8], "0 or 8")?;
+    }
+    if let Some(status) = status {
+        for f in Fields::new(buf.bytes(status), status.offset).flatten() {
+            match (f.number, f.value) {
+                (field::status::MESSAGE, Value::Len(at)) => fields.status_message = at,
+                (field::status::CODE, Value::Varint(v)) => fields.status_code = v as i32,
+                _ => {}
+            }
+        }
+    }
+    Ok(SpanEntry {
+        raw,
+        message,
+        scope,
+        fields,
+        attributes: attributes..traces.attributes.len() as u32,
+        events: events..traces.events.len() as u32,
+        links: links..traces.links.len() as u32,
+        patch: None,
+        dropped: false,
+    })
+}
+
+/// Checks one field of a span against its schema `kind` (a message: all of it), and keeps
+/// its value in `fields` if it is a scalar or a string of the span.
+fn span_field(
+    buf: &Storage,
+    f: Field,
+    kind: Kind,
+    fields: &mut SpanFields,
+    findings: &mut Findings,
+) -> Result<(), DecodeError> {
+    use field::span::*;
+    if f.value.wire_type() != kind.wire_type() {
+        return Err(WireError::UnexpectedWireType {
+            field: f.number,
+            found: f.value.wire_type(),
+            expected: kind.wire_type(),
+        }
+        .into());
+    }
+    match (kind, f.value) {
+        (Kind::Str, _) => string(buf, f)?,
+        (Kind::Msg(inner), Value::Len(loc)) => validate(buf.original(), loc, inner, 4, findings)?,
+        _ => {}
+    }
+    match (f.number, f.value) {
+        (TRACE_ID, Value::Len(at)) => fields.trace_id = at,
+        (SPAN_ID, Value::Len(at)) => fields.span_id = at,
+        (TRACE_STATE, Value::Len(at)) => fields.trace_state = at,
+        (PARENT_SPAN_ID, Value::Len(at)) => fields.parent_span_id = at,
+        (NAME, Value::Len(at)) => fields.name = at,
+        (KIND, Value::Varint(v)) => fields.kind = v as i32,
+        (START_TIME, Value::Fixed64(v)) => fields.start_time_unix_nano = v,
+        (END_TIME, Value::Fixed64(v)) => fields.end_time_unix_nano = v,
+        (DROPPED_ATTRIBUTES_COUNT, Value::Varint(v)) => fields.dropped_attributes_count = v as u32,
+        (DROPPED_EVENTS_COUNT, Value::Varint(v)) => fields.dropped_events_count = v as u32,
+        (DROPPED_LINKS_COUNT, Value::Varint(v)) => fields.dropped_links_count = v as u32,
+        (FLAGS, Value::Fixed32(v)) => fields.flags = v,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Checks that a span's id (field `number`, at `loc`) has an allowed length.
+fn check_id(
+    number: u32,
+    loc: Loc,
+    allowed: &[usize],
+    expected: &'static str,
+) -> Result<(), DecodeError> {
+    let got = loc.len as usize;
+    if allowed.contains(&got) {
+        return Ok(());
+    }
+    Err(
+        DecodeError::here(Problem::IdLength { expected, got }).within(segment(
+            Message::Span,
+            number,
+            0,
+        )),
+    )
+}
+
 /// Checks a string field: length-delimited, UTF-8.
-fn string(buf: &[u8], f: crate::pdata::wire::Field) -> Result<(), DecodeError> {
+fn string(buf: &Storage, f: Field) -> Result<(), DecodeError> {
     let loc = f.len()?;
-    std::str::from_utf8(&buf[loc.offset as usize..loc.end()])
+    std::str::from_utf8(buf.bytes(loc))
         .map(|_| ())
         .map_err(|_| WireError::Utf8(f.number).into())
 }

@@ -6,7 +6,7 @@ use crate::pdata::storage::Storage;
 use crate::pdata::wire::{Loc, put_bytes, put_key, put_message, put_varint, varint_len};
 
 use super::patch::{EventItem, SpanPatch, write_status};
-use super::read::fields;
+use super::read::{Attr, fields};
 use super::{ResourceEntry, ScopeEntry, Traces};
 
 impl Traces {
@@ -154,8 +154,8 @@ impl Writer<'_> {
     }
 
     /// The bytes of attribute list `list`, as fields of its owner (one-byte keys).
-    fn list_len(&self, list: &[Loc]) -> usize {
-        list.iter().map(|at| field_len(at.len as usize)).sum()
+    fn list_len(&self, list: &[Attr]) -> usize {
+        list.iter().map(|at| field_len(at.kv.len as usize)).sum()
     }
 
     /// The bytes of the fields of `message` other than `skip`.
@@ -188,8 +188,12 @@ impl Writer<'_> {
                 };
                 self.copy_other_fields(at, skip, out);
             }
-            for &kv in resource.attributes.iter().flatten() {
-                put_bytes(out, field::resource::ATTRIBUTES, self.storage().bytes(kv));
+            for kv in resource.attributes.iter().flatten() {
+                put_bytes(
+                    out,
+                    field::resource::ATTRIBUTES,
+                    self.storage().bytes(kv.kv),
+                );
             }
         }
         for scope in self.scopes_of(resource) {
@@ -220,8 +224,8 @@ impl Writer<'_> {
                 };
                 self.copy_other_fields(at, skip, out);
             }
-            for &kv in scope.attributes.iter().flatten() {
-                put_bytes(out, field::scope::ATTRIBUTES, self.storage().bytes(kv));
+            for kv in scope.attributes.iter().flatten() {
+                put_bytes(out, field::scope::ATTRIBUTES, self.storage().bytes(kv.kv));
             }
         }
         for s in scope.spans.start as usize..scope.spans.end as usize {
@@ -294,8 +298,8 @@ fn write_span(storage: &Storage, message: Loc, patch: &SpanPatch, out: &mut Vec<
             write_status(out, code, storage.bytes(message))
         });
     }
-    for &kv in patch.attributes.iter().flatten() {
-        put_bytes(out, ATTRIBUTES, storage.bytes(kv));
+    for kv in patch.attributes.iter().flatten() {
+        put_bytes(out, ATTRIBUTES, storage.bytes(kv.kv));
     }
     for event in patch.events.iter().flatten() {
         write_event(storage, event, out);
@@ -331,8 +335,8 @@ fn write_event(storage: &Storage, event: &EventItem, out: &mut Vec<u8>) {
         {
             put_bytes(out, field::event::NAME, storage.bytes(name));
         }
-        for &kv in event.attributes.iter().flatten() {
-            put_bytes(out, field::event::ATTRIBUTES, storage.bytes(kv));
+        for kv in event.attributes.iter().flatten() {
+            put_bytes(out, field::event::ATTRIBUTES, storage.bytes(kv.kv));
         }
     });
 }
@@ -342,7 +346,7 @@ fn write_with_attributes(
     storage: &Storage,
     message: Loc,
     number: u32,
-    attributes: &[Loc],
+    attributes: &[Attr],
     out: &mut Vec<u8>,
 ) {
     for f in fields(storage, message).flatten() {
@@ -350,7 +354,7 @@ fn write_with_attributes(
             out.extend_from_slice(storage.bytes(f.raw));
         }
     }
-    for &kv in attributes {
-        put_bytes(out, number, storage.bytes(kv));
+    for kv in attributes {
+        put_bytes(out, number, storage.bytes(kv.kv));
     }
 }

@@ -19,6 +19,7 @@ use super::storage::Storage;
 use super::wire::Loc;
 
 pub use patch::{AttributeList, EventItem, LinkItem, SpanPatch};
+pub use read::{Attr, SpanFields};
 
 /// A batch of trace data: the bytes of one `ExportTraceServiceRequest` (or `TracesData`,
 /// the same wire shape), where its resources, scopes and spans are, and the patches edits
@@ -30,6 +31,12 @@ pub struct Traces {
     resources: Vec<ResourceEntry>,
     scopes: Vec<ScopeEntry>,
     spans: Vec<SpanEntry>,
+    /// Every span's attributes as they arrived, each span's in a run.
+    attributes: Vec<Attr>,
+    /// Every span's `Event` messages as they arrived, each span's in a run.
+    events: Vec<Loc>,
+    /// Every span's `Link` messages, each span's in a run.
+    links: Vec<Loc>,
     /// Spans not dropped.
     live: usize,
     /// Whether any patch or drop was made: if not, the batch writes as its original bytes.
@@ -45,8 +52,8 @@ struct ResourceEntry {
     message: Loc,
     /// The `Resource` message, if the request has one.
     resource: Option<Loc>,
-    /// The resource's attributes after edits (`KeyValue` messages), once edited.
-    attributes: Option<Vec<Loc>>,
+    /// The resource's attributes after edits, once edited.
+    attributes: Option<Vec<Attr>>,
     /// Its scopes, as indices of `Traces::scopes`.
     scopes: Range<u32>,
     /// Whether the resource, one of its scopes or spans was changed.
@@ -60,7 +67,7 @@ struct ScopeEntry {
     message: Loc,
     /// The `InstrumentationScope` message, if the request has one.
     scope: Option<Loc>,
-    attributes: Option<Vec<Loc>>,
+    attributes: Option<Vec<Attr>>,
     /// Index of its resource in `Traces::resources`.
     resource: u32,
     /// Its spans, as indices of `Traces::spans`.
@@ -75,6 +82,13 @@ struct SpanEntry {
     message: Loc,
     /// Index of its scope in `Traces::scopes`.
     scope: u32,
+    /// Its fields as they arrived (where its strings and ids are; its numbers).
+    fields: SpanFields,
+    /// Its attributes, events and links as they arrived: runs of `Traces::attributes`,
+    /// `Traces::events` and `Traces::links`.
+    attributes: Range<u32>,
+    events: Range<u32>,
+    links: Range<u32>,
     patch: Option<Box<SpanPatch>>,
     dropped: bool,
 }

@@ -11,7 +11,7 @@ use crate::pdata::storage::Storage;
 use crate::pdata::wire::{Loc, put_bytes, put_key, put_varint};
 
 use super::Traces;
-use super::read::{SpanFields, key_of, key_value, repeated};
+use super::read::{Attr, SpanFields, attributes_of};
 
 /// What edits changed in one span.
 #[derive(Debug, Clone, Default)]
@@ -25,7 +25,7 @@ pub struct SpanPatch {
     /// A new status: code and message.
     pub status: Option<(i32, Loc)>,
     /// The attributes after edits.
-    pub attributes: Option<Vec<Loc>>,
+    pub attributes: Option<Vec<Attr>>,
     /// The events after edits (dropped ones removed).
     pub events: Option<Vec<EventItem>>,
     /// The dropped-events count after event drops.
@@ -64,7 +64,7 @@ pub struct EventItem {
     /// A new name.
     pub name: Option<Loc>,
     /// The attributes after edits.
-    pub attributes: Option<Vec<Loc>>,
+    pub attributes: Option<Vec<Attr>>,
 }
 
 impl EventItem {
@@ -86,7 +86,7 @@ impl EventItem {
 #[derive(Debug, Clone, Default)]
 pub struct LinkItem {
     /// The attributes after edits.
-    pub attributes: Option<Vec<Loc>>,
+    pub attributes: Option<Vec<Attr>>,
 }
 
 /// Whose attribute list an edit changes.
@@ -108,38 +108,38 @@ pub enum AttributesOf {
 /// and a set removes any it finds after the first.
 pub struct AttributeList<'a> {
     storage: &'a mut Storage,
-    items: &'a mut Vec<Loc>,
+    items: &'a mut Vec<Attr>,
 }
 
 impl AttributeList<'_> {
     /// Sets the attribute `key_value` (a `KeyValue` in the batch's storage, see
     /// [`Traces::append_key_value`]): it takes the place of the first attribute with its key,
     /// and later ones with that key are removed, or it is appended.
-    pub fn set(&mut self, key_value: Loc) {
-        let key = key_of(self.storage, key_value).to_vec();
+    pub fn set(&mut self, attribute: Attr) {
         let storage = &*self.storage;
+        let key = storage.bytes(attribute.key);
         let Some(first) = self
             .items
             .iter()
-            .position(|&item| key_of(storage, item) == key)
+            .position(|item| storage.bytes(item.key) == key)
         else {
-            self.items.push(key_value);
+            self.items.push(attribute);
             return;
         };
-        self.items[first] = key_value;
         let mut index = 0;
-        self.items.retain(|&item| {
-            let keep = index <= first || key_of(storage, item) != key;
+        self.items.retain(|item| {
+            let keep = index <= first || storage.bytes(item.key) != key;
             index += 1;
             keep
         });
+        self.items[first] = attribute;
     }
 
     /// Removes every attribute with `key`.
     pub fn remove(&mut self, key: &str) {
         let storage = &*self.storage;
         self.items
-            .retain(|&item| key_of(storage, item) != key.as_bytes());
+            .retain(|item| storage.bytes(item.key) != key.as_bytes());
     }
 
     /// Renames the first attribute with key `from` to `to`, keeping its value, and moves it
@@ -149,27 +149,27 @@ impl AttributeList<'_> {
         let Some(position) = self
             .items
             .iter()
-            .position(|&item| key_of(storage, item) == from.as_bytes())
+            .position(|item| storage.bytes(item.key) == from.as_bytes())
         else {
             return;
         };
         let old = self.items.remove(position);
         self.remove(to);
-        let value = key_value(self.storage, old).1;
-        let value = value.map(|at| self.storage.bytes(at).to_vec());
+        let value = old.value.map(|at| self.storage.bytes(at).to_vec());
         let renamed = write_key_value(self.storage, to, value.as_deref());
         self.items.push(renamed);
     }
 }
 
 /// Appends a `KeyValue` of `key` and the `AnyValue` message `value` (none: no value).
-fn write_key_value(storage: &mut Storage, key: &str, value: Option<&[u8]>) -> Loc {
-    storage.append_with(|out| {
+fn write_key_value(storage: &mut Storage, key: &str, value: Option<&[u8]>) -> Attr {
+    let kv = storage.append_with(|out| {
         put_bytes(out, field::key_value::KEY, key.as_bytes());
         if let Some(value) = value {
             put_bytes(out, field::key_value::VALUE, value);
         }
-    })
+    });
+    Attr::read(storage, kv)
 }
 
 /// Writes the content of an `AnyValue` holding the string `text`.
@@ -181,7 +181,7 @@ impl Traces {
     /// Appends a `KeyValue` attribute to the batch's storage: `key`, and the `AnyValue`
     /// message that `value` writes. Returns its location, to hand to [`AttributeList::set`]
     /// (as often as needed: one attribute can be set on many spans).
-    pub fn append_key_value(&mut self, key: &str, value: impl FnOnce(&mut Vec<u8>)) -> Loc {
+    pub fn append_key_value(&mut self, key: &str, value: impl FnOnce(&mut Vec<u8>)) -> Attr {
         let mut content = Vec::new();
         value(&mut content);
         write_key_value(&mut self.storage, key, Some(&content))
@@ -205,22 +205,23 @@ impl Traces {
             resources,
             scopes,
             spans,
+            attributes,
+            events,
+            links,
             ..
         } = self;
         let items = match owner {
             AttributesOf::Span(s) => {
                 let entry = &mut spans[s];
-                let message = entry.message;
+                let original = &attributes[run(&entry.attributes)];
                 let patch = entry.patch.get_or_insert_default();
-                patch.attributes.get_or_insert_with(|| {
-                    repeated(storage, message, field::span::ATTRIBUTES).collect()
-                })
+                patch.attributes.get_or_insert_with(|| original.to_vec())
             }
             AttributesOf::Resource(r) => {
                 let entry = &mut resources[r];
                 let resource = entry.resource;
                 entry.attributes.get_or_insert_with(|| match resource {
-                    Some(at) => repeated(storage, at, field::resource::ATTRIBUTES).collect(),
+                    Some(at) => attributes_of(storage, at, field::resource::ATTRIBUTES).collect(),
                     None => Vec::new(),
                 })
             }
@@ -228,34 +229,28 @@ impl Traces {
                 let entry = &mut scopes[s];
                 let scope = entry.scope;
                 entry.attributes.get_or_insert_with(|| match scope {
-                    Some(at) => repeated(storage, at, field::scope::ATTRIBUTES).collect(),
+                    Some(at) => attributes_of(storage, at, field::scope::ATTRIBUTES).collect(),
                     None => Vec::new(),
                 })
             }
             AttributesOf::Event(s, e) => {
-                let item = &mut events_mut(storage, &mut spans[s])[e];
+                let item = &mut events_mut(events, &mut spans[s])[e];
                 let message = item.message;
                 item.attributes.get_or_insert_with(|| {
-                    repeated(storage, message, field::event::ATTRIBUTES).collect()
+                    attributes_of(storage, message, field::event::ATTRIBUTES).collect()
                 })
             }
             AttributesOf::Link(s, l) => {
                 let entry = &mut spans[s];
-                let message = entry.message;
-                let links = entry
+                let original = &links[run(&entry.links)];
+                let link = original[l];
+                let items = entry
                     .patch
                     .get_or_insert_default()
                     .links
-                    .get_or_insert_with(|| {
-                        repeated(storage, message, field::span::LINKS)
-                            .map(|_| LinkItem::default())
-                            .collect()
-                    });
-                let link = repeated(storage, message, field::span::LINKS)
-                    .nth(l)
-                    .unwrap_or_default();
-                links[l].attributes.get_or_insert_with(|| {
-                    repeated(storage, link, field::link::ATTRIBUTES).collect()
+                    .get_or_insert_with(|| vec![LinkItem::default(); original.len()]);
+                items[l].attributes.get_or_insert_with(|| {
+                    attributes_of(storage, link, field::link::ATTRIBUTES).collect()
                 })
             }
         };
@@ -289,24 +284,24 @@ impl Traces {
     pub fn set_event_name(&mut self, index: usize, event: usize, name: &str) {
         let loc = self.storage.append(name.as_bytes());
         self.mark_changed(index);
-        let Traces { storage, spans, .. } = self;
-        events_mut(storage, &mut spans[index])[event].name = Some(loc);
+        let Traces { events, spans, .. } = self;
+        events_mut(events, &mut spans[index])[event].name = Some(loc);
     }
 
     /// Drops events `events` (indices in the span's current event list, ascending, no
     /// repeats) of span `index`, counting them in its dropped-events count.
-    pub fn drop_events(&mut self, index: usize, events: &[usize]) {
+    pub fn drop_events(&mut self, index: usize, dropped: &[usize]) {
         let dropped_before = self.span(index).dropped_events_count;
         self.mark_changed(index);
-        let Traces { storage, spans, .. } = self;
+        let Traces { events, spans, .. } = self;
         let entry = &mut spans[index];
-        let list = events_mut(storage, entry);
-        for &event in events.iter().rev() {
+        let list = events_mut(events, entry);
+        for &event in dropped.iter().rev() {
             list.remove(event);
         }
         let patch = entry.patch.get_or_insert_default();
         patch.dropped_events_count =
-            Some(dropped_before.saturating_add(events.len().min(u32::MAX as usize) as u32));
+            Some(dropped_before.saturating_add(dropped.len().min(u32::MAX as usize) as u32));
     }
 
     fn patch_mut(&mut self, index: usize) -> &mut SpanPatch {
@@ -315,18 +310,20 @@ impl Traces {
     }
 }
 
-/// A span's event list for editing, copied out of the request (as locations) the first time.
-fn events_mut<'a>(storage: &Storage, entry: &'a mut super::SpanEntry) -> &'a mut Vec<EventItem> {
-    let message = entry.message;
+/// A span's event list for editing, copied out of the batch's index (as locations) the
+/// first time.
+fn events_mut<'a>(events: &[Loc], entry: &'a mut super::SpanEntry) -> &'a mut Vec<EventItem> {
+    let original = &events[run(&entry.events)];
     entry
         .patch
         .get_or_insert_default()
         .events
-        .get_or_insert_with(|| {
-            repeated(storage, message, field::span::EVENTS)
-                .map(EventItem::original)
-                .collect()
-        })
+        .get_or_insert_with(|| original.iter().copied().map(EventItem::original).collect())
+}
+
+/// A run of one of the batch's tables as a slice range.
+fn run(run: &std::ops::Range<u32>) -> std::ops::Range<usize> {
+    run.start as usize..run.end as usize
 }
 
 /// Writes a `Status` message's content.

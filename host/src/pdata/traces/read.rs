@@ -140,6 +140,56 @@ impl Iterator for Items<'_> {
     }
 }
 
+/// An attribute: its `KeyValue` message, and where its key and value are inside it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    /// The `KeyValue` message.
+    pub kv: Loc,
+    /// Its key (UTF-8).
+    pub key: Loc,
+    /// Its `AnyValue` message, if it has one.
+    pub value: Option<Loc>,
+}
+
+impl Attr {
+    /// The attribute whose `KeyValue` message is at `kv`.
+    pub fn read(storage: &Storage, kv: Loc) -> Attr {
+        let (key, value) = key_value(storage, kv);
+        Attr { kv, key, value }
+    }
+}
+
+/// An attribute list: indexed (as it arrived, or after edits), or read off the wire.
+pub enum Attrs<'a> {
+    /// Known locations.
+    Listed(std::slice::Iter<'a, Attr>),
+    /// The `KeyValue` messages of a message's repeated field, read as they come.
+    Wire(&'a Storage, Items<'a>),
+}
+
+impl Attrs<'_> {
+    /// No attributes.
+    pub fn none() -> Self {
+        Attrs::Listed([].iter())
+    }
+}
+
+impl Iterator for Attrs<'_> {
+    type Item = Attr;
+
+    fn next(&mut self) -> Option<Attr> {
+        match self {
+            Attrs::Listed(iter) => iter.next().copied(),
+            Attrs::Wire(storage, items) => items.next().map(|kv| Attr::read(storage, kv)),
+        }
+    }
+}
+
+/// The attributes of the message at `message` (its repeated field `number`).
+pub fn attributes_of(storage: &Storage, message: Loc, number: u32) -> Attrs<'_> {
+    Attrs::Wire(storage, repeated(storage, message, number))
+}
+
 /// The occurrences of repeated field `number` in the message at `message`.
 pub fn repeated(storage: &Storage, message: Loc, number: u32) -> Items<'_> {
     Items::Wire {
@@ -209,38 +259,7 @@ impl Traces {
     /// Span `index`'s fields, as edits left them.
     pub fn span(&self, index: usize) -> SpanFields {
         let entry = &self.spans[index];
-        let mut out = SpanFields::default();
-        let mut status = None;
-        for f in fields(&self.storage, entry.message).flatten() {
-            use field::span::*;
-            match (f.number, f.value) {
-                (TRACE_ID, Value::Len(at)) => out.trace_id = at,
-                (SPAN_ID, Value::Len(at)) => out.span_id = at,
-                (TRACE_STATE, Value::Len(at)) => out.trace_state = at,
-                (PARENT_SPAN_ID, Value::Len(at)) => out.parent_span_id = at,
-                (NAME, Value::Len(at)) => out.name = at,
-                (KIND, Value::Varint(v)) => out.kind = v as i32,
-                (START_TIME, Value::Fixed64(v)) => out.start_time_unix_nano = v,
-                (END_TIME, Value::Fixed64(v)) => out.end_time_unix_nano = v,
-                (DROPPED_ATTRIBUTES_COUNT, Value::Varint(v)) => {
-                    out.dropped_attributes_count = v as u32
-                }
-                (DROPPED_EVENTS_COUNT, Value::Varint(v)) => out.dropped_events_count = v as u32,
-                (DROPPED_LINKS_COUNT, Value::Varint(v)) => out.dropped_links_count = v as u32,
-                (STATUS, Value::Len(at)) => status = Some(at),
-                (FLAGS, Value::Fixed32(v)) => out.flags = v,
-                _ => {}
-            }
-        }
-        if let Some(status) = status {
-            for f in fields(&self.storage, status).flatten() {
-                match (f.number, f.value) {
-                    (field::status::MESSAGE, Value::Len(at)) => out.status_message = at,
-                    (field::status::CODE, Value::Varint(v)) => out.status_code = v as i32,
-                    _ => {}
-                }
-            }
-        }
+        let mut out = entry.fields;
         if let Some(patch) = &entry.patch {
             patch.apply_to(&mut out);
         }
@@ -249,20 +268,26 @@ impl Traces {
 
     /// The bytes of span `index`'s trace id (16, checked when read).
     pub fn trace_id(&self, index: usize) -> &[u8] {
-        let entry = &self.spans[index];
-        let loc = repeated(&self.storage, entry.message, field::span::TRACE_ID)
-            .last()
-            .unwrap_or_default();
-        self.storage.bytes(loc)
+        self.storage.bytes(self.spans[index].fields.trace_id)
     }
 
-    /// Span `index`'s attributes (`KeyValue` messages), as edits left them.
-    pub fn span_attributes(&self, index: usize) -> Items<'_> {
+    /// Span `index`'s attributes, as edits left them.
+    pub fn span_attributes(&self, index: usize) -> Attrs<'_> {
         let entry = &self.spans[index];
         match entry.patch.as_ref().and_then(|p| p.attributes.as_ref()) {
-            Some(list) => Items::Listed(list.iter()),
-            None => repeated(&self.storage, entry.message, field::span::ATTRIBUTES),
+            Some(list) => Attrs::Listed(list.iter()),
+            None => Attrs::Listed(self.attributes[range(&entry.attributes)].iter()),
         }
+    }
+
+    /// Span `index`'s `Event` messages as it arrived.
+    pub(super) fn original_events(&self, index: usize) -> &[Loc] {
+        &self.events[range(&self.spans[index].events)]
+    }
+
+    /// Span `index`'s `Link` messages.
+    pub(super) fn original_links(&self, index: usize) -> &[Loc] {
+        &self.links[range(&self.spans[index].links)]
     }
 
     /// The number of events span `index` has, as edits left them.
@@ -270,17 +295,17 @@ impl Traces {
         let entry = &self.spans[index];
         match entry.patch.as_ref().and_then(|p| p.events.as_ref()) {
             Some(events) => events.len(),
-            None => repeated(&self.storage, entry.message, field::span::EVENTS).count(),
+            None => entry.events.len(),
         }
     }
 
     /// The number of links span `index` has.
     pub fn link_count(&self, index: usize) -> usize {
-        repeated(&self.storage, self.spans[index].message, field::span::LINKS).count()
+        self.spans[index].links.len()
     }
 
     /// Calls `each` with the fields and attributes of every event of span `index`, in order.
-    pub fn each_event<'s>(&'s self, index: usize, mut each: impl FnMut(EventFields, Items<'s>)) {
+    pub fn each_event<'s>(&'s self, index: usize, mut each: impl FnMut(EventFields, Attrs<'s>)) {
         let entry = &self.spans[index];
         match entry.patch.as_ref().and_then(|p| p.events.as_ref()) {
             Some(events) => {
@@ -295,7 +320,7 @@ impl Traces {
                 }
             }
             None => {
-                for message in repeated(&self.storage, entry.message, field::span::EVENTS) {
+                for &message in self.original_events(index) {
                     let (fields, attributes) = read_event(&self.storage, message, None, None);
                     each(fields, attributes);
                 }
@@ -304,11 +329,10 @@ impl Traces {
     }
 
     /// Calls `each` with the fields and attributes of every link of span `index`, in order.
-    pub fn each_link<'s>(&'s self, index: usize, mut each: impl FnMut(LinkFields, Items<'s>)) {
+    pub fn each_link<'s>(&'s self, index: usize, mut each: impl FnMut(LinkFields, Attrs<'s>)) {
         let entry = &self.spans[index];
         let patched = entry.patch.as_ref().and_then(|p| p.links.as_ref());
-        let originals = repeated(&self.storage, entry.message, field::span::LINKS);
-        for (position, message) in originals.enumerate() {
+        for (position, &message) in self.original_links(index).iter().enumerate() {
             let mut out = LinkFields::default();
             for f in fields(&self.storage, message).flatten() {
                 use field::link::*;
@@ -324,8 +348,8 @@ impl Traces {
                 }
             }
             let attributes = match patched.and_then(|links| links[position].attributes.as_ref()) {
-                Some(list) => Items::Listed(list.iter()),
-                None => repeated(&self.storage, message, field::link::ATTRIBUTES),
+                Some(list) => Attrs::Listed(list.iter()),
+                None => attributes_of(&self.storage, message, field::link::ATTRIBUTES),
             };
             each(out, attributes);
         }
@@ -353,14 +377,14 @@ impl Traces {
     }
 
     /// Resource `index`'s attributes, as edits left them.
-    pub fn resource_attributes(&self, index: usize) -> Items<'_> {
+    pub fn resource_attributes(&self, index: usize) -> Attrs<'_> {
         let entry = &self.resources[index];
         match (&entry.attributes, entry.resource) {
-            (Some(list), _) => Items::Listed(list.iter()),
+            (Some(list), _) => Attrs::Listed(list.iter()),
             (None, Some(resource)) => {
-                repeated(&self.storage, resource, field::resource::ATTRIBUTES)
+                attributes_of(&self.storage, resource, field::resource::ATTRIBUTES)
             }
-            (None, None) => Items::none(),
+            (None, None) => Attrs::none(),
         }
     }
 
@@ -381,12 +405,12 @@ impl Traces {
     }
 
     /// Scope `index`'s attributes, as edits left them.
-    pub fn scope_attributes(&self, index: usize) -> Items<'_> {
+    pub fn scope_attributes(&self, index: usize) -> Attrs<'_> {
         let entry = &self.scopes[index];
         match (&entry.attributes, entry.scope) {
-            (Some(list), _) => Items::Listed(list.iter()),
-            (None, Some(scope)) => repeated(&self.storage, scope, field::scope::ATTRIBUTES),
-            (None, None) => Items::none(),
+            (Some(list), _) => Attrs::Listed(list.iter()),
+            (None, Some(scope)) => attributes_of(&self.storage, scope, field::scope::ATTRIBUTES),
+            (None, None) => Attrs::none(),
         }
     }
 }
@@ -396,8 +420,8 @@ fn read_event<'a>(
     storage: &'a Storage,
     message: Loc,
     name: Option<Loc>,
-    attributes: Option<&'a Vec<Loc>>,
-) -> (EventFields, Items<'a>) {
+    attributes: Option<&'a Vec<Attr>>,
+) -> (EventFields, Attrs<'a>) {
     let mut out = EventFields::default();
     for f in fields(storage, message).flatten() {
         match (f.number, f.value) {
@@ -413,10 +437,15 @@ fn read_event<'a>(
         out.name = name;
     }
     let attributes = match attributes {
-        Some(list) => Items::Listed(list.iter()),
-        None => repeated(storage, message, field::event::ATTRIBUTES),
+        Some(list) => Attrs::Listed(list.iter()),
+        None => attributes_of(storage, message, field::event::ATTRIBUTES),
     };
     (out, attributes)
+}
+
+/// A run of one of the batch's tables as a slice range.
+fn range(run: &std::ops::Range<u32>) -> std::ops::Range<usize> {
+    run.start as usize..run.end as usize
 }
 
 fn last_string(storage: &Storage, message: Loc, number: u32) -> Loc {
