@@ -139,19 +139,23 @@ pub fn segment(message: Message, number: u32, index: u32) -> Segment {
     }
 }
 
+/// Where the last occurrences of fields 1 to 4 of a message are, when they are
+/// length-delimited: what a caller reads next (a `KeyValue`'s key and value) needs no
+/// second walk.
+pub type Last = [Option<Loc>; 5];
+
 /// Checks the message of type `message` at `loc` of `buf` (at nesting level `depth`), and
-/// every message inside it.
+/// every message inside it. Returns where its fields 1 to 4 last were.
 pub fn validate(
     buf: &[u8],
     loc: Loc,
     message: Message,
     depth: usize,
     findings: &mut Findings,
-) -> Result<(), DecodeError> {
+) -> Result<Last, DecodeError> {
     let bytes = &buf[loc.offset as usize..loc.end()];
     let mut counts = Counts::new();
-    // The last trace id, span id and parent span id (fields 1, 2 and 4 of spans and links).
-    let mut ids = [None::<usize>; 5];
+    let mut last: Last = [None; 5];
     let mut variants = 0u32;
     for field in Fields::new(bytes, loc.offset) {
         let field = field?;
@@ -162,29 +166,30 @@ pub fn validate(
         let check = |result: Result<(), DecodeError>| {
             result.map_err(|e| e.within(segment(message, field.number, index)))
         };
+        if let (Some(slot), crate::pdata::wire::Value::Len(at)) =
+            (last.get_mut(field.number as usize), field.value)
+        {
+            *slot = Some(at);
+        }
         if field.value.wire_type() != kind.wire_type() {
-            return check(Err(WireError::UnexpectedWireType {
+            check(Err(WireError::UnexpectedWireType {
                 field: field.number,
                 found: field.value.wire_type(),
                 expected: kind.wire_type(),
             }
-            .into()));
+            .into()))?;
         }
         match kind {
             Kind::Str => {
                 let value = field.len()?;
                 if std::str::from_utf8(&buf[value.offset as usize..value.end()]).is_err() {
-                    return check(Err(WireError::Utf8(field.number).into()));
+                    check(Err(WireError::Utf8(field.number).into()))?;
                 }
             }
-            Kind::Bytes => {
-                if let Some(slot) = ids.get_mut(field.number as usize) {
-                    *slot = Some(field.len()?.len as usize);
-                }
-            }
+            Kind::Bytes => {}
             Kind::Msg(inner) => {
                 if depth + 1 > RECURSION_LIMIT {
-                    return check(Err(WireError::TooDeep.into()));
+                    check(Err(WireError::TooDeep.into()))?;
                 }
                 if index > 0 && !message.repeated(field.number) {
                     findings.needs_merge = true;
@@ -192,7 +197,7 @@ pub fn validate(
                 if message == Message::AnyValue {
                     variants += 1;
                 }
-                check(validate(buf, field.len()?, inner, depth + 1, findings))?;
+                check(validate(buf, field.len()?, inner, depth + 1, findings).map(|_| ()))?;
             }
             Kind::Varint | Kind::Fixed64 | Kind::Fixed32 => {}
         }
@@ -201,13 +206,14 @@ pub fn validate(
         findings.needs_merge = true;
     }
     if findings.check_ids && matches!(message, Message::Span | Message::Link) {
-        check_id(message, 1, ids[1].unwrap_or(0), &[16], "16")?;
-        check_id(message, 2, ids[2].unwrap_or(0), &[8], "8")?;
+        let len = |n: usize| last[n].map_or(0, |at| at.len as usize);
+        check_id(message, 1, len(1), &[16], "16")?;
+        check_id(message, 2, len(2), &[8], "8")?;
         if message == Message::Span {
-            check_id(message, 4, ids[4].unwrap_or(0), &[0, 8], "0 or 8")?;
+            check_id(message, 4, len(4), &[0, 8], "0 or 8")?;
         }
     }
-    Ok(())
+    Ok(last)
 }
 
 fn check_id(

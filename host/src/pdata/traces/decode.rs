@@ -6,10 +6,12 @@ use prost::Message as _;
 
 use crate::pdata::schema::{Kind, Message, field};
 use crate::pdata::storage::Storage;
-use crate::pdata::validate::{Counts, DecodeError, Findings, Problem, Segment, segment, validate};
+use crate::pdata::validate::{
+    Counts, DecodeError, Findings, Last, Problem, Segment, segment, validate,
+};
 use crate::pdata::wire::{Field, Fields, Loc, Value, WireError};
 
-use super::read::{Attr, SpanFields, key_value};
+use super::read::{Attr, SpanFields};
 use super::{ResourceEntry, ScopeEntry, SpanEntry, Traces};
 
 /// See [`Traces::decode`]; `check_ids` as in [`Findings`].
@@ -186,13 +188,14 @@ fn span(
         let Some((kind, _)) = Message::Span.field(f.number) else {
             continue;
         };
-        span_field(buf, f, kind, &mut fields, findings)
+        let last = span_field(buf, f, kind, &mut fields, findings)
             .map_err(|e| e.within(segment(Message::Span, f.number, index)))?;
         match (f.number, f.value) {
-            (ATTRIBUTES, Value::Len(kv)) => {
-                let (key, value) = key_value(buf, kv);
-                traces.attributes.push(Attr { kv, key, value });
-            }
+            (ATTRIBUTES, Value::Len(kv)) => traces.attributes.push(Attr {
+                kv,
+                key: last[field::key_value::KEY as usize].unwrap_or_default(),
+                value: last[field::key_value::VALUE as usize],
+            }),
             (EVENTS, Value::Len(event)) => traces.events.push(event),
             (LINKS, Value::Len(link)) => traces.links.push(link),
             (STATUS, Value::Len(loc)) => findings.needs_merge |= status.replace(loc).is_some(),
@@ -226,15 +229,16 @@ fn span(
     })
 }
 
-/// Checks one field of a span against its schema `kind` (a message: all of it), and keeps
-/// its value in `fields` if it is a scalar or a string of the span.
+/// Checks one field of a span against its schema `kind` (a message: all of it, returning
+/// where its first fields are), and keeps its value in `fields` if it is a scalar or a string
+/// of the span.
 fn span_field(
     buf: &Storage,
     f: Field,
     kind: Kind,
     fields: &mut SpanFields,
     findings: &mut Findings,
-) -> Result<(), DecodeError> {
+) -> Result<Last, DecodeError> {
     use field::span::*;
     if f.value.wire_type() != kind.wire_type() {
         return Err(WireError::UnexpectedWireType {
@@ -244,11 +248,14 @@ fn span_field(
         }
         .into());
     }
-    match (kind, f.value) {
-        (Kind::Str, _) => string(buf, f)?,
+    let last = match (kind, f.value) {
+        (Kind::Str, _) => {
+            string(buf, f)?;
+            Last::default()
+        }
         (Kind::Msg(inner), Value::Len(loc)) => validate(buf.original(), loc, inner, 4, findings)?,
-        _ => {}
-    }
+        _ => Last::default(),
+    };
     match (f.number, f.value) {
         (TRACE_ID, Value::Len(at)) => fields.trace_id = at,
         (SPAN_ID, Value::Len(at)) => fields.span_id = at,
@@ -264,7 +271,7 @@ fn span_field(
         (FLAGS, Value::Fixed32(v)) => fields.flags = v,
         _ => {}
     }
-    Ok(())
+    Ok(last)
 }
 
 /// Checks that a span's id (field `number`, at `loc`) has an allowed length.
