@@ -168,6 +168,7 @@ impl<'a> Fields<'a> {
         }
     }
 
+    #[inline]
     fn varint(&mut self) -> Result<u64, WireError> {
         let (value, used) = read_varint(&self.bytes[self.pos..])?;
         self.pos += used;
@@ -183,6 +184,7 @@ impl<'a> Fields<'a> {
         Ok(start)
     }
 
+    #[inline]
     fn next_field(&mut self) -> Result<Field, WireError> {
         let start = self.pos;
         let key = self.varint()?;
@@ -263,6 +265,7 @@ impl<'a> Fields<'a> {
 impl Iterator for Fields<'_> {
     type Item = Result<Field, WireError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.pos >= self.bytes.len() {
             return None;
@@ -286,7 +289,14 @@ fn split_key(key: u64) -> Result<(u32, u8), WireError> {
 
 /// Reads a varint from the start of `bytes`: its value and how many bytes it took. At most
 /// ten bytes, the tenth no more than 1, as prost reads them.
+#[inline]
 pub fn read_varint(bytes: &[u8]) -> Result<(u64, usize), WireError> {
+    // Most varints on the wire (keys, lengths of strings) are one byte.
+    if let Some(&byte) = bytes.first()
+        && byte < 0x80
+    {
+        return Ok((u64::from(byte), 1));
+    }
     let mut value = 0u64;
     for (i, &byte) in bytes.iter().take(10).enumerate() {
         if i == 9 && byte > 1 {
