@@ -102,9 +102,7 @@ impl OtlpSink {
             .lock()
             .unwrap()
             .iter()
-            .flat_map(|request| &request.resource_spans)
-            .flat_map(|rs| &rs.scope_spans)
-            .map(|ss| ss.spans.len())
+            .map(weft::pdata::traces::decoded_span_count)
             .sum()
     }
 

@@ -28,16 +28,6 @@ pub fn ids_valid(request: &ExportTraceServiceRequest) -> bool {
         })
 }
 
-/// The number of spans of a decoded request.
-pub fn span_count(request: &ExportTraceServiceRequest) -> usize {
-    request
-        .resource_spans
-        .iter()
-        .flat_map(|rs| &rs.scope_spans)
-        .map(|ss| ss.spans.len())
-        .sum()
-}
-
 /// Builds the full view of `batch`, records and packed, and checks both.
 pub fn check_batch(batch: &Traces) {
     let view = weft::contract::build_view(batch, &weft::contract::full_interest());

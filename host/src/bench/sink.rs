@@ -55,8 +55,10 @@ struct Counters {
 
 impl Counters {
     fn record(&self, request: &ExportTraceServiceRequest, over_grpc: bool) {
-        self.spans
-            .fetch_add(spans_in(request) as u64, Ordering::Relaxed);
+        self.spans.fetch_add(
+            crate::pdata::traces::decoded_span_count(request) as u64,
+            Ordering::Relaxed,
+        );
         if over_grpc {
             self.grpc_requests.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -157,16 +159,6 @@ impl CountingSink {
         }
         Ok(self.counters.report())
     }
-}
-
-/// The spans in a decoded request.
-fn spans_in(request: &ExportTraceServiceRequest) -> usize {
-    request
-        .resource_spans
-        .iter()
-        .flat_map(|rs| &rs.scope_spans)
-        .map(|ss| ss.spans.len())
-        .sum()
 }
 
 struct GrpcCounter(Arc<Counters>);

@@ -93,6 +93,18 @@ struct SpanEntry {
     dropped: bool,
 }
 
+/// The number of spans of a request decoded by prost (the benchmark sink, tests).
+pub fn decoded_span_count(
+    request: &opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+) -> usize {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum()
+}
+
 impl Traces {
     /// Reads `bytes` as an `ExportTraceServiceRequest`, checking every field against the OTLP
     /// schema (wire types, UTF-8 strings, nesting, id lengths) and indexing its spans. The
