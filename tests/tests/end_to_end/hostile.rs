@@ -150,13 +150,17 @@ quarantine_ms = 60000
         .export(request_named(100, 10, |_| "fine".into()))
         .await
         .unwrap();
-    // Every batch is accounted for: failed in a call, or refused by the open breaker.
+    // Every batch is accounted for: failed in a call, or refused by the open breaker, and
+    // its spans counted as dropped (counted just after the failure: wait for both).
     let calls = "weft_processor_calls_total{processor=\"hostile\"}";
     let quarantined = "weft_processor_errors_total{processor=\"hostile\",kind=\"quarantined\"}";
+    let dropped = "weft_pipeline_spans_dropped_on_error_total";
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let scrape = loop {
         let (_, scrape) = get(admin, "/metrics").await;
-        if sample(&scrape, calls) + sample(&scrape, quarantined) == 7 {
+        if sample(&scrape, calls) + sample(&scrape, quarantined) == 7
+            && sample(&scrape, dropped) == 70
+        {
             break scrape;
         }
         assert!(std::time::Instant::now() < deadline, "{scrape}");
@@ -176,10 +180,7 @@ quarantine_ms = 60000
         sample(&scrape, "weft_processor_quarantined{processor=\"hostile\"}"),
         1
     );
-    assert_eq!(
-        sample(&scrape, "weft_pipeline_spans_dropped_on_error_total"),
-        70
-    );
+    assert_eq!(sample(&scrape, dropped), 70);
 }
 
 /// A log writer that keeps everything in memory.
