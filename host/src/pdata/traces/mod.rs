@@ -168,19 +168,9 @@ impl Traces {
         self.scopes.len()
     }
 
-    /// Whether span `index` was dropped.
-    pub fn is_dropped(&self, index: usize) -> bool {
-        self.spans[index].dropped
-    }
-
     /// The scope of span `index`.
     pub fn scope_of(&self, span: usize) -> usize {
         self.spans[span].scope as usize
-    }
-
-    /// The resource of scope `index`.
-    pub fn resource_of(&self, scope: usize) -> usize {
-        self.scopes[scope].resource as usize
     }
 
     /// The spans of scope `index`.

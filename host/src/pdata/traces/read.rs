@@ -105,8 +105,6 @@ pub enum AnyValue {
 
 /// The messages of one repeated field: from a patch's list, or read off the wire.
 pub enum Items<'a> {
-    /// A patched list.
-    Listed(std::slice::Iter<'a, Loc>),
     /// Occurrences of field `number` of a message.
     Wire {
         /// The message's fields.
@@ -116,19 +114,11 @@ pub enum Items<'a> {
     },
 }
 
-impl Items<'_> {
-    /// No items.
-    pub fn none() -> Self {
-        Items::Listed([].iter())
-    }
-}
-
 impl Iterator for Items<'_> {
     type Item = Loc;
 
     fn next(&mut self) -> Option<Loc> {
         match self {
-            Items::Listed(iter) => iter.next().copied(),
             Items::Wire { fields, number } => fields.find_map(|f| match f {
                 Ok(f) if f.number == *number => match f.value {
                     Value::Len(loc) => Some(loc),
@@ -219,11 +209,6 @@ pub fn key_value(storage: &Storage, loc: Loc) -> (Loc, Option<Loc>) {
         }
     }
     (key, value)
-}
-
-/// The key of the `KeyValue` at `loc`, as bytes.
-pub fn key_of(storage: &Storage, loc: Loc) -> &[u8] {
-    storage.bytes(key_value(storage, loc).0)
 }
 
 /// The `AnyValue` message at `loc` (`None`: an attribute with no value).
