@@ -9,10 +9,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::contract::{apply_edits, build_view};
 use crate::pdata::Traces;
+use crate::pdata::traces::join_fragments;
 use crate::sandbox::{
     ComponentCache, Grants, Limits, LoadedPlugin, PluginEngine, PluginError, World,
 };
-use crate::tail::{DecodedTrace, Fragment, join_traces, regroup, split_by_trace};
+use crate::tail::{group_by_trace, join_traces};
 
 /// Runs `plugin` (a `.wasm` path or `builtin:NAME`) with the config table in `config` on the
 /// OTLP JSON in `input`. Without `expect`, prints the result as OTLP JSON; with it, compares and
@@ -118,30 +119,17 @@ fn decide(
     loaded: &Arc<LoadedPlugin>,
     request: &ExportTraceServiceRequest,
 ) -> anyhow::Result<ExportTraceServiceRequest> {
-    let mut traces: Vec<DecodedTrace> = Vec::new();
-    for fragment in split_by_trace(request.clone()) {
-        match traces.iter_mut().find(|t| t.key == fragment.key) {
-            Some(trace) => {
-                trace.spans += fragment.spans.len();
-                trace.fragments.push(fragment);
-            }
-            None => traces.push(DecodedTrace {
-                key: fragment.key,
-                spans: fragment.spans.len(),
-                fragments: vec![fragment],
-            }),
-        }
-    }
-    // The output keeps each kept trace's spans apart, as the input file's traces were.
-    let by_trace: Vec<Vec<Fragment>> = traces.iter().map(|t| t.fragments.clone()).collect();
-    let (joined, ranges) = join_traces(&mut traces);
+    let fragments = Traces::from_request(request)
+        .split_by_trace()
+        .context("splitting the input by trace")?;
+    let traces = group_by_trace(fragments);
+    let (joined, ranges) =
+        join_traces(traces.iter().map(|t| &t.fragments)).context("joining the input's traces")?;
     let mut instance = loaded.instantiate()?;
-    let joined = Traces::from_request(&joined);
     let decisions = instance.decide(&build_view(&joined, loaded.interest()), &ranges, 0)?;
+    // The output keeps each kept trace's spans apart, as the input file's traces were.
     let mut kept = Vec::new();
-    for (((trace, fragments), range), decision) in
-        traces.iter().zip(by_trace).zip(&ranges).zip(&decisions)
-    {
+    for ((trace, range), decision) in traces.iter().zip(&ranges).zip(&decisions) {
         let hex = crate::codec::hex(&trace.key);
         let verdict = if decision.keep { "keep" } else { "drop" };
         let reason = match decision.reason.as_str() {
@@ -150,12 +138,11 @@ fn decide(
         };
         eprintln!("trace {hex}: {verdict} ({} span(s)){reason}", range.len);
         if decision.keep {
-            kept.extend(regroup(fragments));
+            // Requests concatenate: each kept trace is `ResourceSpans` of its own.
+            kept.extend_from_slice(&join_fragments(&trace.fragments));
         }
     }
-    Ok(ExportTraceServiceRequest {
-        resource_spans: kept,
-    })
+    Ok(prost::Message::decode(kept.as_slice())?)
 }
 
 fn read_otlp_json(path: &Path) -> anyhow::Result<ExportTraceServiceRequest> {

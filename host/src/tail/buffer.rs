@@ -1,108 +1,25 @@
 //! The buffer of traces waiting for a decision.
 //!
-//! Fragments are kept protobuf-encoded: a decoded span takes several times its encoded size in
-//! separate allocations, and a buffered span is only read once, when its trace is decided. The
-//! resource and scope a request's fragments share are encoded once and held by every fragment
-//! split from them; the buffer charges each such shared part to its byte count once, while any
-//! buffered fragment holds it.
+//! Fragments are kept as the bytes they arrived as (a buffered span is only read once, when
+//! its trace is decided). The resource and scope a request's fragments share are held once by
+//! every fragment split from them; the buffer charges each such shared part to its byte count
+//! once, while any buffered fragment holds it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
+use super::fragments::{Fragment, Origin, TraceKey};
 
-use super::fragments::{DecodedTrace, Fragment, Origin, TraceKey};
-
-/// The field number of `spans` in `ScopeSpans`: a fragment's spans are encoded as that field
-/// alone, so that they decode as a `ScopeSpans` without scope.
-const SCOPE_SPANS_SPANS: u32 = 2;
-
-/// Bookkeeping charged for each buffered fragment on top of its encoded spans.
-const FRAGMENT_OVERHEAD: usize = size_of::<BufferedFragment>();
+/// Bookkeeping charged for each buffered fragment on top of its spans' bytes.
+const FRAGMENT_OVERHEAD: usize = size_of::<Fragment>();
 
 /// Bookkeeping charged for each buffered trace: its map entry and its place in arrival order.
 const TRACE_OVERHEAD: usize = size_of::<(TraceKey, PendingTrace)>() + size_of::<TraceKey>();
 
-/// A resource and scope of a request, encoded once for every fragment split from them.
-#[derive(Debug)]
-pub struct EncodedOrigin {
-    /// The resource, as an encoded `ResourceSpans` without scopes; shared by the origins of
-    /// every scope under it.
-    resource: Arc<Vec<u8>>,
-    /// The scope, as an encoded `ScopeSpans` without spans.
-    scope: Vec<u8>,
-}
-
-impl EncodedOrigin {
-    /// What holding the origin itself costs (its resource is charged separately).
-    fn charge(&self) -> usize {
-        size_of::<Self>() + self.scope.len()
-    }
-}
-
-/// One fragment as the buffer holds it: its spans encoded, its resource and scope shared.
-#[derive(Debug)]
-pub struct BufferedFragment {
-    origin: Arc<EncodedOrigin>,
-    /// The spans, encoded as the `spans` field of a `ScopeSpans`.
-    spans: Vec<u8>,
-    /// How many spans.
-    count: usize,
-}
-
-/// Encodes fragments for the buffer. Fragments of one origin that come one after another (as
-/// [`split_by_trace`](super::split_by_trace) makes them) share one encoding of it, and origins
-/// of one resource one encoding of the resource.
-#[derive(Debug, Default)]
-pub struct FragmentEncoder {
-    last_origin: Option<(Arc<Origin>, Arc<EncodedOrigin>)>,
-    last_resource: Option<(Arc<ResourceSpans>, Arc<Vec<u8>>)>,
-}
-
-impl FragmentEncoder {
-    /// `fragment`, encoded for the buffer.
-    pub fn encode(&mut self, fragment: &Fragment) -> BufferedFragment {
-        BufferedFragment {
-            origin: self.origin(&fragment.origin),
-            spans: encode_spans(&fragment.spans),
-            count: fragment.spans.len(),
-        }
-    }
-
-    fn origin(&mut self, origin: &Arc<Origin>) -> Arc<EncodedOrigin> {
-        if let Some((last, encoded)) = &self.last_origin
-            && Arc::ptr_eq(last, origin)
-        {
-            return encoded.clone();
-        }
-        let encoded = Arc::new(EncodedOrigin {
-            resource: self.resource(&origin.resource),
-            scope: origin.scope.encode_to_vec(),
-        });
-        self.last_origin = Some((origin.clone(), encoded.clone()));
-        encoded
-    }
-
-    fn resource(&mut self, resource: &Arc<ResourceSpans>) -> Arc<Vec<u8>> {
-        if let Some((last, encoded)) = &self.last_resource
-            && Arc::ptr_eq(last, resource)
-        {
-            return encoded.clone();
-        }
-        let encoded = Arc::new(resource.encode_to_vec());
-        self.last_resource = Some((resource.clone(), encoded.clone()));
-        encoded
-    }
-}
-
-/// `spans` encoded as the `spans` field of a `ScopeSpans`.
-fn encode_spans(spans: &[Span]) -> Vec<u8> {
-    use prost::encoding::message;
-    let mut out = Vec::with_capacity(message::encoded_len_repeated(SCOPE_SPANS_SPANS, spans));
-    message::encode_repeated(SCOPE_SPANS_SPANS, spans, &mut out);
-    out
+/// What holding an origin itself costs (its resource is charged separately).
+fn origin_charge(origin: &Origin) -> usize {
+    size_of::<Origin>() + origin.scope.len()
 }
 
 /// The address of a shared part, which identifies it while it is alive.
@@ -116,7 +33,7 @@ pub struct PendingTrace {
     /// The trace id.
     pub key: TraceKey,
     /// Its spans as they arrived, one fragment per resource and scope of each request.
-    pub fragments: Vec<BufferedFragment>,
+    pub fragments: Vec<Fragment>,
     /// How many spans.
     pub spans: usize,
     /// The bytes charged for its fragments (shared resources and scopes are charged to the
@@ -124,102 +41,6 @@ pub struct PendingTrace {
     pub bytes: usize,
     /// When its first span arrived.
     pub first_seen: Instant,
-}
-
-/// Why a buffered fragment could not be decoded: a processor's edits nested its values
-/// deeper than the protobuf decoder's recursion limit (encoding has no such limit).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("a buffered {part} could not be decoded: {source}")]
-pub struct UndecodableFragment {
-    /// Which part: `resource`, `scope` or `spans`.
-    part: &'static str,
-    source: prost::DecodeError,
-}
-
-/// A shared part, decoded, or why it could not be.
-type Decoded<T> = Result<Arc<T>, UndecodableFragment>;
-
-/// Decodes traces taken out of the buffer, each shared resource and scope once, so that the
-/// decoded traces share them as the buffered ones did. A fragment that cannot be decoded is
-/// left out of its trace and tallied; the rest of the trace, and other traces, carry on.
-#[derive(Debug, Default)]
-pub struct TraceDecoder {
-    /// Decoded origins by the address of their encoding, which the entry keeps alive (so
-    /// that no address is reused while it is a key here).
-    origins: HashMap<usize, (Arc<EncodedOrigin>, Decoded<Origin>)>,
-    /// Decoded resources by the address of their encoding (kept alive by `origins`).
-    resources: HashMap<usize, Decoded<ResourceSpans>>,
-    undecodable_spans: usize,
-    first_error: Option<UndecodableFragment>,
-}
-
-impl TraceDecoder {
-    /// `trace`, decoded, without the fragments that could not be; its span count is of the
-    /// spans decoded.
-    pub fn decode(&mut self, trace: PendingTrace) -> DecodedTrace {
-        let mut fragments = Vec::with_capacity(trace.fragments.len());
-        for fragment in &trace.fragments {
-            match self.fragment(trace.key, fragment) {
-                Ok(decoded) => fragments.push(decoded),
-                Err(error) => {
-                    self.undecodable_spans += fragment.count;
-                    self.first_error.get_or_insert(error);
-                }
-            }
-        }
-        DecodedTrace {
-            key: trace.key,
-            spans: fragments.iter().map(|f| f.spans.len()).sum(),
-            fragments,
-        }
-    }
-
-    /// Spans left out so far because their fragment could not be decoded.
-    pub fn undecodable_spans(&self) -> usize {
-        self.undecodable_spans
-    }
-
-    /// Why the first fragment left out could not be decoded.
-    pub fn first_error(&self) -> Option<&UndecodableFragment> {
-        self.first_error.as_ref()
-    }
-
-    fn fragment(
-        &mut self,
-        key: TraceKey,
-        fragment: &BufferedFragment,
-    ) -> Result<Fragment, UndecodableFragment> {
-        let origin = self.origin(&fragment.origin)?;
-        let spans = decode::<ScopeSpans>("spans", &fragment.spans)?.spans;
-        Ok(Fragment { key, origin, spans })
-    }
-
-    fn origin(&mut self, encoded: &Arc<EncodedOrigin>) -> Result<Arc<Origin>, UndecodableFragment> {
-        if let Some((_, decoded)) = self.origins.get(&address(encoded)) {
-            return decoded.clone();
-        }
-        let decoded = self.resource(&encoded.resource).and_then(|resource| {
-            let scope = decode::<ScopeSpans>("scope", &encoded.scope)?;
-            Ok(Arc::new(Origin { resource, scope }))
-        });
-        self.origins
-            .insert(address(encoded), (encoded.clone(), decoded.clone()));
-        decoded
-    }
-
-    fn resource(&mut self, encoded: &Arc<Vec<u8>>) -> Decoded<ResourceSpans> {
-        self.resources
-            .entry(address(encoded))
-            .or_insert_with(|| decode::<ResourceSpans>("resource", encoded).map(Arc::new))
-            .clone()
-    }
-}
-
-fn decode<M: Message + Default>(
-    part: &'static str,
-    bytes: &[u8],
-) -> Result<M, UndecodableFragment> {
-    M::decode(bytes).map_err(|source| UndecodableFragment { part, source })
 }
 
 /// Traces waiting for their decision, oldest first.
@@ -237,7 +58,7 @@ pub struct TraceBuffer {
 
 impl TraceBuffer {
     /// Adds a fragment of trace `key` to its trace, starting the trace's wait if it is new.
-    pub fn add(&mut self, key: TraceKey, fragment: BufferedFragment, now: Instant) {
+    pub fn add(&mut self, key: TraceKey, fragment: Fragment, now: Instant) {
         self.hold_origin(&fragment.origin);
         let mut bytes = fragment.spans.len() + FRAGMENT_OVERHEAD;
         let trace = self.traces.entry(key).or_insert_with(|| {
@@ -306,14 +127,14 @@ impl TraceBuffer {
         Some(trace)
     }
 
-    fn hold_origin(&mut self, origin: &Arc<EncodedOrigin>) {
-        if self.hold(address(origin), origin.charge()) {
+    fn hold_origin(&mut self, origin: &Arc<Origin>) {
+        if self.hold(address(origin), origin_charge(origin)) {
             self.hold(address(&origin.resource), origin.resource.len());
         }
     }
 
-    fn release_origin(&mut self, origin: &Arc<EncodedOrigin>) {
-        if self.release(address(origin), origin.charge()) {
+    fn release_origin(&mut self, origin: &Arc<Origin>) {
+        if self.release(address(origin), origin_charge(origin)) {
             self.release(address(&origin.resource), origin.resource.len());
         }
     }
@@ -370,10 +191,12 @@ impl TraceBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tail::split_by_trace;
+    use crate::pdata::Traces;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
     use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
 
     fn span(trace: u8, n: u32) -> Span {
         let mut trace_id = vec![trace; 16];
@@ -403,10 +226,9 @@ mod tests {
 
     /// Buffers `request` as the stage does.
     fn buffer_request(buffer: &mut TraceBuffer, request: ExportTraceServiceRequest, now: Instant) {
-        let mut encoder = FragmentEncoder::default();
-        for fragment in split_by_trace(request) {
-            let buffered = encoder.encode(&fragment);
-            buffer.add(fragment.key, buffered, now);
+        let fragments = Traces::from_request(&request).split_by_trace().unwrap();
+        for fragment in fragments {
+            buffer.add(fragment.trace_id, fragment, now);
         }
     }
 
@@ -433,17 +255,13 @@ mod tests {
         assert_eq!((buffer.traces(), buffer.spans()), (2, 6));
         let (due, early) = buffer.take_due(wait, 100, usize::MAX, start + Duration::from_secs(9));
         assert!(due.is_empty() && early == 0);
-        let (mut due, _) = buffer.take_due(wait, 100, usize::MAX, start + Duration::from_secs(10));
+        let (due, _) = buffer.take_due(wait, 100, usize::MAX, start + Duration::from_secs(10));
         assert_eq!(due.len(), 1);
         assert_eq!(
             (due[0].key, due[0].spans, due[0].fragments.len()),
             ([1; 16], 5, 2)
         );
-        let mut decoder = TraceDecoder::default();
-        let decoded = decoder.decode(due.pop().unwrap());
-        assert_eq!((decoded.fragments.len(), decoded.spans), (2, 5));
-        assert_eq!(decoded.fragments[1].spans.len(), 3);
-        assert_eq!(decoder.undecodable_spans(), 0);
+        assert_eq!(due[0].fragments[1].count, 3);
         assert_eq!((buffer.traces(), buffer.spans()), (1, 1));
     }
 
@@ -497,14 +315,11 @@ mod tests {
             0,
             "the shared resource is released with its last trace"
         );
-        let mut decoder = TraceDecoder::default();
-        let decoded: Vec<_> = due.into_iter().map(|t| decoder.decode(t)).collect();
-        let first = &decoded[0].fragments[0].origin;
+        let first = &due[0].fragments[0].origin;
         assert!(
-            decoded
-                .iter()
-                .all(|t| Arc::ptr_eq(&t.fragments[0].origin, first)),
-            "decoded traces share the resource too"
+            due.iter()
+                .all(|t| Arc::ptr_eq(&t.fragments[0].origin.resource, &first.resource)),
+            "taken traces share the resource too"
         );
     }
 
@@ -527,57 +342,5 @@ mod tests {
         );
         buffer.take_all();
         assert_eq!(buffer.bytes(), 0);
-    }
-
-    /// An attribute value nested `levels` arrays deep.
-    fn nested(levels: usize) -> AnyValue {
-        let mut value = AnyValue {
-            value: Some(any_value::Value::IntValue(1)),
-        };
-        for _ in 0..levels {
-            value = AnyValue {
-                value: Some(any_value::Value::ArrayValue(ArrayValue {
-                    values: vec![value],
-                })),
-            };
-        }
-        value
-    }
-
-    #[test]
-    fn an_undecodable_fragment_is_left_out_and_counted() {
-        let mut deep = span(1, 1);
-        deep.attributes.push(KeyValue {
-            key: "deep".into(),
-            value: Some(nested(70)),
-            ..Default::default()
-        });
-        // Trace 1: the deep span in one scope, a plain span in another; trace 2: plain.
-        let request = request(
-            Resource::default(),
-            vec![vec![deep, span(2, 2)], vec![span(1, 1)]],
-        );
-        let start = Instant::now();
-        let mut buffer = TraceBuffer::default();
-        buffer_request(&mut buffer, request, start);
-        let mut decoder = TraceDecoder::default();
-        let decoded: Vec<_> = buffer
-            .take_all()
-            .into_iter()
-            .map(|t| decoder.decode(t))
-            .collect();
-        assert_eq!(decoder.undecodable_spans(), 1);
-        let error = decoder.first_error().unwrap().to_string();
-        assert!(
-            error.contains("spans") && error.contains("recursion limit"),
-            "{error}"
-        );
-        let spans: Vec<_> = decoded.iter().map(|t| (t.key[4], t.spans)).collect();
-        assert_eq!(
-            spans,
-            [(1, 1), (2, 1)],
-            "the rest of trace 1 and trace 2 decode"
-        );
-        assert_eq!(decoded[0].fragments[0].spans[0].attributes, []);
     }
 }

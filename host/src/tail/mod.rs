@@ -14,12 +14,9 @@ mod decided;
 mod fragments;
 mod sampler;
 
-pub use buffer::{
-    BufferedFragment, FragmentEncoder, PendingTrace, TraceBuffer, TraceDecoder, UndecodableFragment,
-};
+pub use buffer::{PendingTrace, TraceBuffer};
 pub use decided::DecisionCache;
 pub use fragments::{
-    DecodedTrace, Fragment, Origin, Regrouper, TraceKey, join_traces, regroup, retain_traces,
-    split_by_trace,
+    Fragment, Origin, TraceFragments, TraceKey, group_by_trace, join_traces, trace_key,
 };
 pub use sampler::{TailSampler, TailThread};

@@ -8,20 +8,17 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::Span;
 use tokio::sync::watch;
 
-use super::buffer::{BufferedFragment, FragmentEncoder, PendingTrace, TraceBuffer, TraceDecoder};
+use super::buffer::{PendingTrace, TraceBuffer};
 use super::decided::DecisionCache;
-use super::fragments::{
-    DecodedTrace, Fragment, TraceKey, join_traces, regroup, retain_traces, split_by_trace,
-};
+use super::fragments::{Fragment, TraceKey, join_traces};
 use crate::config::{OnError, OnShutdown, TailSamplingConfig};
 use crate::contract::bindings::Range as TraceRange;
 use crate::exporter::ExportFanout;
-use crate::pdata::Traces;
+use crate::pdata::traces::join_fragments;
+use crate::pdata::traces::patch::{AttributesOf, string_value};
+use crate::pdata::{DecodeError, Traces};
 use crate::pipeline::{Chain, ChainSpec};
 use crate::telemetry::{Component, Metrics, PipelineStats, ProcessorMetrics};
 
@@ -43,7 +40,7 @@ pub struct TailSampler {
     /// Wakes workers waiting for room in a full buffer.
     room: Condvar,
     metrics: Arc<Metrics>,
-    /// Whether undecodable buffered spans were logged already (they are logged once).
+    /// Whether undecodable spans were logged already (they are logged once).
     warned_undecodable: AtomicBool,
 }
 
@@ -102,41 +99,41 @@ impl TailSampler {
         counters: &ProcessorMetrics,
     ) -> Option<Traces> {
         let now = Instant::now();
-        PipelineStats::add(&counters.spans_in, batch.span_count() as u64);
-        // The buffer still splits decoded requests (reading traces as bytes is next).
-        let request = batch.to_request();
-        // Encoded outside the lock: the buffer keeps fragments encoded.
-        let mut encoder = FragmentEncoder::default();
-        let fragments: Vec<(Fragment, BufferedFragment)> = split_by_trace(request)
-            .into_iter()
-            .map(|fragment| {
-                let encoded = encoder.encode(&fragment);
-                (fragment, encoded)
-            })
-            .collect();
+        let spans = batch.span_count();
+        PipelineStats::add(&counters.spans_in, spans as u64);
+        // Split outside the lock: the buffer keeps each trace's spans as their bytes.
+        let fragments = match batch.split_by_trace() {
+            Ok(fragments) => fragments,
+            Err(error) => {
+                self.note_undecodable(spans, &error);
+                self.count_dropped(counters, spans);
+                return None;
+            }
+        };
         let (mut late_kept, mut late_kept_spans, mut late_dropped_spans) = (Vec::new(), 0, 0);
         let mut state = crate::sync::lock(&self.state);
         state.apply(settings);
-        for (fragment, encoded) in fragments {
-            if let Some(waiting) = state.in_flight.get_mut(&fragment.key) {
+        for fragment in fragments {
+            let key = fragment.trace_id;
+            if let Some(waiting) = state.in_flight.get_mut(&key) {
                 waiting.push(fragment);
                 continue;
             }
-            if !state.buffer.contains(&fragment.key) {
-                match state.decided.get(&fragment.key, now) {
+            if !state.buffer.contains(&key) {
+                match state.decided.get(&key, now) {
                     Some(true) => {
-                        late_kept_spans += fragment.spans.len();
+                        late_kept_spans += fragment.count;
                         late_kept.push(fragment);
                         continue;
                     }
                     Some(false) => {
-                        late_dropped_spans += fragment.spans.len();
+                        late_dropped_spans += fragment.count;
                         continue;
                     }
                     None => {}
                 }
             }
-            state.buffer.add(fragment.key, encoded, now);
+            state.buffer.add(key, fragment, now);
         }
         self.publish_gauges(&state);
         if state.over_limits(settings) {
@@ -149,13 +146,21 @@ impl TailSampler {
         let tail = &self.metrics.tail;
         PipelineStats::add(&tail.late_spans_kept, late_kept_spans as u64);
         PipelineStats::add(&tail.late_spans_dropped, late_dropped_spans as u64);
-        PipelineStats::add(&counters.spans_out, late_kept_spans as u64);
         self.count_dropped(counters, late_dropped_spans);
-        (!late_kept.is_empty()).then(|| {
-            Traces::from_request(&ExportTraceServiceRequest {
-                resource_spans: regroup(late_kept),
-            })
-        })
+        if late_kept.is_empty() {
+            return None;
+        }
+        match Traces::decode_unchecked_ids(join_fragments(&late_kept).into()) {
+            Ok(batch) => {
+                PipelineStats::add(&counters.spans_out, late_kept_spans as u64);
+                Some(batch)
+            }
+            Err(error) => {
+                self.note_undecodable(late_kept_spans, &error);
+                self.count_dropped(counters, late_kept_spans);
+                None
+            }
+        }
     }
 
     /// Starts the decision thread, which follows chain and exporter swaps like a worker.
@@ -254,12 +259,12 @@ impl TailSampler {
         if stopping {
             PipelineStats::add(&tail.decided_at_shutdown, due.len() as u64);
         }
-        self.decide_round(chain, position, stopping, due, fanout, taken);
+        self.decide_round(chain, position, stopping, due, fanout);
         Round::Continue
     }
 
-    /// Decodes the traces taken out of the buffer, asks the policy about them (many per call)
-    /// and sends the kept ones on.
+    /// Joins the traces taken out of the buffer into batches (many traces per policy call),
+    /// asks the policy about them and sends the kept ones on.
     fn decide_round(
         &self,
         chain: &mut Chain,
@@ -267,27 +272,17 @@ impl TailSampler {
         stopping: bool,
         due: Vec<PendingTrace>,
         fanout: &ExportFanout,
-        taken: &mut Vec<(TraceKey, usize)>,
     ) {
-        let mut decoder = TraceDecoder::default();
-        let due: Vec<DecodedTrace> = due.into_iter().map(|t| decoder.decode(t)).collect();
-        self.count_undecodable(chain, position, &decoder);
-        drop(decoder);
-        let due = self.without_empty(due);
-        // From here what a panic would lose is what decoding kept, with the spans that came
-        // in meanwhile (counted in each trace, or still waiting in its in-flight entry).
-        taken.clear();
-        taken.extend(due.iter().map(|t| (t.key, t.spans)));
-        for mut chunk in chunks(due) {
-            let (request, ranges) = join_traces(&mut chunk);
-            let verdicts = self.verdicts(chain, position, stopping, &request, &ranges);
-            let decided = Decided {
-                traces: &chunk,
-                request,
-                ranges: &ranges,
-                verdicts,
+        for chunk in chunks(due) {
+            let verdicts = match join_traces(chunk.iter().map(|t| &t.fragments)) {
+                Ok((batch, ranges)) => self.verdicts(chain, position, stopping, &batch, &ranges),
+                Err(error) => {
+                    // Fragments are split from valid batches: this is a bug, not bad input.
+                    self.note_undecodable(chunk.iter().map(|t| t.spans).sum(), &error);
+                    vec![(false, "undecodable".to_owned()); chunk.len()]
+                }
             };
-            self.finish(chain, position, decided, fanout);
+            self.finish(chain, position, &chunk, verdicts, fanout);
         }
     }
 
@@ -301,7 +296,7 @@ impl TailSampler {
         for (key, spans) in taken {
             if let Some(stragglers) = state.in_flight.remove(key) {
                 lost += *spans as u64;
-                lost += stragglers.iter().map(|f| f.spans.len() as u64).sum::<u64>();
+                lost += stragglers.iter().map(|f| f.count as u64).sum::<u64>();
             }
         }
         self.publish_gauges(&state);
@@ -309,14 +304,14 @@ impl TailSampler {
         PipelineStats::add(&self.metrics.pipeline.spans_lost_to_panics, lost);
     }
 
-    /// The verdict and reason for each trace of a joined `request` (at `ranges`), from the
+    /// The verdict and reason for each trace of a joined `batch` (at `ranges`), from the
     /// policy or from the stage's rules for when it cannot be asked.
     fn verdicts(
         &self,
         chain: &mut Chain,
         position: Option<usize>,
         stopping: bool,
-        request: &ExportTraceServiceRequest,
+        batch: &Traces,
         ranges: &[TraceRange],
     ) -> Vec<(bool, String)> {
         let traces = ranges.len();
@@ -331,12 +326,7 @@ impl TailSampler {
         }
         let on_error = stage.on_error;
         let name = stage.plugin.name().to_owned();
-        let outcome = chain.decide(
-            position,
-            &Traces::from_request(request),
-            ranges,
-            unix_nanos(),
-        );
+        let outcome = chain.decide(position, batch, ranges, unix_nanos());
         match outcome {
             Ok(decisions) => decisions.into_iter().map(|d| (d.keep, d.reason)).collect(),
             Err(error) => {
@@ -363,27 +353,23 @@ impl TailSampler {
         &self,
         chain: &mut Chain,
         position: Option<usize>,
-        decided: Decided<'_>,
+        traces: &[PendingTrace],
+        verdicts: Vec<(bool, String)>,
         fanout: &ExportFanout,
     ) {
         let now = Instant::now();
-        let Decided {
-            traces,
-            request,
-            ranges,
-            verdicts,
-        } = decided;
         let (mut kept_spans, mut dropped_spans) = (0usize, 0usize);
-        let mut kept_stragglers: Vec<(usize, Fragment)> = Vec::new();
+        // Each kept trace's index, with the fragments that arrived while it was decided.
+        let mut kept: Vec<(usize, Vec<Fragment>)> = Vec::new();
         let mut reasons: BTreeMap<(bool, &str), u64> = BTreeMap::new();
         let mut state = crate::sync::lock(&self.state);
         for (index, (trace, (keep, reason))) in traces.iter().zip(&verdicts).enumerate() {
             let stragglers = state.in_flight.remove(&trace.key).unwrap_or_default();
             state.decided.insert(trace.key, *keep, now);
-            let spans = trace.spans + stragglers.iter().map(|f| f.spans.len()).sum::<usize>();
+            let spans = trace.spans + stragglers.iter().map(|f| f.count).sum::<usize>();
             if *keep {
                 kept_spans += spans;
-                kept_stragglers.extend(stragglers.into_iter().map(|f| (index, f)));
+                kept.push((index, stragglers));
             } else {
                 dropped_spans += spans;
             }
@@ -394,26 +380,35 @@ impl TailSampler {
         for ((keep, reason), traces) in reasons {
             self.metrics.tail.count_decisions(keep, reason, traces);
         }
+        let output =
+            (!kept.is_empty())
+                .then(|| {
+                    join_traces(kept.iter().map(|(index, stragglers)| {
+                        traces[*index].fragments.iter().chain(stragglers)
+                    }))
+                })
+                .transpose()
+                .unwrap_or_else(|error| {
+                    self.note_undecodable(kept_spans, &error);
+                    dropped_spans += std::mem::take(&mut kept_spans);
+                    None
+                });
         if let Some(position) = position {
             PipelineStats::add(&chain.stage_metrics(position).spans_out, kept_spans as u64);
         }
         self.count_stage_dropped(chain, position, dropped_spans);
+        let Some((mut batch, ranges)) = output else {
+            return;
+        };
         let reason_key = position
             .and_then(|p| chain.spec().stages[p].tail.clone())
             .and_then(|t| t.reason_attribute.clone());
-        let request = kept_only(
-            request,
-            ranges,
-            &verdicts,
-            kept_stragglers,
-            reason_key.as_deref(),
-        );
-        if request.resource_spans.is_empty() {
-            return;
+        if let Some(key) = reason_key {
+            let reasons = kept.iter().map(|(index, _)| verdicts[*index].1.as_str());
+            stamp_reasons(&mut batch, &key, reasons.zip(&ranges));
         }
         let after = position.map_or(0, |p| p + 1);
         let stages = chain.spec().stages.len();
-        let batch = Traces::from_request(&request);
         if let Some(processed) = chain.run_stages(after..stages, batch, &self.metrics) {
             fanout.send_blocking(processed, &self.metrics.pipeline);
         }
@@ -431,52 +426,13 @@ impl TailSampler {
         }
     }
 
-    /// Counts (as undecodable, and dropped) the buffered spans `decoder` could not decode,
-    /// and logs the first time it happens, with the reason.
-    fn count_undecodable(&self, chain: &Chain, position: Option<usize>, decoder: &TraceDecoder) {
-        let spans = decoder.undecodable_spans();
-        if spans == 0 {
-            return;
-        }
+    /// Counts spans lost because a batch could not be read back (as undecodable; the
+    /// caller counts them dropped), and logs the first time it happens, with the reason.
+    fn note_undecodable(&self, spans: usize, error: &DecodeError) {
         PipelineStats::add(&self.metrics.tail.spans_undecodable, spans as u64);
-        self.count_stage_dropped(chain, position, spans);
-        if let Some(error) = decoder.first_error()
-            && !self.warned_undecodable.swap(true, Ordering::Relaxed)
-        {
-            tracing::warn!(%error, spans, "Dropped buffered spans that could not be decoded (a processor nested values past the protobuf depth limit). Counted in weft_tail_spans_undecodable_total; not logged again.");
+        if !self.warned_undecodable.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, spans, "Dropped spans the tail-sampling stage could not read back (a processor nested values past the protobuf depth limit). Counted in weft_tail_spans_undecodable_total; not logged again.");
         }
-    }
-
-    /// `traces` without those of which no span could be decoded. Such a trace is not decided:
-    /// it takes the spans that arrived while it was taken out, if any, or else leaves the stage
-    /// undecided (a later span of it starts a new wait).
-    fn without_empty(&self, traces: Vec<DecodedTrace>) -> Vec<DecodedTrace> {
-        if traces.iter().all(|t| t.spans > 0) {
-            return traces;
-        }
-        let mut state = crate::sync::lock(&self.state);
-        let traces = traces
-            .into_iter()
-            .filter_map(|mut trace| {
-                if trace.spans > 0 {
-                    return Some(trace);
-                }
-                let stragglers = state
-                    .in_flight
-                    .get_mut(&trace.key)
-                    .map(std::mem::take)
-                    .unwrap_or_default();
-                if stragglers.is_empty() {
-                    state.in_flight.remove(&trace.key);
-                    return None;
-                }
-                trace.spans = stragglers.iter().map(|f| f.spans.len()).sum();
-                trace.fragments = stragglers;
-                Some(trace)
-            })
-            .collect();
-        self.publish_gauges(&state);
-        traces
     }
 
     fn count_dropped(&self, counters: &ProcessorMetrics, spans: usize) {
@@ -525,23 +481,11 @@ impl TailThread {
     }
 }
 
-/// One policy call's traces, joined into a request, with their verdicts.
-struct Decided<'a> {
-    /// The traces (their fragments moved into `request`).
-    traces: &'a [DecodedTrace],
-    /// Their spans, grouped by trace.
-    request: ExportTraceServiceRequest,
-    /// The spans of `request` each trace occupies.
-    ranges: &'a [TraceRange],
-    /// The verdict and reason for each trace.
-    verdicts: Vec<(bool, String)>,
-}
-
 /// Splits traces into policy calls of at most [`MAX_TRACES_PER_CALL`] traces and about
 /// [`MAX_SPANS_PER_CALL`] spans.
-fn chunks(traces: Vec<DecodedTrace>) -> Vec<Vec<DecodedTrace>> {
+fn chunks(traces: Vec<PendingTrace>) -> Vec<Vec<PendingTrace>> {
     let mut chunks = Vec::new();
-    let mut current: Vec<DecodedTrace> = Vec::new();
+    let mut current: Vec<PendingTrace> = Vec::new();
     let mut spans = 0;
     for trace in traces {
         if !current.is_empty()
@@ -559,52 +503,22 @@ fn chunks(traces: Vec<DecodedTrace>) -> Vec<Vec<DecodedTrace>> {
     chunks
 }
 
-/// The spans of the kept traces of a joined `request`, then `stragglers` (each with the index
-/// of its trace), every one stamped with its trace's reason under `reason_key` if set.
-fn kept_only(
-    mut request: ExportTraceServiceRequest,
-    ranges: &[TraceRange],
-    verdicts: &[(bool, String)],
-    mut stragglers: Vec<(usize, Fragment)>,
-    reason_key: Option<&str>,
-) -> ExportTraceServiceRequest {
-    let stamp = |trace: usize, span: &mut Span| {
-        if let Some(key) = reason_key
-            && let Some((_, reason)) = verdicts.get(trace)
-            && !reason.is_empty()
-        {
-            stamp_reason(span, key, reason);
+/// Records each trace's reason (when it has one) under `key` on the spans of its range.
+fn stamp_reasons<'a>(
+    batch: &mut Traces,
+    key: &str,
+    reasons: impl Iterator<Item = (&'a str, &'a TraceRange)>,
+) {
+    for (reason, range) in reasons {
+        if reason.is_empty() {
+            continue;
         }
-    };
-    retain_traces(&mut request, ranges, |trace, span| {
-        let keep = verdicts.get(trace).is_some_and(|(keep, _)| *keep);
-        if keep {
-            stamp(trace, span);
+        let attribute = batch.append_key_value(key, |out| string_value(out, reason));
+        for span in range.start..range.start + range.len {
+            batch
+                .attributes_mut(AttributesOf::Span(span as usize))
+                .set(attribute);
         }
-        keep
-    });
-    for (trace, fragment) in &mut stragglers {
-        for span in &mut fragment.spans {
-            stamp(*trace, span);
-        }
-    }
-    let stragglers = stragglers.into_iter().map(|(_, fragment)| fragment);
-    request.resource_spans.extend(regroup(stragglers));
-    request
-}
-
-/// Records `reason` under `key` on `span`.
-fn stamp_reason(span: &mut Span, key: &str, reason: &str) {
-    let value = Some(AnyValue {
-        value: Some(any_value::Value::StringValue(reason.to_owned())),
-    });
-    match span.attributes.iter_mut().find(|kv| kv.key == key) {
-        Some(existing) => existing.value = value,
-        None => span.attributes.push(KeyValue {
-            key: key.to_owned(),
-            value,
-            ..Default::default()
-        }),
     }
 }
 
@@ -628,18 +542,23 @@ mod tests {
     use super::*;
     use crate::tail::Origin;
 
+    fn straggler(spans: usize) -> Fragment {
+        Fragment {
+            trace_id: [1; 16],
+            origin: Arc::new(Origin {
+                resource: Arc::default(),
+                scope: Vec::new(),
+            }),
+            spans: Vec::new(),
+            count: spans,
+        }
+    }
+
     #[test]
     fn a_round_lost_to_a_panic_is_counted_and_frees_its_trace_ids() {
         let metrics = Arc::new(Metrics::default());
         let sampler = TailSampler::new(metrics.clone());
-        let straggler = Fragment {
-            key: [1; 16],
-            origin: Arc::new(Origin {
-                resource: Arc::default(),
-                scope: Default::default(),
-            }),
-            spans: vec![Span::default(); 2],
-        };
+        let straggler = straggler(2);
         {
             let mut state = crate::sync::lock(&sampler.state);
             state.in_flight.insert([1; 16], vec![straggler]);

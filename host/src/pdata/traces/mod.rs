@@ -10,6 +10,7 @@ mod decode;
 mod encode;
 pub mod patch;
 pub mod read;
+pub mod split;
 
 use std::ops::Range;
 
@@ -20,6 +21,7 @@ use super::wire::Loc;
 
 pub use patch::{AttributeList, EventItem, LinkItem, SpanPatch};
 pub use read::{Attr, SpanFields};
+pub use split::{FragmentOrigin, TraceFragment, TraceId, join_fragments, trace_id_key};
 
 /// A batch of trace data: the bytes of one `ExportTraceServiceRequest` (or `TracesData`,
 /// the same wire shape), where its resources, scopes and spans are, and the patches edits
