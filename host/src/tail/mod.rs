@@ -10,6 +10,7 @@
 //! them. A reload swaps the policy code; the buffer and the cache stay.
 
 mod buffer;
+mod decide;
 mod decided;
 mod fragments;
 mod sampler;
