@@ -79,8 +79,7 @@ impl Sink {
             Sink::Lines(_) => {
                 let mut buffer = Vec::new();
                 for request in batch {
-                    serde_json::to_writer(&mut buffer, &request.to_request())
-                        .map_err(|e| ExportError::permanent(format!("encoding OTLP JSON: {e}")))?;
+                    request.write_json(&mut buffer);
                     buffer.push(b'\n');
                 }
                 Ok(Payload::JsonLines(buffer.into()))
@@ -96,5 +95,49 @@ impl Sink {
             (Sink::Lines(sink), Payload::JsonLines(bytes)) => sink.write(bytes).await,
             _ => Err(ExportError::permanent("payload encoded for another sink")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    fn request(name: &str) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        name: name.into(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn json_lines_hold_one_request_per_batch_that_reads_back() {
+        let sink = Sink::Lines(LineWriter::stdout());
+        let mut edited = Traces::from_request(&request("before"));
+        edited.set_span_name(0, "after");
+        let batches = [
+            Arc::new(Traces::from_request(&request("one"))),
+            Arc::new(edited),
+        ];
+        let Ok(Payload::JsonLines(bytes)) = sink.encode(&batches) else {
+            panic!("a lines sink encodes JSON lines");
+        };
+        let lines: Vec<ExportTraceServiceRequest> = bytes
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).unwrap())
+            .collect();
+        assert_eq!(lines, [request("one"), request("after")]);
     }
 }

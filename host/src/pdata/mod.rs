@@ -8,6 +8,7 @@
 //! Owns: the OTLP wire format and the batch types. Must not depend on the pipeline, the
 //! plugin runtime, or configuration.
 
+pub mod json;
 pub mod schema;
 pub mod storage;
 pub mod traces;

@@ -150,6 +150,12 @@ pub mod field {
 /// A message type the validating walk knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message {
+    /// `ExportTraceServiceRequest` (or `TracesData`).
+    TracesRequest,
+    /// `ResourceSpans`.
+    ResourceSpans,
+    /// `ScopeSpans`.
+    ScopeSpans,
     /// `Resource`.
     Resource,
     /// `EntityRef` (of a resource).
@@ -209,6 +215,13 @@ impl Message {
     pub fn field(self, number: u32) -> Option<(Kind, &'static str)> {
         use Kind::*;
         Some(match (self, number) {
+            (Message::TracesRequest, 1) => (Msg(Message::ResourceSpans), "resource_spans"),
+            (Message::ResourceSpans, 1) => (Msg(Message::Resource), "resource"),
+            (Message::ResourceSpans, 2) => (Msg(Message::ScopeSpans), "scope_spans"),
+            (Message::ResourceSpans, 3) => (Str, "schema_url"),
+            (Message::ScopeSpans, 1) => (Msg(Message::Scope), "scope"),
+            (Message::ScopeSpans, 2) => (Msg(Message::Span), "spans"),
+            (Message::ScopeSpans, 3) => (Str, "schema_url"),
             (Message::Resource, 1) => (Msg(Message::KeyValue), "attributes"),
             (Message::Resource, 2) => (Varint, "dropped_attributes_count"),
             (Message::Resource, 3) => (Msg(Message::EntityRef), "entity_refs"),
@@ -269,7 +282,9 @@ impl Message {
     pub fn repeated(self, number: u32) -> bool {
         matches!(
             (self, number),
-            (Message::Resource, 1 | 3)
+            (Message::TracesRequest, 1)
+                | (Message::ResourceSpans | Message::ScopeSpans, 2)
+                | (Message::Resource, 1 | 3)
                 | (Message::EntityRef, 3 | 4)
                 | (Message::Scope, 3)
                 | (Message::Span, 9 | 11 | 13)

@@ -219,6 +219,13 @@ impl Traces {
         }
     }
 
+    /// Appends the batch as one line's worth of OTLP/JSON (an `ExportTraceServiceRequest`
+    /// object, no newline), written from its bytes.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let bytes = self.to_bytes();
+        super::json::write_message(super::schema::Message::TracesRequest, &bytes, out);
+    }
+
     /// Marks span `index` dropped; returns whether it was live.
     pub fn drop_span(&mut self, index: usize) -> bool {
         let entry = &mut self.spans[index];
