@@ -11,11 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-
 use crate::pdata::Traces;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -241,17 +237,15 @@ impl Watch {
     /// Shows the batch entering the processor to `Before` taps and remembers what `Diff`
     /// taps selected.
     pub fn before(&mut self, batch: &Traces) {
-        // Taps are a debugging aid: snapshots are made from the batch decoded.
-        let request = &batch.to_request();
         for (index, tap) in self.taps.iter().enumerate() {
             match tap.request.point {
                 TapPoint::Before => {
-                    for (_, span) in tap.select(request) {
+                    for (_, span) in tap.select(batch) {
                         tap.send(span, None, false);
                     }
                 }
                 TapPoint::Diff => {
-                    let selected = tap.select(request);
+                    let selected = tap.select(batch);
                     self.pending
                         .extend(selected.into_iter().map(|(id, span)| (index, id, span)));
                 }
@@ -263,11 +257,9 @@ impl Watch {
     /// Shows the processor's output (`None` when the whole batch was dropped) to `After`
     /// taps, and to `Diff` taps what changed in the spans they selected.
     pub fn after(self, batch: Option<&Traces>) {
-        let request = batch.map(Traces::to_request);
-        let request = request.as_ref();
         for tap in &self.taps {
-            if let (TapPoint::After, Some(request)) = (tap.request.point, request) {
-                for (_, span) in tap.select(request) {
+            if let (TapPoint::After, Some(batch)) = (tap.request.point, batch) {
+                for (_, span) in tap.select(batch) {
                     tap.send(span, None, false);
                 }
             }
@@ -282,14 +274,14 @@ impl Watch {
             .map(|(_, id, _)| ((id.0.as_slice(), id.1.as_slice()), None))
             .collect();
         let mut missing = outcomes.len();
-        if let Some(request) = request {
-            for (span, resource, scope) in spans(request) {
+        if let Some(batch) = batch {
+            for index in 0..batch.indexed_spans() {
                 if missing == 0 {
                     break;
                 }
-                let id = (span.trace_id.as_slice(), span.span_id.as_slice());
+                let id = ids(batch, index);
                 if let Some(slot @ None) = outcomes.get_mut(&id) {
-                    *slot = Some(SpanSnapshot::of(span, resource, scope));
+                    *slot = Some(SpanSnapshot::of(batch, index));
                     missing -= 1;
                 }
             }
@@ -315,11 +307,12 @@ impl Watch {
 }
 
 impl Tap {
-    /// The spans of `request` this tap shows now: matching its filters, within its rate.
-    fn select(&self, request: &ExportTraceServiceRequest) -> Vec<(SpanId, SpanSnapshot)> {
+    /// The spans of `batch` this tap shows now: matching its filters, within its rate.
+    fn select(&self, batch: &Traces) -> Vec<(SpanId, SpanSnapshot)> {
         let mut tokens = crate::sync::lock(&self.tokens);
         let mut selected = Vec::new();
-        for (span, resource, scope) in spans(request) {
+        // An edited batch is compacted: every span it indexes is live.
+        for index in 0..batch.indexed_spans() {
             if !tokens.available() {
                 break;
             }
@@ -327,11 +320,12 @@ impl Tap {
                 .request
                 .filters
                 .iter()
-                .all(|(key, value)| matches(span, resource, key, value));
+                .all(|(key, value)| matches(batch, index, key, value));
             if wanted {
                 tokens.take();
-                let id = (span.trace_id.clone(), span.span_id.clone());
-                selected.push((id, SpanSnapshot::of(span, resource, scope)));
+                let (trace_id, span_id) = ids(batch, index);
+                let id = (trace_id.to_vec(), span_id.to_vec());
+                selected.push((id, SpanSnapshot::of(batch, index)));
             }
         }
         selected
@@ -359,22 +353,11 @@ impl Tap {
     }
 }
 
-/// Every span of `request` with its resource and scope name and version.
-fn spans(
-    request: &ExportTraceServiceRequest,
-) -> impl Iterator<Item = (&Span, Option<&Resource>, (&str, &str))> {
-    request.resource_spans.iter().flat_map(|rs| {
-        rs.scope_spans.iter().flat_map(move |ss| {
-            let scope = ss
-                .scope
-                .as_ref()
-                .map(|s| (s.name.as_str(), s.version.as_str()))
-                .unwrap_or(("", ""));
-            ss.spans
-                .iter()
-                .map(move |span| (span, rs.resource.as_ref(), scope))
-        })
-    })
+/// Span `index`'s trace id and span id, as OTLP bytes.
+fn ids(batch: &Traces, index: usize) -> (&[u8], &[u8]) {
+    let span = batch.span(index);
+    let storage = batch.storage();
+    (storage.bytes(span.trace_id), storage.bytes(span.span_id))
 }
 
 /// `rate` tokens a second, holding at most `rate`.
@@ -420,8 +403,9 @@ pub fn parse_filter(filter: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
     fn request(count: u8, email: &str) -> ExportTraceServiceRequest {
         let spans = (0..count)

@@ -2,15 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::codec::hex;
+use crate::pdata::storage::Storage;
+use crate::pdata::traces::read::{AnyValue, any_value, key_value, list_items};
+use crate::pdata::traces::{Attr, Traces};
 
 /// One span, its resource and scope, as `field → value`. Field names read like paths:
 /// `name`, `status.code`, `attributes.user.email`, `resource.attributes.service.name`,
@@ -61,13 +61,17 @@ impl SpanSnapshot {
         }
     }
 
-    /// Flattens `span` with its `resource` and scope name/version.
-    pub fn of(span: &Span, resource: Option<&Resource>, scope: (&str, &str)) -> Self {
+    /// Flattens span `index` of `batch`, with its resource's attributes and its scope's name
+    /// and version.
+    pub fn of(batch: &Traces, index: usize) -> Self {
+        let storage = batch.storage();
+        let text = |loc| storage.text(loc).to_owned();
+        let span = batch.span(index);
         let mut fields = BTreeMap::new();
         let mut put = |key: String, value: Value| {
             fields.insert(key, value);
         };
-        put("name".into(), Value::String(span.name.clone()));
+        put("name".into(), Value::String(text(span.name)));
         let kind = SpanKind::try_from(span.kind)
             .map(|k| k.as_str_name().trim_start_matches("SPAN_KIND_").to_owned())
             .unwrap_or_else(|_| span.kind.to_string());
@@ -75,14 +79,11 @@ impl SpanSnapshot {
         if !span.parent_span_id.is_empty() {
             put(
                 "parent_span_id".into(),
-                Value::String(hex(&span.parent_span_id)),
+                Value::String(hex(storage.bytes(span.parent_span_id))),
             );
         }
         if !span.trace_state.is_empty() {
-            put(
-                "trace_state".into(),
-                Value::String(span.trace_state.clone()),
-            );
+            put("trace_state".into(), Value::String(text(span.trace_state)));
         }
         put(
             "duration_ns".into(),
@@ -91,56 +92,68 @@ impl SpanSnapshot {
                     .saturating_sub(span.start_time_unix_nano),
             ),
         );
-        if let Some(status) = &span.status {
-            let code = StatusCode::try_from(status.code)
+        // An unset status reads as no status.
+        if span.status_code != 0 || !span.status_message.is_empty() {
+            let code = StatusCode::try_from(span.status_code)
                 .map(|c| {
                     c.as_str_name()
                         .trim_start_matches("STATUS_CODE_")
                         .to_owned()
                 })
-                .unwrap_or_else(|_| status.code.to_string());
+                .unwrap_or_else(|_| span.status_code.to_string());
             put("status.code".into(), Value::String(code));
-            if !status.message.is_empty() {
+            if !span.status_message.is_empty() {
                 put(
                     "status.message".into(),
-                    Value::String(status.message.clone()),
+                    Value::String(text(span.status_message)),
                 );
             }
         }
-        attributes(&mut put, "attributes.", &span.attributes);
-        if let Some(resource) = resource {
-            attributes(&mut put, "resource.attributes.", &resource.attributes);
+        attributes(
+            &mut put,
+            "attributes.",
+            storage,
+            batch.span_attributes(index),
+        );
+        let scope = batch.scope_of(index);
+        let resource = batch.resource_of_scope(scope);
+        attributes(
+            &mut put,
+            "resource.attributes.",
+            storage,
+            batch.resource_attributes(resource),
+        );
+        let owner = batch.scope(scope);
+        if !owner.name.is_empty() {
+            put("scope.name".into(), Value::String(text(owner.name)));
         }
-        if !scope.0.is_empty() {
-            put("scope.name".into(), Value::String(scope.0.to_owned()));
+        if !owner.version.is_empty() {
+            put("scope.version".into(), Value::String(text(owner.version)));
         }
-        if !scope.1.is_empty() {
-            put("scope.version".into(), Value::String(scope.1.to_owned()));
-        }
-        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-        for event in &span.events {
-            let n = seen.entry(&event.name).or_default();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        batch.each_event(index, |event, list| {
+            let name = text(event.name);
+            let n = seen.entry(name.clone()).or_default();
             *n += 1;
             let prefix = if *n == 1 {
-                format!("events[{}]", event.name)
+                format!("events[{name}]")
             } else {
-                format!("events[{}#{n}]", event.name)
+                format!("events[{name}#{n}]")
             };
             put(prefix.clone(), Value::from(event.time_unix_nano));
-            attributes(
-                &mut put,
-                &format!("{prefix}.attributes."),
-                &event.attributes,
+            attributes(&mut put, &format!("{prefix}.attributes."), storage, list);
+        });
+        batch.each_link(index, |link, list| {
+            let prefix = format!("links[{}]", hex(storage.bytes(link.span_id)));
+            put(
+                prefix.clone(),
+                Value::String(hex(storage.bytes(link.trace_id))),
             );
-        }
-        for link in &span.links {
-            let prefix = format!("links[{}]", hex(&link.span_id));
-            put(prefix.clone(), Value::String(hex(&link.trace_id)));
-            attributes(&mut put, &format!("{prefix}.attributes."), &link.attributes);
-        }
+            attributes(&mut put, &format!("{prefix}.attributes."), storage, list);
+        });
         SpanSnapshot {
-            trace_id: hex(&span.trace_id),
-            span_id: hex(&span.span_id),
+            trace_id: hex(storage.bytes(span.trace_id)),
+            span_id: hex(storage.bytes(span.span_id)),
             fields,
         }
     }
@@ -174,47 +187,64 @@ impl SpanSnapshot {
     }
 }
 
-/// Whether `span` (with its resource) has a span or resource attribute `key` whose value reads
+/// Whether span `index` of `batch` has a span or resource attribute `key` whose value reads
 /// `value` (strings as they are; numbers and booleans as they print).
-pub fn matches(span: &Span, resource: Option<&Resource>, key: &str, value: &str) -> bool {
-    let resource_attributes = resource.map(|r| r.attributes.as_slice()).unwrap_or(&[]);
-    span.attributes
-        .iter()
-        .chain(resource_attributes)
-        .filter(|kv| kv.key == key)
-        .any(|kv| match kv.value.as_ref().map(json) {
-            Some(Value::String(s)) => s == value,
-            Some(other) => serde_json::from_str::<Value>(value).is_ok_and(|v| v == other),
-            None => value.is_empty(),
+pub fn matches(batch: &Traces, index: usize, key: &str, value: &str) -> bool {
+    let storage = batch.storage();
+    let resource = batch.resource_of_scope(batch.scope_of(index));
+    batch
+        .span_attributes(index)
+        .chain(batch.resource_attributes(resource))
+        .filter(|kv| storage.bytes(kv.key) == key.as_bytes())
+        .any(|kv| {
+            match kv
+                .value
+                .map(|at| json(storage, any_value(storage, Some(at))))
+            {
+                Some(Value::String(s)) => s == value,
+                Some(other) => serde_json::from_str::<Value>(value).is_ok_and(|v| v == other),
+                None => value.is_empty(),
+            }
         })
 }
 
-fn attributes(put: &mut impl FnMut(String, Value), prefix: &str, list: &[KeyValue]) {
+fn attributes(
+    put: &mut impl FnMut(String, Value),
+    prefix: &str,
+    storage: &Storage,
+    list: impl Iterator<Item = Attr>,
+) {
     for kv in list {
-        let value = kv.value.as_ref().map(json).unwrap_or(Value::Null);
-        put(format!("{prefix}{}", kv.key), value);
+        let value = kv
+            .value
+            .map(|at| json(storage, any_value(storage, Some(at))))
+            .unwrap_or(Value::Null);
+        put(format!("{prefix}{}", storage.text(kv.key)), value);
     }
 }
 
 /// An OTLP value as JSON: bytes as hex, arrays and key-value lists nested.
-fn json(value: &AnyValue) -> Value {
-    match &value.value {
-        // A dictionary reference of OTLP's profiles signal; never sent for spans.
-        None | Some(any_value::Value::StringValueStrindex(_)) => Value::Null,
-        Some(any_value::Value::StringValue(s)) => Value::String(s.clone()),
-        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => Value::from(*i),
-        Some(any_value::Value::DoubleValue(d)) => Value::from(*d),
-        Some(any_value::Value::BytesValue(b)) => Value::String(hex(b)),
-        Some(any_value::Value::ArrayValue(a)) => Value::Array(a.values.iter().map(json).collect()),
-        Some(any_value::Value::KvlistValue(l)) => Value::Object(
-            l.values
-                .iter()
-                .map(|kv| {
-                    (
-                        kv.key.clone(),
-                        kv.value.as_ref().map(json).unwrap_or(Value::Null),
-                    )
+fn json(storage: &Storage, value: AnyValue) -> Value {
+    match value {
+        AnyValue::Empty => Value::Null,
+        AnyValue::Str(at) => Value::String(storage.text(at).to_owned()),
+        AnyValue::Bool(b) => Value::Bool(b),
+        AnyValue::Int(i) => Value::from(i),
+        AnyValue::Double(d) => Value::from(d),
+        AnyValue::Bytes(at) => Value::String(hex(storage.bytes(at))),
+        AnyValue::Array(list) => Value::Array(
+            list_items(storage, list)
+                .map(|item| json(storage, any_value(storage, Some(item))))
+                .collect(),
+        ),
+        AnyValue::Kvlist(list) => Value::Object(
+            list_items(storage, list)
+                .map(|entry| {
+                    let (key, value) = key_value(storage, entry);
+                    let value = value
+                        .map(|at| json(storage, any_value(storage, Some(at))))
+                        .unwrap_or(Value::Null);
+                    (storage.text(key).to_owned(), value)
                 })
                 .collect(),
         ),
@@ -224,7 +254,29 @@ fn json(value: &AnyValue) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::span::Event;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    /// `span` under `resource`, as a batch of its own.
+    fn batch(span: Span, resource: Option<Resource>) -> Traces {
+        Traces::from_request(&ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource,
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![span],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        })
+    }
+
+    fn snapshot(span: Span) -> SpanSnapshot {
+        SpanSnapshot::of(&batch(span, None), 0)
+    }
 
     fn string(key: &str, value: &str) -> KeyValue {
         KeyValue {
@@ -249,25 +301,17 @@ mod tests {
 
     #[test]
     fn changes_name_masked_added_and_removed_fields() {
-        let before = SpanSnapshot::of(
-            &span(
-                vec![string("user.email", "a@b.example"), string("password", "x")],
-                vec![],
-            ),
-            None,
-            ("", ""),
-        );
-        let after = SpanSnapshot::of(
-            &span(
-                vec![
-                    string("user.email", "[REDACTED:email]"),
-                    string("weft.redacted", "1"),
-                ],
-                vec![],
-            ),
-            None,
-            ("", ""),
-        );
+        let before = snapshot(span(
+            vec![string("user.email", "a@b.example"), string("password", "x")],
+            vec![],
+        ));
+        let after = snapshot(span(
+            vec![
+                string("user.email", "[REDACTED:email]"),
+                string("weft.redacted", "1"),
+            ],
+            vec![],
+        ));
         let changes = after.changes_from(&before);
         let described: Vec<(&str, Option<&Value>, Option<&Value>)> = changes
             .iter()
@@ -295,11 +339,7 @@ mod tests {
             attributes: vec![string("exception.message", message)],
             ..Default::default()
         };
-        let snapshot = SpanSnapshot::of(
-            &span(vec![], vec![event("one"), event("two")]),
-            None,
-            ("", ""),
-        );
+        let snapshot = snapshot(span(vec![], vec![event("one"), event("two")]));
         assert_eq!(
             snapshot.fields["events[exception].attributes.exception.message"],
             "one"
@@ -324,10 +364,11 @@ mod tests {
                 value: Some(any_value::Value::IntValue(500)),
             }),
         });
-        assert!(matches(&s, Some(&resource), "service.name", "checkout"));
-        assert!(matches(&s, Some(&resource), "http.route", "/pay"));
-        assert!(matches(&s, Some(&resource), "http.status_code", "500"));
-        assert!(!matches(&s, Some(&resource), "http.route", "/cart"));
-        assert!(!matches(&s, None, "service.name", "checkout"));
+        let with_resource = batch(s.clone(), Some(resource));
+        assert!(matches(&with_resource, 0, "service.name", "checkout"));
+        assert!(matches(&with_resource, 0, "http.route", "/pay"));
+        assert!(matches(&with_resource, 0, "http.status_code", "500"));
+        assert!(!matches(&with_resource, 0, "http.route", "/cart"));
+        assert!(!matches(&batch(s, None), 0, "service.name", "checkout"));
     }
 }

@@ -175,6 +175,11 @@ impl Traces {
         self.spans[span].scope as usize
     }
 
+    /// The resource of scope `index`.
+    pub fn resource_of_scope(&self, scope: usize) -> usize {
+        self.scopes[scope].resource as usize
+    }
+
     /// The spans of scope `index`.
     pub fn spans_of(&self, scope: usize) -> Range<usize> {
         let range = &self.scopes[scope].spans;
