@@ -49,10 +49,11 @@ trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
 
 echo "--- building weft (release) and the pass-through and hostile fixture plugins" >&2
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-cargo build --release --locked -p weft
+cargo build --release --locked -p weft -p weft-bench
 cargo build --quiet --locked --target wasm32-wasip2 --profile wasm -p weft-fixture-passthrough \
   -p weft-fixture-hostile --target-dir "$TARGET_DIR/wasm-build"
 WEFT=$TARGET_DIR/release/weft
+BENCH=$TARGET_DIR/release/weft-bench
 PASSTHROUGH=$TARGET_DIR/wasm-build/wasm32-wasip2/wasm/weft_fixture_passthrough.wasm
 HOSTILE=$TARGET_DIR/wasm-build/wasm32-wasip2/wasm/weft_fixture_hostile.wasm
 
@@ -190,7 +191,7 @@ stop() { # PID
 run_one() { # SCENARIO RUN
   local scenario=$1 run=$2 protocol=${1##*-} collector endpoint
   rm -f "$WORK/sink.json"
-  "$WEFT" bench sink --grpc "$SINK_GRPC" --report-file "$WORK/sink.json" \
+  "$BENCH" sink --grpc "$SINK_GRPC" --report-file "$WORK/sink.json" \
     --report-interval-ms 20 >/dev/null 2>"$WORK/sink.log" &
   local sink=$!
   PIDS+=("$sink")
@@ -218,7 +219,7 @@ run_one() { # SCENARIO RUN
   PIDS+=("$collector")
   if [ "$protocol" = grpc ]; then endpoint=$IN_GRPC; else endpoint=$IN_HTTP; fi
   wait_port "$endpoint" 60 || { echo "$scenario did not start; see $WORK/$scenario.log" >&2; return 1; }
-  local load=("$WEFT" bench load --json --endpoint "$endpoint" --protocol "$protocol"
+  local load=("$BENCH" load --json --endpoint "$endpoint" --protocol "$protocol"
     --spans-per-request "$SPANS" --attributes-per-span "$ATTRIBUTES" --concurrency "$CONCURRENCY")
   case $scenario in *-tls-*) load+=(--tls-ca "$CERTS/ca.pem") ;; esac
   # Warm up (connections, first instances, allocator), and let it drain.

@@ -31,8 +31,9 @@ mkdir -p "$WORK"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
 
-cargo build --release --locked -p weft >&2
+cargo build --release --locked -p weft -p weft-bench >&2
 WEFT=${CARGO_TARGET_DIR:-$PWD/target}/release/weft
+BENCH=${CARGO_TARGET_DIR:-$PWD/target}/release/weft-bench
 
 write_config() { # ENRICH-VALUE
   cat >"$WORK/weft.toml.new" <<EOF
@@ -65,7 +66,7 @@ wait_port() {
 json_number() { grep -o "\"$1\":[0-9.e+-]*" "$2" | head -1 | cut -d: -f2; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-"$WEFT" bench sink --grpc "$SINK_GRPC" --report-file "$WORK/sink.json" >/dev/null 2>"$WORK/sink.log" &
+"$BENCH" sink --grpc "$SINK_GRPC" --report-file "$WORK/sink.json" >/dev/null 2>"$WORK/sink.log" &
 SINK=$!
 PIDS+=("$SINK")
 write_config v0
@@ -75,7 +76,7 @@ PIDS+=("$COLLECTOR")
 wait_port "$SINK_GRPC"
 wait_port "$IN_GRPC"
 
-"$WEFT" bench load --json --endpoint "$IN_GRPC" --requests 1000000000 "${RATE[@]}" \
+"$BENCH" load --json --endpoint "$IN_GRPC" --requests 1000000000 "${RATE[@]}" \
   --duration-secs $((MINUTES * 60)) >"$WORK/load.json" &
 LOAD=$!
 PIDS+=("$LOAD")

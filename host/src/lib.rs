@@ -10,7 +10,6 @@
 
 pub mod admin;
 pub mod auth;
-pub mod bench;
 pub mod builtin;
 pub mod cli;
 pub mod codec;

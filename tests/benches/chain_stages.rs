@@ -18,13 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prost::Message;
-use weft::bench::{PayloadSpec, build_request};
 use weft::config::LoadedConfig;
 use weft::contract::bindings::Batch;
 use weft::contract::{apply_edits, build_view_into, empty_view};
 use weft::loader::{load_chain, plugin_settings};
 use weft::pdata::Traces;
 use weft::sandbox::{ComponentCache, LoadedPlugin, PluginEngine, PluginInstance};
+use weft_bench::{PayloadSpec, build_request};
 use weft_tests::spans::{clean_span, request_of};
 
 /// The load generator's default request shape.

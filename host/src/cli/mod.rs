@@ -1,6 +1,5 @@
 //! The `weft` command line.
 
-mod bench;
 mod check;
 mod plugin_test;
 mod run;
@@ -46,9 +45,6 @@ pub enum Command {
     /// Watch spans pass one processor of a running weft: before it, after it, or what it
     /// changed (through the admin server).
     Tap(tap::TapArgs),
-    /// Benchmark tools: an OTLP load generator and a counting sink.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
 }
 
 /// `weft plugin ...`.
@@ -93,7 +89,6 @@ pub fn main() -> std::process::ExitCode {
             input,
             expect,
         }) => plugin_test::plugin_test(&plugin, config.as_deref(), &input, expect.as_deref()),
-        Command::Bench(command) => bench::bench(command),
         Command::Tap(args) => tap::tap(args),
     };
     match result {

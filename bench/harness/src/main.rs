@@ -1,4 +1,4 @@
-//! `weft bench load` and `weft bench sink`.
+//! `weft-bench load` and `weft-bench sink`: the benchmark harness from the command line.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -6,11 +6,19 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use crate::bench::{CountingSink, LoadConfig, LoadReport, PayloadSpec, Protocol, SinkReport};
+use weft_bench::{CountingSink, LoadConfig, LoadReport, PayloadSpec, Protocol, SinkReport};
 
-/// `weft bench ...`.
+/// The benchmark harness: an OTLP load generator and a counting sink.
+#[derive(Debug, Parser)]
+#[command(name = "weft-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+/// `weft-bench ...`.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Send synthetic OTLP traces (with realistic PII in their attributes) to an endpoint and
@@ -21,7 +29,7 @@ pub enum BenchCommand {
     Sink(SinkArgs),
 }
 
-/// Options of `weft bench load`.
+/// Options of `weft-bench load`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Where to send: `host:port` or `http://host:port`.
@@ -66,7 +74,7 @@ pub struct LoadArgs {
     pub json: bool,
 }
 
-/// Options of `weft bench sink`.
+/// Options of `weft-bench sink`.
 #[derive(Debug, Args)]
 pub struct SinkArgs {
     /// Serve OTLP/gRPC on this address.
@@ -83,8 +91,35 @@ pub struct SinkArgs {
     pub report_interval_ms: u64,
 }
 
-/// Runs a `weft bench` command.
-pub fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
+/// Runs a `weft-bench` command.
+fn main() -> ExitCode {
+    // JSON lines: scripts read the sink's addresses from its first log line.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .json()
+        .init();
+    match bench(Cli::parse().command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+fn bench(command: BenchCommand) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("weft-bench")
@@ -113,7 +148,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         rate: args.rate,
         tls_ca: args.tls_ca,
     };
-    let report = crate::bench::run_load(&config).await?;
+    let report = weft_bench::run_load(&config).await?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -175,7 +210,7 @@ async fn sink(args: SinkArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(grpc = ?sink.grpc_addr(), http = ?sink.http_addr(), "Counting sink listening.");
     let interval = Duration::from_millis(args.report_interval_ms.max(10));
     let mut last_written = None;
-    let stop = super::run::wait_for_stop_signal();
+    let stop = wait_for_stop_signal();
     tokio::pin!(stop);
     loop {
         if let Some(path) = &args.report_file {

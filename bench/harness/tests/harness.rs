@@ -1,14 +1,14 @@
 //! The benchmark harness: the load generator's spans all reach the counting sink, over gRPC and
-//! HTTP, with and without gzip; failures are counted, not hidden; and the `weft bench`
+//! HTTP, with and without gzip; failures are counted, not hidden; and the `weft-bench`
 //! commands report the same totals from separate processes.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use weft::bench::{CountingSink, LoadConfig, PayloadSpec, Protocol, run_load};
+use weft_bench::{CountingSink, LoadConfig, PayloadSpec, Protocol, run_load};
 
-const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+const WEFT_BENCH: &str = env!("CARGO_BIN_EXE_weft-bench");
 
 fn load_config(endpoint: String, protocol: Protocol, gzip: bool) -> LoadConfig {
     LoadConfig {
@@ -38,7 +38,7 @@ async fn sink_counts_exactly_what_load_sent_over_grpc_and_http_with_and_without_
     let sink = CountingSink::start(Some(listener().await), Some(listener().await)).unwrap();
     let grpc = sink.grpc_addr().unwrap().to_string();
     let http = sink.http_addr().unwrap().to_string();
-    let mut expected = weft::bench::SinkReport::default();
+    let mut expected = weft_bench::SinkReport::default();
     for (protocol, endpoint) in [(Protocol::Grpc, &grpc), (Protocol::Http, &http)] {
         for gzip in [false, true] {
             let report = run_load(&load_config(endpoint.clone(), protocol, gzip))
@@ -123,8 +123,8 @@ fn bench_commands_count_every_span_and_write_the_final_report_on_sigterm() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let report_file = dir.join("sink.json");
-    let mut sink = Command::new(WEFT)
-        .args(["bench", "sink", "--log-format", "json"])
+    let mut sink = Command::new(WEFT_BENCH)
+        .arg("sink")
         .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .arg("--report-file")
         .arg(&report_file)
@@ -153,8 +153,8 @@ fn bench_commands_count_every_span_and_write_the_final_report_on_sigterm() {
     };
     let mut sent = 0;
     for (protocol, endpoint) in [("grpc", &grpc), ("http", &http)] {
-        let output = Command::new(WEFT)
-            .args(["bench", "load", "--json", "--gzip", "--protocol", protocol])
+        let output = Command::new(WEFT_BENCH)
+            .args(["load", "--json", "--gzip", "--protocol", protocol])
             .args(["--endpoint", endpoint])
             .args(["--requests", "12", "--spans-per-request", "40"])
             .args(["--duration-secs", "30"])

@@ -4,7 +4,7 @@
 //! reference plugin's interest asks for, applying the redactor's edits as patches, and export
 //! encoding (protobuf, and protobuf + gzip for OTLP/HTTP) of untouched and patched batches.
 //!
-//! `cargo bench -p weft --bench hot_paths` prints nanoseconds per span and spans/s per stage,
+//! `cargo bench -p weft-bench --bench hot_paths` prints nanoseconds per span and spans/s per stage,
 //! best of three rounds. The guests themselves are measured by `tests/benches/plugins.rs`.
 
 use std::hint::black_box;
@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use weft::bench::{PayloadSpec, build_request};
 use weft::config::{Compression, ExporterConfig, OtlpExporterConfig};
 use weft::contract::{apply_edits, build_view, build_view_into, empty_view};
 use weft::exporter::Sink;
 use weft::pdata::Traces;
 use weft::sandbox::{Limits, LoadedPlugin, PluginEngine};
+use weft_bench::{PayloadSpec, build_request};
 
 const SPANS: usize = 512;
 const ROUND: Duration = Duration::from_millis(600);

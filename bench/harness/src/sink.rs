@@ -56,7 +56,7 @@ struct Counters {
 impl Counters {
     fn record(&self, request: &ExportTraceServiceRequest, over_grpc: bool) {
         self.spans.fetch_add(
-            crate::pdata::traces::decoded_span_count(request) as u64,
+            weft::pdata::traces::decoded_span_count(request) as u64,
             Ordering::Relaxed,
         );
         if over_grpc {
@@ -212,7 +212,7 @@ fn decode_http(headers: &HeaderMap, body: &[u8]) -> Result<ExportTraceServiceReq
     let body = match header(header::CONTENT_ENCODING) {
         "" | "identity" => body,
         "gzip" => {
-            inflated = crate::codec::gunzip(body, MAX_REQUEST_BYTES).map_err(|e| e.to_string())?;
+            inflated = weft::codec::gunzip(body, MAX_REQUEST_BYTES).map_err(|e| e.to_string())?;
             &inflated[..]
         }
         other => return Err(format!("unsupported content-encoding {other:?}")),

@@ -1,7 +1,8 @@
 //! The benchmark harness: a load generator that sends synthetic OTLP traces to any endpoint,
-//! and a counting sink that checks every span arrived. `weft bench load` and `weft bench sink`
+//! and a counting sink that checks every span arrived. `weft-bench load` and `weft-bench sink`
 //! run them from the command line; `bench/run.sh` puts Weft (or another collector) between
-//! the two.
+//! the two. It sends and counts with Weft's own exporter and codecs, but lives outside the
+//! host: nothing in a running pipeline depends on it.
 
 pub mod load;
 pub mod payload;

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::config::{Compression, ExporterConfig, OtlpExporterConfig};
-use crate::exporter::{Payload, Sink};
-use crate::pdata::Traces;
+use weft::config::{Compression, ExporterConfig, OtlpExporterConfig};
+use weft::exporter::{Payload, Sink};
+use weft::pdata::Traces;
 
 use super::payload::{PayloadSpec, build_request};
 
@@ -172,7 +172,7 @@ fn exporter_config(config: &LoadConfig) -> ExporterConfig {
     let tls = config
         .tls_ca
         .as_ref()
-        .map(|ca| crate::config::ClientTlsConfig {
+        .map(|ca| weft::config::ClientTlsConfig {
             ca_file: Some(ca.clone()),
             ..Default::default()
         });
