@@ -1,4 +1,5 @@
-//! Encoding helpers: gzip for receivers and exporters, hex for ids and digests.
+//! Encoding helpers: gzip for receivers and exporters, hex for ids and digests, and cutting
+//! text to a byte length at a character boundary.
 
 use std::io::{Read, Write};
 
@@ -58,6 +59,17 @@ pub fn hex(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
     out
+}
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+pub fn truncate_at_char(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
 }
 
 #[cfg(test)]

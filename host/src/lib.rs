@@ -31,3 +31,4 @@ pub mod tap;
 pub mod telemetry;
 pub mod tls;
 pub mod topology;
+pub mod workers;

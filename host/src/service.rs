@@ -11,12 +11,13 @@ use tokio::task::JoinHandle;
 
 use crate::config::{LoadedConfig, ShutdownConfig};
 use crate::loader::load_chain;
-use crate::pipeline::{Submitter, WorkerPool, start_workers};
+use crate::pipeline::Submitter;
 use crate::reload::{ReloadHandle, Reloader, watch_files};
 use crate::sandbox::PluginEngine;
 use crate::telemetry::{Metrics, PipelineStats};
 pub use crate::topology::Addresses;
 use crate::topology::Topology;
+use crate::workers::{WorkerPool, start_workers};
 
 /// A running pipeline: receivers, workers and exporters.
 pub struct RunningService {

@@ -9,6 +9,7 @@ mod security;
 mod types;
 mod validate;
 
+pub use crate::tls::{ClientTlsConfig, ServerTlsConfig, TlsVersion};
 pub use error::{ConfigError, ConfigErrors};
 pub use secrets::SecretValues;
 pub use security::*;

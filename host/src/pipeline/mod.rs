@@ -1,5 +1,6 @@
-//! The pipeline between receivers and exporters: a bounded queue, worker threads, and the
-//! processor chain each worker runs.
+//! The pipeline between receivers and exporters: the memory budget, the bounded queue, and
+//! the processor chain a worker runs. The worker threads that run it (with the tail-sampling
+//! stage, which runs part of the chain itself) are in `workers.rs`, above both.
 
 mod admission;
 mod breaker;
@@ -7,13 +8,11 @@ mod chain;
 mod footprint;
 mod queue;
 mod refusal;
-mod workers;
 
 pub use admission::{MemoryBudget, MemoryPermit};
 pub use footprint::{Footprint, json_footprint, protobuf_footprint};
 
 pub use breaker::{Breaker, Verdict};
 pub use chain::{Chain, ChainSpec, StageSpec};
-pub use queue::{Admitted, ConnectionRefusal, Protocol, Submitter};
+pub use queue::{Admitted, ConnectionRefusal, Protocol, Submitter, bounded_queue};
 pub use refusal::Refusal;
-pub use workers::{WorkerPool, start_workers};

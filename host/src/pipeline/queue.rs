@@ -50,8 +50,23 @@ pub struct Submitter {
     metrics: Arc<Metrics>,
 }
 
+/// The bounded queue between receivers and workers: receivers submit through the
+/// [`Submitter`]; workers take admitted requests from the receiver.
+pub fn bounded_queue(
+    capacity: usize,
+    enqueue_timeout: Duration,
+    budget: MemoryBudget,
+    metrics: Arc<Metrics>,
+) -> (Submitter, async_channel::Receiver<Admitted>) {
+    let (sender, receiver) = async_channel::bounded::<Admitted>(capacity);
+    (
+        Submitter::new(sender, enqueue_timeout, budget, metrics),
+        receiver,
+    )
+}
+
 impl Submitter {
-    pub(super) fn new(
+    fn new(
         sender: async_channel::Sender<Admitted>,
         enqueue_timeout: Duration,
         budget: MemoryBudget,

@@ -1,6 +1,7 @@
 //! Why a plugin could not be loaded or could not handle a batch, and how a guest call's
 //! failure is classified (by type: a trap, the memory cap, the resource table).
 
+pub use crate::codec::truncate_at_char;
 use wasmtime::Trap;
 use wasmtime::component::ResourceTableError;
 
@@ -180,15 +181,4 @@ pub(super) fn capped(mut text: String) -> String {
         text.push_str("… (cut)");
     }
     text
-}
-
-/// Cuts `text` to at most `max` bytes, at a character boundary.
-pub fn truncate_at_char(text: &mut String, max: usize) {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-use super::metrics::{escape, family};
+use super::exposition::{escape, family};
 
 /// The most counter names one processor may use; `counter-add` calls for further names are
 /// ignored (counted under [`OVERFLOW`]), so a plugin cannot grow the host's metrics without
@@ -26,7 +26,7 @@ impl GuestCounters {
     /// Adds `delta` to counter `name`.
     pub fn add(&self, name: &str, delta: u64) {
         let mut name = name.to_owned();
-        crate::sandbox::truncate_at_char(&mut name, MAX_NAME);
+        crate::codec::truncate_at_char(&mut name, MAX_NAME);
         let mut counts = crate::sync::lock(&self.counts);
         let full = counts.len() >= MAX_GUEST_COUNTERS && !counts.contains_key(&name);
         let slot = counts

@@ -1,9 +1,11 @@
 //! Self-telemetry: what the pipeline counts about itself, and the plugin status table.
 
+mod exposition;
 mod guest;
 mod metrics;
 mod panics;
 mod plugins;
+mod render;
 mod stats;
 mod tail;
 

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::metrics::{escape, family};
+use super::exposition::{escape, family};
 
 /// Distinct decision reasons kept as labels; later ones count as `other`.
 pub const MAX_REASONS: usize = 32;

@@ -17,7 +17,7 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::files::{TlsError, certificates, private_key};
 use super::server::{provider, root_store, versions};
-use crate::config::{ClientTlsConfig, TlsVersion};
+use super::settings::{ClientTlsConfig, TlsVersion};
 
 /// A connector for `http://` and `https://` endpoints.
 pub type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;

@@ -15,7 +15,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
 use super::files::{TlsError, certificates, private_key, stamps};
-use crate::config::{ServerTlsConfig, TlsVersion};
+use super::settings::{ServerTlsConfig, TlsVersion};
 
 /// How often the files are looked at, at most.
 const RECHECK: Duration = Duration::from_secs(1);

@@ -12,9 +12,7 @@ use crate::pdata::Traces;
 use crate::tail::{TailSampler, TailThread};
 use crate::telemetry::{Component, Metrics, PipelineStats};
 
-use super::admission::MemoryBudget;
-use super::chain::{Chain, ChainSpec};
-use super::queue::{Admitted, Submitter};
+use crate::pipeline::{Admitted, Chain, ChainSpec, MemoryBudget, Submitter, bounded_queue};
 
 /// The running workers, and the tail-sampling stage's decision thread.
 pub struct WorkerPool {
@@ -59,8 +57,8 @@ pub fn start_workers(
     fanout: watch::Receiver<Arc<ExportFanout>>,
     metrics: Arc<Metrics>,
 ) -> (Submitter, WorkerPool) {
-    let (sender, receiver) = async_channel::bounded::<Admitted>(capacity);
     let budget = MemoryBudget::new(memory_limit, metrics.clone());
+    let (submitter, receiver) = bounded_queue(capacity, enqueue_timeout, budget, metrics.clone());
     let sampler = TailSampler::new(metrics.clone());
     let tail = sampler.start(chain.clone(), fanout.clone());
     let threads = (0..workers)
@@ -106,7 +104,7 @@ pub fn start_workers(
         })
         .collect();
     (
-        Submitter::new(sender, enqueue_timeout, budget, metrics),
+        submitter,
         WorkerPool {
             threads,
             tail,
