@@ -1,6 +1,7 @@
 //! Tests of `view.rs`.
 
 use super::*;
+use crate::contract::bindings::{AttributeSelection, ValueView};
 use crate::contract::no_interest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};

@@ -9,6 +9,7 @@ mod cache;
 mod engine;
 mod error;
 mod guest_log;
+mod instance;
 mod lift;
 mod limiter;
 mod limits;
@@ -19,7 +20,8 @@ mod versions;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use engine::{EPOCH_TICK, PERF_MAP_ENV, PluginEngine};
+pub use instance::{MAX_REASON, PluginInstance, output_cap};
 pub use plugin::{
-    FailureKind, Grants, Limits, LoadedPlugin, MAX_REASON, PluginError, PluginInstance, World,
-    hex_sha256 as sha256_hex, output_cap, truncate_at_char,
+    FailureKind, Grants, Limits, LoadedPlugin, PluginError, World, hex_sha256 as sha256_hex,
+    truncate_at_char,
 };

@@ -103,30 +103,26 @@ pub enum AnyValue {
     Kvlist(Loc),
 }
 
-/// The messages of one repeated field: from a patch's list, or read off the wire.
-pub enum Items<'a> {
-    /// Occurrences of field `number` of a message.
-    Wire {
-        /// The message's fields.
-        fields: Fields<'a>,
-        /// The repeated field.
-        number: u32,
-    },
+/// The occurrences of one repeated field of a message, read off the wire.
+pub struct Items<'a> {
+    /// The message's fields.
+    fields: Fields<'a>,
+    /// The repeated field.
+    number: u32,
 }
 
 impl Iterator for Items<'_> {
     type Item = Loc;
 
     fn next(&mut self) -> Option<Loc> {
-        match self {
-            Items::Wire { fields, number } => fields.find_map(|f| match f {
-                Ok(f) if f.number == *number => match f.value {
-                    Value::Len(loc) => Some(loc),
-                    _ => None,
-                },
+        let number = self.number;
+        self.fields.find_map(|f| match f {
+            Ok(f) if f.number == number => match f.value {
+                Value::Len(loc) => Some(loc),
                 _ => None,
-            }),
-        }
+            },
+            _ => None,
+        })
     }
 }
 
@@ -182,7 +178,7 @@ pub fn attributes_of(storage: &Storage, message: Loc, number: u32) -> Attrs<'_> 
 
 /// The occurrences of repeated field `number` in the message at `message`.
 pub fn repeated(storage: &Storage, message: Loc, number: u32) -> Items<'_> {
-    Items::Wire {
+    Items {
         fields: fields(storage, message),
         number,
     }
