@@ -8,7 +8,7 @@ use crate::config::{OnError, ProcessorConfig, TailSamplingConfig};
 use crate::pdata::Traces;
 
 use super::breaker::{Breaker, Verdict};
-use crate::contract::bindings::{Batch, Decision, Range as TraceRange};
+use crate::contract::bindings::{Batch, Decision, Interest, Range as TraceRange};
 use crate::contract::packed::view_span_count;
 use crate::contract::{EditSummary, apply_edits, build_view_into, empty_view, output_bytes};
 use crate::sandbox::{FailureKind, LoadedPlugin, PluginError, PluginInstance, output_cap};
@@ -119,6 +119,9 @@ impl Chain {
     ) -> Option<Traces> {
         let stats = &metrics.pipeline;
         let view = &mut self.view;
+        // The interest `view` was last built for, while the batch has not changed since: a
+        // next stage with the same interest is handed the same view, not a new one.
+        let mut view_of: Option<&Interest> = None;
         for ((stage, instance), counters) in self
             .spec
             .stages
@@ -140,11 +143,18 @@ impl Chain {
             if let Some(watch) = &mut watch {
                 watch.before(&request);
             }
+            let interest = stage.plugin.interest();
+            let fresh = view_of.is_some_and(|built| built == interest);
             let outcome = through_breaker(stage, counters, || {
                 supervised(stage.plugin.name(), instance, &metrics.panics, |instance| {
-                    run_stage(stage, (instance, counters), &mut request, view)
+                    run_stage(stage, (instance, counters), &mut request, (view, fresh))
                 })
             });
+            view_of = match &outcome {
+                Ok(summary) if summary.applied == 0 => Some(interest),
+                // Edited, or failed (a panic may leave edits half applied): build anew.
+                _ => None,
+            };
             if let Some(watch) = watch {
                 let dropped = outcome.is_err() && stage.on_error == OnError::Drop;
                 watch.after((!dropped).then_some(&request));
@@ -317,19 +327,22 @@ fn error_kind(error: &PluginError) -> ErrorKind {
     }
 }
 
-/// Runs one processor on `request`, building its view in `view`. A trapped instance is
-/// discarded; the next batch gets a fresh one.
+/// Runs one processor on `request`, building its view in `view` unless `fresh` says `view`
+/// already is the view of `request` its interest asks for. A trapped instance is discarded;
+/// the next batch gets a fresh one.
 fn run_stage(
     stage: &StageSpec,
     (instance, counters): (&mut Option<PluginInstance>, &ProcessorMetrics),
     request: &mut Traces,
-    view: &mut Batch,
+    (view, fresh): (&mut Batch, bool),
 ) -> Result<EditSummary, PluginError> {
     let live = match instance {
         Some(live) => live,
         None => instance.insert(stage.plugin.instantiate_counting(counters.guest.clone())?),
     };
-    build_view_into(request, stage.plugin.interest(), view);
+    if !fresh {
+        build_view_into(request, stage.plugin.interest(), view);
+    }
     let edits = match live.process(view) {
         Ok(edits) => edits,
         Err(error) => {
