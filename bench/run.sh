@@ -9,8 +9,8 @@
 #   options: --concurrency N (4)  --spans N (512 per request)  --attributes N (10 per span)
 #            --out DIR (keep configs, logs and one JSON line per run there)
 #            --baseline BINARY (another weft build, e.g. main's, made in a target directory
-#              of its own: adds base-none-grpc and base-chain-grpc, run alternately with
-#              Weft's own in the same run)
+#              of its own: adds base-none-grpc, base-chain-grpc and base-tail-grpc, run
+#              alternately with Weft's own in the same run)
 #
 # Everything listens on 127.0.0.1: the collector on 14317 (gRPC) and 14318 (HTTP), the sink on
 # 24317. Weft and Rotel both export OTLP/gRPC with gzip. Needs cargo and python3; Rotel is
@@ -88,8 +88,8 @@ if [ "$ROTEL" = 1 ]; then
   fi
 fi
 
-ALL="weft-none-grpc weft-none-http weft-tls-grpc weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-bomb-grpc"
-[ -n "$BASELINE" ] && ALL="$ALL base-none-grpc base-chain-grpc"
+ALL="weft-none-grpc weft-none-http weft-tls-grpc weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-tail-grpc weft-bomb-grpc"
+[ -n "$BASELINE" ] && ALL="$ALL base-none-grpc base-chain-grpc base-tail-grpc"
 [ -n "$ROTEL_AGENT" ] && ALL="$ALL rotel-grpc rotel-http rotel-pynoop-grpc rotel-pyredact-grpc"
 SCENARIOS=${ONLY:-$ALL}
 
@@ -99,8 +99,8 @@ case " $SCENARIOS " in
   *-tls-*) bash "$ROOT/examples/tls/make-certs.sh" "$CERTS" >&2 ;;
 esac
 
-# Writes the Weft config for a processor set (none, tls, pass, chain, bomb) and prints its
-# path; `tls` is no processors with the gRPC receiver over TLS.
+# Writes the Weft config for a processor set (none, tls, pass, chain, tail, bomb) and prints
+# its path; `tls` is no processors with the gRPC receiver over TLS.
 weft_config() {
   local file=$WORK/weft-$1.toml
   cat >"$file" <<EOF
@@ -131,6 +131,24 @@ plugin = "$PASSTHROUGH"
 EOF
       ;;
     chain) cat bench/chain.toml >>"$file" ;;
+    tail) # The redactor, then a tail-sampling stage that keeps every trace 200 ms after its
+      # first span: every span is buffered, joined into policy calls and exported.
+      cat >>"$file" <<EOF
+[[processors]]
+name = "redact"
+plugin = "builtin:pii-redact"
+on_error = "drop"
+[[processors]]
+name = "tail"
+plugin = "builtin:tail-policy"
+[processors.tail_sampling]
+decision_wait_ms = 200
+max_traces = 500000
+max_buffered_mb = 1024
+[processors.config]
+rules = [{ name = "all", ratio = 1.0 }]
+EOF
+      ;;
     bomb) # The chain, then a plugin that allocates until its 64 MiB cap and traps on every
       # tenth batch an instance gets; never quarantined, so every bomb goes off.
       cat bench/chain.toml >>"$file"

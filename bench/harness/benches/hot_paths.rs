@@ -2,7 +2,8 @@
 //! 512-span requests (10 attributes per span, four with PII): reading a request (the validating
 //! index walk, and prost's full decode beside it for comparison), the contract view each
 //! reference plugin's interest asks for, applying the redactor's edits as patches, and export
-//! encoding (protobuf, and protobuf + gzip for OTLP/HTTP) of untouched and patched batches.
+//! encoding (protobuf, and protobuf + gzip for OTLP/HTTP) of untouched and patched batches, and
+//! the tail-sampling stage's splitting of batches by trace and joining of traces.
 //!
 //! `cargo bench -p weft-bench --bench hot_paths` prints nanoseconds per span and spans/s per stage,
 //! best of three rounds. The guests themselves are measured by `tests/benches/plugins.rs`.
@@ -17,6 +18,7 @@ use weft::config::{Compression, ExporterConfig, OtlpExporterConfig};
 use weft::contract::{apply_edits, build_view, build_view_into, empty_view};
 use weft::exporter::Sink;
 use weft::pdata::Traces;
+use weft::pdata::traces::join_fragments;
 use weft::sandbox::{Limits, LoadedPlugin, PluginEngine};
 use weft_bench::{PayloadSpec, build_request};
 
@@ -212,6 +214,37 @@ fn main() {
             }),
         );
     }
+    // The tail-sampling stage: each batch is split into per-trace fragments (64 traces of 8
+    // spans a request here), and a policy call's traces are joined back into one request and
+    // read like a received one. Before the wire-level path it decoded the batch through prost
+    // and encoded each fragment again (and decoded them again for the policy).
+    print(
+        "tail: split a request by trace",
+        measure(SPANS, || {
+            black_box(black_box(request.clone()).split_by_trace().unwrap());
+        }),
+    );
+    print(
+        "tail: split a redacted batch by trace",
+        measure(SPANS, || {
+            black_box(black_box(redacted.clone()).split_by_trace().unwrap());
+        }),
+    );
+    let fragments = request.clone().split_by_trace().unwrap();
+    print(
+        "tail: join a request's traces and read the join",
+        measure(SPANS, || {
+            let joined = join_fragments(black_box(&fragments));
+            black_box(Traces::decode_trusted(joined.into()).unwrap());
+        }),
+    );
+    print(
+        "tail (for comparison): prost decode + encode",
+        measure(SPANS, || {
+            let decoded = ExportTraceServiceRequest::decode(black_box(&encoded[..])).unwrap();
+            black_box(decoded.encode_to_vec());
+        }),
+    );
     let gzipped = weft::codec::gzip(&encoded);
     print(
         "receive: gunzip + decode (HTTP, gzip)",

@@ -61,7 +61,7 @@ where
         ranges.push(TraceRange { start, len });
         start += len;
     }
-    let batch = Traces::decode_unchecked_ids(join_fragments(ordered).into())?;
+    let batch = Traces::decode_trusted(join_fragments(ordered).into())?;
     Ok((batch, ranges))
 }
 

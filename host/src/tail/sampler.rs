@@ -142,7 +142,7 @@ impl TailSampler {
         if late_kept.is_empty() {
             return None;
         }
-        match Traces::decode_unchecked_ids(join_fragments(&late_kept).into()) {
+        match Traces::decode_trusted(join_fragments(&late_kept).into()) {
             Ok(batch) => {
                 PipelineStats::add(&counters.spans_out, late_kept_spans as u64);
                 Some(batch)

@@ -14,10 +14,11 @@ use crate::pdata::wire::{Field, Fields, Loc, Value, WireError};
 use super::read::{Attr, SpanFields};
 use super::{ResourceEntry, ScopeEntry, SpanEntry, Traces};
 
-/// See [`Traces::decode`]; `check_ids` as in [`Findings`].
-pub(super) fn decode(bytes: Bytes, check_ids: bool) -> Result<Traces, DecodeError> {
+/// See [`Traces::decode`]; `check_ids` and `trusted` as in [`Findings`].
+pub(super) fn decode(bytes: Bytes, check_ids: bool, trusted: bool) -> Result<Traces, DecodeError> {
     let mut findings = Findings {
         check_ids,
+        trusted,
         ..Findings::default()
     };
     let traces = index(bytes.clone(), &mut findings)?;
@@ -102,7 +103,7 @@ fn resource_spans(
                 scope_spans(buf, f.raw, loc, index, traces, findings)
                     .map_err(|e| e.within(at("scope_spans")))?;
             }
-            SCHEMA_URL => string(buf, f).map_err(|e| e.within(at("schema_url")))?,
+            SCHEMA_URL => string(buf, f, findings).map_err(|e| e.within(at("schema_url")))?,
             _ => {}
         }
     }
@@ -154,7 +155,7 @@ fn scope_spans(
                     .map_err(|e| e.within(at("spans")))?;
                 traces.spans.push(entry);
             }
-            SCHEMA_URL => string(buf, f).map_err(|e| e.within(at("schema_url")))?,
+            SCHEMA_URL => string(buf, f, findings).map_err(|e| e.within(at("schema_url")))?,
             _ => {}
         }
     }
@@ -250,7 +251,7 @@ fn span_field(
     }
     let last = match (kind, f.value) {
         (Kind::Str, _) => {
-            string(buf, f)?;
+            string(buf, f, findings)?;
             Last::default()
         }
         (Kind::Msg(inner), Value::Len(loc)) => validate(buf.original(), loc, inner, 4, findings)?,
@@ -294,9 +295,12 @@ fn check_id(
     )
 }
 
-/// Checks a string field: length-delimited, UTF-8.
-fn string(buf: &Storage, f: Field) -> Result<(), DecodeError> {
+/// Checks a string field: length-delimited, UTF-8 (unless the bytes are trusted).
+fn string(buf: &Storage, f: Field, findings: &Findings) -> Result<(), DecodeError> {
     let loc = f.len()?;
+    if findings.trusted {
+        return Ok(());
+    }
     std::str::from_utf8(buf.bytes(loc))
         .map(|_| ())
         .map_err(|_| WireError::Utf8(f.number).into())

@@ -98,3 +98,34 @@ fn a_group_inside_an_unknown_group_is_skipped_as_prost_skips_it() {
     let traces = Traces::decode(bytes.into()).unwrap();
     assert_eq!(traces.to_request(), request);
 }
+
+#[test]
+fn trusted_bytes_are_indexed_as_the_validating_read_indexes_them() {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    let mut with_attribute = span(vec![1; 16]);
+    with_attribute.attributes.push(KeyValue {
+        key: "user.email".into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("a@b.example".into())),
+        }),
+        ..Default::default()
+    });
+    let request = request(vec![
+        vec![with_attribute, span(vec![2; 16])],
+        vec![span(vec![3; 16])],
+    ]);
+    let bytes: bytes::Bytes = request.encode_to_vec().into();
+    let checked = Traces::decode(bytes.clone()).unwrap();
+    let trusted = Traces::decode_trusted(bytes).unwrap();
+    assert_eq!(trusted.indexed_spans(), checked.indexed_spans());
+    assert_eq!(trusted.indexed_scopes(), checked.indexed_scopes());
+    for index in 0..checked.indexed_spans() {
+        assert_eq!(trusted.span(index), checked.span(index));
+        assert!(
+            trusted
+                .span_attributes(index)
+                .eq(checked.span_attributes(index))
+        );
+    }
+    assert_eq!(trusted.to_request(), request);
+}

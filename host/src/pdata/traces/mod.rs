@@ -112,13 +112,20 @@ impl Traces {
     /// schema (wire types, UTF-8 strings, nesting, id lengths) and indexing its spans. The
     /// error names the first offending field by its path.
     pub fn decode(bytes: Bytes) -> Result<Self, super::DecodeError> {
-        decode::decode(bytes, true)
+        decode::decode(bytes, true, false)
     }
 
     /// [`Traces::decode`] without the id-length checks: for batches made inside Weft, whose
     /// ids were checked when they arrived (or, in tests, do not matter).
     pub fn decode_unchecked_ids(bytes: Bytes) -> Result<Self, super::DecodeError> {
-        decode::decode(bytes, false)
+        decode::decode(bytes, false, false)
+    }
+
+    /// Reads bytes Weft wrote itself from batches that were validated when they arrived (a
+    /// batch written after edits, trace fragments joined): they are indexed, not checked
+    /// again. Never for bytes from outside.
+    pub fn decode_trusted(bytes: Bytes) -> Result<Self, super::DecodeError> {
+        decode::decode(bytes, false, true)
     }
 
     /// The batch of a decoded request (tests, benchmarks, what still builds requests as

@@ -59,7 +59,7 @@ impl Traces {
     /// recursion limit).
     pub fn split_by_trace(self) -> Result<Vec<TraceFragment>, DecodeError> {
         let batch = if self.changed {
-            Traces::decode_unchecked_ids(self.to_bytes())?
+            Traces::decode_trusted(self.to_bytes())?
         } else {
             self
         };
