@@ -66,6 +66,8 @@ impl Traces {
         let storage = &batch.storage;
         let mut fragments = Vec::new();
         let mut slot_of: HashMap<TraceId, usize> = HashMap::new();
+        // Per span of a scope, its fragment; per fragment, the bytes of its spans.
+        let (mut slots, mut sizes): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
         for resource in &batch.resources {
             let resource_head = Arc::new(fields_except(
                 storage,
@@ -80,7 +82,12 @@ impl Traces {
                 });
                 slot_of.clear();
                 let first = fragments.len();
-                for span in &batch.spans[scope.spans.start as usize..scope.spans.end as usize] {
+                let spans = &batch.spans[scope.spans.start as usize..scope.spans.end as usize];
+                // Two passes: each fragment's bytes are counted first, so that its buffer is
+                // allocated once at its size (a buffer grown by doubling holds up to twice
+                // what the buffer charges for).
+                slots.clear();
+                for span in spans {
                     let trace_id = trace_id_key(storage.bytes(span.fields.trace_id));
                     let slot = *slot_of.entry(trace_id).or_insert_with(|| {
                         fragments.push(TraceFragment {
@@ -91,10 +98,19 @@ impl Traces {
                         });
                         fragments.len() - 1
                     });
-                    debug_assert!(slot >= first);
                     let fragment = &mut fragments[slot];
-                    fragment.spans.extend_from_slice(storage.bytes(span.raw));
                     fragment.count += 1;
+                    sizes.resize(fragments.len(), 0);
+                    sizes[slot] += span.raw.len as usize;
+                    slots.push(slot);
+                }
+                for slot in first..fragments.len() {
+                    fragments[slot].spans = Vec::with_capacity(sizes[slot]);
+                }
+                for (span, &slot) in spans.iter().zip(&slots) {
+                    fragments[slot]
+                        .spans
+                        .extend_from_slice(storage.bytes(span.raw));
                 }
             }
         }
