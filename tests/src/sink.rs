@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
@@ -24,6 +24,8 @@ pub struct OtlpSink {
 struct Recorder {
     received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
     metadata: Arc<Mutex<Vec<tonic::metadata::MetadataMap>>>,
+    /// Spans of each request answered as rejected (OTLP partial success).
+    rejects: i64,
 }
 
 #[tonic::async_trait]
@@ -36,9 +38,20 @@ impl TraceService for Recorder {
             .lock()
             .unwrap()
             .push(request.metadata().clone());
-        self.received.lock().unwrap().push(request.into_inner());
+        let request = request.into_inner();
+        let spans: usize = request
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
+            .sum();
+        self.received.lock().unwrap().push(request);
+        let partial_success = (self.rejects > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: self.rejects.min(spans as i64),
+            error_message: "older than the retention window".into(),
+        });
         Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: None,
+            partial_success,
         }))
     }
 }
@@ -46,6 +59,12 @@ impl TraceService for Recorder {
 impl OtlpSink {
     /// Starts the sink on an ephemeral port. It runs until the test's runtime stops.
     pub async fn start() -> Self {
+        Self::start_rejecting(0).await
+    }
+
+    /// Starts a sink that records every request but answers that it rejected `rejects` of
+    /// each request's spans (an OTLP partial success).
+    pub async fn start_rejecting(rejects: i64) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -53,6 +72,7 @@ impl OtlpSink {
         let recorder = Recorder {
             received: received.clone(),
             metadata: metadata.clone(),
+            rejects,
         };
         let service = TraceServiceServer::new(recorder)
             .accept_compressed(CompressionEncoding::Gzip)

@@ -304,7 +304,8 @@ async fn send_loop(
         tally.latencies_us.push(sent.elapsed().as_micros() as u64);
         tally.requests += 1;
         match outcome {
-            Ok(()) => tally.spans += request.spans,
+            // Spans the collector rejected in a partial success were not taken.
+            Ok(delivery) => tally.spans += delivery.split(request.spans).0,
             Err(error) => {
                 tally.errors += 1;
                 tally.first_error.get_or_insert(error.message);

@@ -220,9 +220,16 @@ async fn dispatch(exporter: &Arc<Exporter>, batch: Vec<Arc<Traces>>, spans: usiz
             Err(error) => Err(error),
         };
         match result {
-            Ok(()) => {
-                PipelineStats::add(&stats.spans_exported, spans as u64);
-                PipelineStats::add(&exporter.counters.spans_sent, spans as u64);
+            Ok(delivery) => {
+                let (delivered, rejected) = delivery.split(spans as u64);
+                PipelineStats::add(&stats.spans_exported, delivered);
+                PipelineStats::add(&exporter.counters.spans_sent, delivered);
+                if rejected > 0 {
+                    // The backend took the request but not these spans: not delivered.
+                    PipelineStats::add(&stats.spans_export_failed, rejected);
+                    PipelineStats::add(&exporter.counters.spans_failed, rejected);
+                    tracing::warn!(exporter = %exporter.name, rejected, spans, reason = %delivery.message, "The backend rejected part of an export (partial success); those spans are counted as failed.");
+                }
                 exporter
                     .counters
                     .consecutive_failures

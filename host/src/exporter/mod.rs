@@ -2,6 +2,7 @@
 //! file, stdout).
 
 mod batcher;
+mod delivery;
 mod file;
 mod otlp_grpc;
 mod otlp_http;
@@ -24,5 +25,6 @@ fn tls_warning(config: &crate::config::OtlpExporterConfig) {
         );
     }
 }
+pub use delivery::Delivery;
 pub use retry::ExportError;
 pub use sink::{Payload, Sink};

@@ -11,14 +11,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prost::Message;
 use tonic::codegen::Service;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::config::{Compression, OtlpExporterConfig};
 use crate::tls::{Alpn, https_connector};
 
+use super::delivery::Delivery;
 use super::retry::ExportError;
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -93,7 +92,7 @@ impl GrpcSink {
     }
 
     /// Sends one framed request (see [`GrpcSink::frame`]).
-    pub async fn send(&self, frame: Bytes) -> Result<(), ExportError> {
+    pub async fn send(&self, frame: Bytes) -> Result<Delivery, ExportError> {
         let retryable = |what: &str, e: &dyn std::fmt::Display| {
             ExportError::retryable(format!("{what} {}: {e}", self.endpoint))
         };
@@ -116,7 +115,9 @@ impl GrpcSink {
             }
             // A trailers-only answer carries the status in its headers.
             if let Some(status) = GrpcStatus::of(&head.headers) {
-                return status.into_result(&self.endpoint);
+                return status
+                    .into_result(&self.endpoint)
+                    .map(|()| Delivery::whole());
             }
             let body = body
                 .collect()
@@ -133,8 +134,7 @@ impl GrpcSink {
                     )));
                 }
             }
-            log_partial_success(&self.endpoint, &message);
-            Ok(())
+            Ok(delivery(&message))
         };
         match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
@@ -211,23 +211,12 @@ fn http_status_error(endpoint: &str, status: http::StatusCode) -> ExportError {
     }
 }
 
-/// Logs a receiver's partial success (spans it rejected) from the framed answer.
-fn log_partial_success(endpoint: &str, frame: &[u8]) {
+/// The delivery a framed gRPC answer reports (its partial success).
+fn delivery(frame: &[u8]) -> Delivery {
     // An uncompressed frame (weft does not offer to accept compressed answers).
-    let Some(message) = frame.get(5..).filter(|_| frame[0] == 0) else {
-        return;
-    };
-    let rejected = ExportTraceServiceResponse::decode(message)
-        .ok()
-        .and_then(|r| r.partial_success)
-        .map(|p| p.rejected_spans)
-        .unwrap_or(0);
-    if rejected > 0 {
-        tracing::warn!(
-            endpoint,
-            rejected,
-            "Export partially rejected by the receiver."
-        );
+    match frame.get(5..).filter(|_| frame[0] == 0) {
+        Some(message) => Delivery::from_protobuf(message),
+        None => Delivery::whole(),
     }
 }
 

@@ -11,6 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use crate::config::{Compression, OtlpExporterConfig};
 use crate::tls::{Alpn, HttpsConnector, https_connector};
 
+use super::delivery::{Delivery, MAX_ANSWER_BYTES};
 use super::retry::ExportError;
 
 /// Sends batches to an OTLP/HTTP endpoint.
@@ -58,7 +59,7 @@ impl HttpSink {
     }
 
     /// POSTs one encoded (and, if configured, compressed) request.
-    pub async fn send(&self, payload: Bytes) -> Result<(), ExportError> {
+    pub async fn send(&self, payload: Bytes) -> Result<Delivery, ExportError> {
         let mut request = http::Request::post(self.uri.clone())
             .header(header::CONTENT_TYPE, "application/x-protobuf")
             .body(Full::new(payload))
@@ -87,8 +88,7 @@ impl HttpSink {
         };
         let status = response.status();
         if status.is_success() {
-            let _ = response.into_body().collect().await;
-            return Ok(());
+            return Ok(read_delivery(response).await);
         }
         let retry_after = response
             .headers()
@@ -108,5 +108,39 @@ impl HttpSink {
             retry_after,
             message: format!("{} answered {status}", self.uri),
         })
+    }
+}
+
+/// The delivery a successful answer reports: its body, an `ExportTraceServiceResponse` in
+/// protobuf or JSON (as its content type says), gzip-compressed or not, read up to
+/// [`MAX_ANSWER_BYTES`]. A body that cannot be read is taken as a whole delivery.
+async fn read_delivery(response: http::Response<hyper::body::Incoming>) -> Delivery {
+    let (head, body) = response.into_parts();
+    let Ok(body) = http_body_util::Limited::new(body, MAX_ANSWER_BYTES)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+    else {
+        return Delivery::whole();
+    };
+    let header = |name| {
+        head.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    let body = if header(header::CONTENT_ENCODING) == "gzip" {
+        match crate::codec::gunzip(&body, MAX_ANSWER_BYTES) {
+            Ok(inflated) => Bytes::from(inflated),
+            Err(_) => return Delivery::whole(),
+        }
+    } else {
+        body
+    };
+    if header(header::CONTENT_TYPE).starts_with("application/json") {
+        Delivery::from_json(&body)
+    } else {
+        Delivery::from_protobuf(&body)
     }
 }

@@ -37,15 +37,15 @@ impl ExportError {
 }
 
 /// Calls `attempt` until it succeeds, fails permanently, or the retry budget runs out.
-/// `on_retry` is called before each wait. Returns the last error on failure.
-pub async fn with_retries<F, Fut>(
+/// `on_retry` is called before each wait. Returns the success's value, or the last error.
+pub async fn with_retries<T, F, Fut>(
     config: &RetryConfig,
     mut attempt: F,
     mut on_retry: impl FnMut(&ExportError),
-) -> Result<(), ExportError>
+) -> Result<T, ExportError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), ExportError>>,
+    Fut: std::future::Future<Output = Result<T, ExportError>>,
 {
     let started = Instant::now();
     let budget = Duration::from_millis(config.max_elapsed_ms);
@@ -53,7 +53,7 @@ where
     let max_backoff = Duration::from_millis(config.max_backoff_ms.max(config.initial_backoff_ms));
     loop {
         let error = match attempt().await {
-            Ok(()) => return Ok(()),
+            Ok(value) => return Ok(value),
             Err(error) => error,
         };
         let wait = error
@@ -104,7 +104,7 @@ mod tests {
     #[tokio::test]
     async fn gives_up_at_once_on_permanent_errors() {
         let calls = AtomicU32::new(0);
-        let result = with_retries(
+        let result: Result<(), _> = with_retries(
             &fast(),
             || async {
                 calls.fetch_add(1, Ordering::SeqCst);
@@ -125,7 +125,7 @@ mod tests {
             max_elapsed_ms: 30,
         };
         let calls = AtomicU32::new(0);
-        let result = with_retries(
+        let result: Result<(), _> = with_retries(
             &config,
             || async {
                 calls.fetch_add(1, Ordering::SeqCst);

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use crate::config::{Compression, ExporterConfig};
 use crate::pdata::Traces;
 
+use super::delivery::Delivery;
 use super::file::LineWriter;
 use super::otlp_grpc::{FRAME_HEADER, GrpcSink};
 use super::otlp_http::HttpSink;
@@ -87,12 +88,15 @@ impl Sink {
         }
     }
 
-    /// Sends an encoded batch once.
-    pub async fn send(&self, payload: &Payload) -> Result<(), ExportError> {
+    /// Sends an encoded batch once; an accepted send says how many spans the backend
+    /// rejected all the same.
+    pub async fn send(&self, payload: &Payload) -> Result<Delivery, ExportError> {
         match (self, payload) {
             (Sink::Grpc(sink), Payload::Protobuf(bytes)) => sink.send(bytes.clone()).await,
             (Sink::Http(sink), Payload::Protobuf(bytes)) => sink.send(bytes.clone()).await,
-            (Sink::Lines(sink), Payload::JsonLines(bytes)) => sink.write(bytes).await,
+            (Sink::Lines(sink), Payload::JsonLines(bytes)) => {
+                sink.write(bytes).await.map(|()| Delivery::whole())
+            }
             _ => Err(ExportError::permanent("payload encoded for another sink")),
         }
     }

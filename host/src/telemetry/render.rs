@@ -251,7 +251,7 @@ impl Metrics {
             (
                 "weft_exporter_spans_failed_total",
                 "counter",
-                "Spans the exporter gave up on.",
+                "Spans the exporter gave up on, and spans the backend rejected in a partial success.",
                 &|m: &ExporterMetrics| get(&m.spans_failed),
             ),
             (

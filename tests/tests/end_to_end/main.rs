@@ -2,6 +2,7 @@
 //! links the whole host (wasmtime, tonic, the OTLP types), so one binary keeps the test build
 //! small on disk and quick to link.
 
+mod accounting;
 mod admission;
 mod c_plugin;
 mod contract_versions;
