@@ -15,6 +15,7 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod contract;
+pub mod durable;
 pub mod exporter;
 pub mod ingest;
 pub mod loader;
