@@ -135,7 +135,8 @@ mod tests {
         )
         .await;
         assert!(result.is_err());
+        // The budget allows at most 30 / 5 + 1 attempts; a stalled machine may make fewer.
         let n = calls.load(Ordering::SeqCst);
-        assert!((2..=8).contains(&n), "{n} attempts");
+        assert!((1..=7).contains(&n), "{n} attempts");
     }
 }
