@@ -50,7 +50,7 @@ async fn run(commit: Commit, payload: Bytes, in_flight: usize, spans: usize) {
                     log.append(payload.clone()).await.unwrap();
                     appended += 1;
                     // Keep the disk from filling: drop what is already durable.
-                    if appended % 256 == 0 {
+                    if appended.is_multiple_of(256) {
                         let first = log.first_seq();
                         log.release_before(first + 128).unwrap();
                     }
