@@ -3,7 +3,10 @@
 //! Loading reports every problem at once, each with its path in the file
 //! (`processors[1].on_error: unknown variant ...`), before anything starts.
 
+mod checks;
 mod error;
+mod exporters;
+mod processors;
 mod secrets;
 mod security;
 mod types;
@@ -11,6 +14,8 @@ mod validate;
 
 pub use crate::tls::{ClientTlsConfig, ServerTlsConfig, TlsVersion};
 pub use error::{ConfigError, ConfigErrors};
+pub use exporters::*;
+pub use processors::*;
 pub use secrets::SecretValues;
 pub use security::*;
 pub use types::*;
