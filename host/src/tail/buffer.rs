@@ -9,17 +9,17 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::fragments::{Fragment, Origin, TraceKey};
+use super::fragments::{FragmentOrigin, TraceFragment, TraceId};
 
 /// Bookkeeping charged for each buffered fragment on top of its spans' bytes.
-const FRAGMENT_OVERHEAD: usize = size_of::<Fragment>();
+const FRAGMENT_OVERHEAD: usize = size_of::<TraceFragment>();
 
 /// Bookkeeping charged for each buffered trace: its map entry and its place in arrival order.
-const TRACE_OVERHEAD: usize = size_of::<(TraceKey, PendingTrace)>() + size_of::<TraceKey>();
+const TRACE_OVERHEAD: usize = size_of::<(TraceId, PendingTrace)>() + size_of::<TraceId>();
 
 /// What holding an origin itself costs (its resource is charged separately).
-fn origin_charge(origin: &Origin) -> usize {
-    size_of::<Origin>() + origin.scope.len()
+fn origin_charge(origin: &FragmentOrigin) -> usize {
+    size_of::<FragmentOrigin>() + origin.scope.len()
 }
 
 /// The address of a shared part, which identifies it while it is alive.
@@ -31,9 +31,9 @@ fn address<T>(part: &Arc<T>) -> usize {
 #[derive(Debug)]
 pub struct PendingTrace {
     /// The trace id.
-    pub key: TraceKey,
+    pub key: TraceId,
     /// Its spans as they arrived, one fragment per resource and scope of each request.
-    pub fragments: Vec<Fragment>,
+    pub fragments: Vec<TraceFragment>,
     /// How many spans.
     pub spans: usize,
     /// The bytes charged for its fragments (shared resources and scopes are charged to the
@@ -46,9 +46,9 @@ pub struct PendingTrace {
 /// Traces waiting for their decision, oldest first.
 #[derive(Debug, Default)]
 pub struct TraceBuffer {
-    traces: HashMap<TraceKey, PendingTrace>,
+    traces: HashMap<TraceId, PendingTrace>,
     /// Trace ids by first arrival; every id here is in `traces` and the reverse.
-    order: VecDeque<TraceKey>,
+    order: VecDeque<TraceId>,
     /// How many buffered fragments hold each origin, and how many buffered origins each
     /// resource, by address: a shared part is charged once, while anything buffered holds it.
     holders: HashMap<usize, usize>,
@@ -58,7 +58,7 @@ pub struct TraceBuffer {
 
 impl TraceBuffer {
     /// Adds a fragment of trace `key` to its trace, starting the trace's wait if it is new.
-    pub fn add(&mut self, key: TraceKey, fragment: Fragment, now: Instant) {
+    pub fn add(&mut self, key: TraceId, fragment: TraceFragment, now: Instant) {
         self.hold_origin(&fragment.origin);
         let mut bytes = fragment.spans.len() + FRAGMENT_OVERHEAD;
         let trace = self.traces.entry(key).or_insert_with(|| {
@@ -127,13 +127,13 @@ impl TraceBuffer {
         Some(trace)
     }
 
-    fn hold_origin(&mut self, origin: &Arc<Origin>) {
+    fn hold_origin(&mut self, origin: &Arc<FragmentOrigin>) {
         if self.hold(address(origin), origin_charge(origin)) {
             self.hold(address(&origin.resource), origin.resource.len());
         }
     }
 
-    fn release_origin(&mut self, origin: &Arc<Origin>) {
+    fn release_origin(&mut self, origin: &Arc<FragmentOrigin>) {
         if self.release(address(origin), origin_charge(origin)) {
             self.release(address(&origin.resource), origin.resource.len());
         }
@@ -167,7 +167,7 @@ impl TraceBuffer {
     }
 
     /// Whether `key` is buffered.
-    pub fn contains(&self, key: &TraceKey) -> bool {
+    pub fn contains(&self, key: &TraceId) -> bool {
         self.traces.contains_key(key)
     }
 

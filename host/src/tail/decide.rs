@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::buffer::PendingTrace;
-use super::fragments::{Fragment, join_traces};
+use super::fragments::{TraceFragment, join_traces};
 use super::sampler::TailSampler;
 use crate::config::{OnError, OnShutdown};
 use crate::contract::bindings::Range as TraceRange;
@@ -101,7 +101,7 @@ impl TailSampler {
         let now = Instant::now();
         let (mut kept_spans, mut dropped_spans) = (0usize, 0usize);
         // Each kept trace's index, with the fragments that arrived while it was decided.
-        let mut kept: Vec<(usize, Vec<Fragment>)> = Vec::new();
+        let mut kept: Vec<(usize, Vec<TraceFragment>)> = Vec::new();
         let mut reasons: BTreeMap<(bool, &str), u64> = BTreeMap::new();
         let mut state = crate::sync::lock(&self.state);
         for (index, (trace, (keep, reason))) in traces.iter().zip(&verdicts).enumerate() {

@@ -3,13 +3,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::fragments::TraceKey;
+use super::fragments::TraceId;
 
 /// Remembers up to `capacity` decisions for `ttl` each. The oldest are forgotten first.
 #[derive(Debug)]
 pub struct DecisionCache {
-    verdicts: HashMap<TraceKey, (bool, Instant)>,
-    order: VecDeque<(TraceKey, Instant)>,
+    verdicts: HashMap<TraceId, (bool, Instant)>,
+    order: VecDeque<(TraceId, Instant)>,
     capacity: usize,
     ttl: Duration,
 }
@@ -32,7 +32,7 @@ impl DecisionCache {
     }
 
     /// The verdict for `key` (`true` = kept), if decided within the TTL.
-    pub fn get(&self, key: &TraceKey, now: Instant) -> Option<bool> {
+    pub fn get(&self, key: &TraceId, now: Instant) -> Option<bool> {
         match self.verdicts.get(key) {
             Some((keep, at)) if now.saturating_duration_since(*at) < self.ttl => Some(*keep),
             _ => None,
@@ -40,7 +40,7 @@ impl DecisionCache {
     }
 
     /// Records a verdict, forgetting expired and excess entries.
-    pub fn insert(&mut self, key: TraceKey, keep: bool, now: Instant) {
+    pub fn insert(&mut self, key: TraceId, keep: bool, now: Instant) {
         self.verdicts.insert(key, (keep, now));
         self.order.push_back((key, now));
         while let Some(&(oldest, at)) = self.order.front() {

@@ -5,24 +5,21 @@ use crate::contract::bindings::Range as TraceRange;
 use crate::pdata::traces::join_fragments;
 use crate::pdata::{DecodeError, Traces};
 
-pub use crate::pdata::traces::{
-    FragmentOrigin as Origin, TraceFragment as Fragment, TraceId as TraceKey,
-    trace_id_key as trace_key,
-};
+pub use crate::pdata::traces::{FragmentOrigin, TraceFragment, TraceId};
 
 /// One trace's fragments, in arrival order.
 #[derive(Debug, Clone)]
 pub struct TraceFragments {
     /// The trace id.
-    pub key: TraceKey,
+    pub key: TraceId,
     /// Its fragments.
-    pub fragments: Vec<Fragment>,
+    pub fragments: Vec<TraceFragment>,
     /// How many spans they hold.
     pub spans: usize,
 }
 
 /// `fragments` gathered by trace, in order of each trace's first fragment.
-pub fn group_by_trace(fragments: Vec<Fragment>) -> Vec<TraceFragments> {
+pub fn group_by_trace(fragments: Vec<TraceFragment>) -> Vec<TraceFragments> {
     let mut traces: Vec<TraceFragments> = Vec::new();
     let mut slot_of = std::collections::HashMap::new();
     for fragment in fragments {
@@ -47,9 +44,9 @@ pub fn group_by_trace(fragments: Vec<Fragment>) -> Vec<TraceFragments> {
 pub fn join_traces<'a, T, F>(traces: T) -> Result<(Traces, Vec<TraceRange>), DecodeError>
 where
     T: IntoIterator<Item = F>,
-    F: IntoIterator<Item = &'a Fragment>,
+    F: IntoIterator<Item = &'a TraceFragment>,
 {
-    let mut ordered: Vec<&Fragment> = Vec::new();
+    let mut ordered: Vec<&TraceFragment> = Vec::new();
     let mut ranges = Vec::new();
     let mut start = 0u32;
     for trace in traces {

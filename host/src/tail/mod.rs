@@ -18,6 +18,6 @@ mod sampler;
 pub use buffer::{PendingTrace, TraceBuffer};
 pub use decided::DecisionCache;
 pub use fragments::{
-    Fragment, Origin, TraceFragments, TraceKey, group_by_trace, join_traces, trace_key,
+    FragmentOrigin, TraceFragment, TraceFragments, TraceId, group_by_trace, join_traces,
 };
 pub use sampler::{TailSampler, TailThread};

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::buffer::TraceBuffer;
 use super::decided::DecisionCache;
-use super::fragments::{Fragment, TraceKey};
+use super::fragments::{TraceFragment, TraceId};
 use crate::config::TailSamplingConfig;
 use crate::exporter::ExportFanout;
 use crate::pdata::traces::join_fragments;
@@ -40,7 +40,7 @@ pub(super) struct TailState {
     buffer: TraceBuffer,
     pub(super) decided: DecisionCache,
     /// Traces taken out for a decision, with the fragments that arrived meanwhile.
-    pub(super) in_flight: HashMap<TraceKey, Vec<Fragment>>,
+    pub(super) in_flight: HashMap<TraceId, Vec<TraceFragment>>,
     /// The settings last seen in a chain, for the cache bounds.
     settings: Option<Arc<TailSamplingConfig>>,
     stopping: bool,
@@ -180,7 +180,7 @@ impl TailSampler {
         let mut chain = Chain::new(chain_updates.borrow_and_update().clone(), &self.metrics);
         let mut fanout = fanout_updates.borrow_and_update().clone();
         // The traces the current round took out of the buffer, with their span counts.
-        let mut taken: Vec<(TraceKey, usize)> = Vec::new();
+        let mut taken: Vec<(TraceId, usize)> = Vec::new();
         loop {
             taken.clear();
             let round = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -213,7 +213,7 @@ impl TailSampler {
         &self,
         chain: &mut Chain,
         fanout: &ExportFanout,
-        taken: &mut Vec<(TraceKey, usize)>,
+        taken: &mut Vec<(TraceId, usize)>,
     ) -> Round {
         let spec = chain.spec().clone();
         let position = spec.tail_position();
@@ -259,7 +259,7 @@ impl TailSampler {
     /// (still in flight) are lost, with the spans that arrived for them meanwhile. They are
     /// counted, and their ids are released so later spans start new traces instead of waiting
     /// forever.
-    fn lose_undecided(&self, taken: &[(TraceKey, usize)]) {
+    fn lose_undecided(&self, taken: &[(TraceId, usize)]) {
         let mut state = crate::sync::lock(&self.state);
         let mut lost = 0u64;
         for (key, spans) in taken {
@@ -351,12 +351,12 @@ enum Round {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tail::Origin;
+    use crate::tail::FragmentOrigin;
 
-    fn straggler(spans: usize) -> Fragment {
-        Fragment {
+    fn straggler(spans: usize) -> TraceFragment {
+        TraceFragment {
             trace_id: [1; 16],
-            origin: Arc::new(Origin {
+            origin: Arc::new(FragmentOrigin {
                 resource: Arc::default(),
                 scope: Vec::new(),
             }),
