@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::codec::hex;
+use crate::pdata::Loc;
 use crate::pdata::storage::Storage;
 use crate::pdata::traces::read::{AnyValue, any_value, key_value, list_items};
 use crate::pdata::traces::{Attr, Traces};
@@ -196,15 +197,10 @@ pub fn matches(batch: &Traces, index: usize, key: &str, value: &str) -> bool {
         .span_attributes(index)
         .chain(batch.resource_attributes(resource))
         .filter(|kv| storage.bytes(kv.key) == key.as_bytes())
-        .any(|kv| {
-            match kv
-                .value
-                .map(|at| json(storage, any_value(storage, Some(at))))
-            {
-                Some(Value::String(s)) => s == value,
-                Some(other) => serde_json::from_str::<Value>(value).is_ok_and(|v| v == other),
-                None => value.is_empty(),
-            }
+        .any(|kv| match kv.value.map(|at| value_json(storage, at)) {
+            Some(Value::String(s)) => s == value,
+            Some(other) => serde_json::from_str::<Value>(value).is_ok_and(|v| v == other),
+            None => value.is_empty(),
         })
 }
 
@@ -217,10 +213,15 @@ fn attributes(
     for kv in list {
         let value = kv
             .value
-            .map(|at| json(storage, any_value(storage, Some(at))))
+            .map(|at| value_json(storage, at))
             .unwrap_or(Value::Null);
         put(format!("{prefix}{}", storage.text(kv.key)), value);
     }
+}
+
+/// The `AnyValue` message at `at` as JSON.
+fn value_json(storage: &Storage, at: Loc) -> Value {
+    json(storage, any_value(storage, Some(at)))
 }
 
 /// An OTLP value as JSON: bytes as hex, arrays and key-value lists nested.
@@ -234,7 +235,7 @@ fn json(storage: &Storage, value: AnyValue) -> Value {
         AnyValue::Bytes(at) => Value::String(hex(storage.bytes(at))),
         AnyValue::Array(list) => Value::Array(
             list_items(storage, list)
-                .map(|item| json(storage, any_value(storage, Some(item))))
+                .map(|item| value_json(storage, item))
                 .collect(),
         ),
         AnyValue::Kvlist(list) => Value::Object(
@@ -242,7 +243,7 @@ fn json(storage: &Storage, value: AnyValue) -> Value {
                 .map(|entry| {
                     let (key, value) = key_value(storage, entry);
                     let value = value
-                        .map(|at| json(storage, any_value(storage, Some(at))))
+                        .map(|at| value_json(storage, at))
                         .unwrap_or(Value::Null);
                     (storage.text(key).to_owned(), value)
                 })
