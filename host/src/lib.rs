@@ -20,6 +20,7 @@ pub mod exporter;
 pub mod ingest;
 pub mod loader;
 pub mod pdata;
+pub mod persistent_queue;
 pub mod pipeline;
 pub mod receiver;
 pub mod reload;

@@ -11,13 +11,14 @@ use tokio::task::JoinHandle;
 
 use crate::config::{LoadedConfig, ShutdownConfig};
 use crate::loader::load_chain;
+use crate::persistent_queue::{Background, PersistentQueue};
 use crate::pipeline::Submitter;
 use crate::reload::{ReloadHandle, Reloader, watch_files};
 use crate::sandbox::PluginEngine;
 use crate::telemetry::{Metrics, PipelineStats};
 pub use crate::topology::Addresses;
 use crate::topology::Topology;
-use crate::workers::{WorkerPool, start_workers};
+use crate::workers::{WorkerPool, WorkerSettings, start_workers};
 
 /// A running pipeline: receivers, workers and exporters.
 pub struct RunningService {
@@ -27,6 +28,8 @@ pub struct RunningService {
     stop_admin: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     workers: WorkerPool,
     queue: Submitter,
+    /// The persistent queue's background work, when there is one.
+    persistence: Option<Background>,
     deadlines: ShutdownConfig,
     reload: ReloadHandle,
     admin_addr: Option<SocketAddr>,
@@ -65,18 +68,36 @@ impl RunningService {
         let metrics = Arc::new(Metrics::default());
         crate::reload::record_chain(&metrics, &config, &chain, 0);
 
-        let (mut topology, fanout) =
-            Topology::start_exporters(metrics.clone(), &config.config.exporters, &config.base_dir)?;
         let pipeline = &config.config.pipeline;
-        let (submitter, workers) = start_workers(
-            pipeline.workers,
-            (pipeline.queue_capacity, pipeline.memory_limit_mb << 20),
-            pipeline.enqueue_timeout(),
-            chain_rx,
-            fanout,
+        let persistent = match &pipeline.persistence {
+            Some(persistence) => {
+                let exporters: Vec<String> = config.config.exporters.keys().cloned().collect();
+                let base_dir = &config.base_dir;
+                Some(PersistentQueue::open(
+                    persistence,
+                    base_dir,
+                    &exporters,
+                    &metrics,
+                )?)
+            }
+            None => None,
+        };
+        let (mut topology, fanout) = Topology::start_exporters(
             metrics.clone(),
-        );
+            &config.config.exporters,
+            &config.base_dir,
+            persistent.as_ref().map(PersistentQueue::exports),
+        )?;
+        let settings = WorkerSettings {
+            workers: pipeline.workers,
+            capacity: pipeline.queue_capacity,
+            memory_limit: pipeline.memory_limit_mb << 20,
+            enqueue_timeout: pipeline.enqueue_timeout(),
+            durable: persistent.as_ref().map(PersistentQueue::workers),
+        };
+        let (submitter, workers) = start_workers(settings, chain_rx, fanout, metrics.clone());
         let queue = submitter.clone();
+        let persistence = persistent.map(|queue| queue.start(submitter.clone(), metrics.clone()));
         topology
             .set_receivers(
                 &config.config.receivers.otlp,
@@ -122,6 +143,7 @@ impl RunningService {
             stop_admin: None,
             workers,
             queue,
+            persistence,
             deadlines: pipeline.shutdown.clone(),
             reload,
             admin_addr: None,
@@ -275,6 +297,9 @@ impl RunningService {
         })
         .await
         .is_ok();
+        if let Some(persistence) = self.persistence {
+            persistence.stop(&self.metrics).await;
+        }
         let mut unflushed = Unflushed {
             in_pipeline: if drained { 0 } else { in_pipeline },
             by_exporter: Vec::new(),

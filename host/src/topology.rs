@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{BearerTokens, TokenGate};
 use crate::config::{ExporterConfig, ListenerConfig, OtlpReceiverConfig};
+use crate::durable::{Ledger, Slot};
 use crate::exporter::{ExportFanout, ExporterHandle, Sink, start_exporter};
 use crate::pipeline::{ConnectionRefusal, Protocol, Submitter};
 use crate::telemetry::Metrics;
@@ -34,8 +35,20 @@ struct RunningReceiver {
 struct RunningExporter {
     config: ExporterConfig,
     counters: Arc<crate::telemetry::ExporterMetrics>,
-    sender: async_channel::Sender<Arc<crate::pdata::Traces>>,
+    sender: async_channel::Sender<crate::exporter::Queued>,
+    /// Its slot among the persistent queue's consumers.
+    slot: Option<Slot>,
     handle: ExporterHandle,
+}
+
+/// The persistent queue, as exporters see it: the ledger they claim records in, and how long
+/// they retry before giving up on a batch.
+#[derive(Clone)]
+pub struct DurableExports {
+    /// The ledger.
+    pub ledger: Arc<Ledger>,
+    /// Retries go on for this long.
+    pub max_age: std::time::Duration,
 }
 
 /// Receivers and exporters, replaceable while running.
@@ -47,6 +60,7 @@ pub struct Topology {
     grpc: Option<RunningReceiver>,
     http: Option<RunningReceiver>,
     exporters: BTreeMap<String, RunningExporter>,
+    durable: Option<DurableExports>,
     fanout: watch::Sender<Arc<ExportFanout>>,
     /// Receivers being stopped and exporters being drained after a replacement: awaited at shutdown.
     retired_receivers: Vec<JoinHandle<()>>,
@@ -60,12 +74,15 @@ impl Topology {
         metrics: Arc<Metrics>,
         exporters: &BTreeMap<String, ExporterConfig>,
         base_dir: &Path,
+        durable: Option<DurableExports>,
     ) -> anyhow::Result<(Self, watch::Receiver<Arc<ExportFanout>>)> {
         let mut running = BTreeMap::new();
         for (name, config) in exporters {
-            running.insert(name.clone(), start_one(&metrics, name, config, base_dir)?);
+            let started = start_one(&metrics, name, config, base_dir, durable.as_ref())?;
+            running.insert(name.clone(), started);
         }
-        let (fanout, receiver) = watch::channel(Arc::new(fanout_of(&running)));
+        let fanout = fanout_of(&running, durable.as_ref());
+        let (fanout, receiver) = watch::channel(Arc::new(fanout));
         let topology = Topology {
             metrics,
             submitter: None,
@@ -73,6 +90,7 @@ impl Topology {
             grpc: None,
             http: None,
             exporters: running,
+            durable,
             fanout,
             retired_receivers: Vec::new(),
             retired_exporters: Vec::new(),
@@ -168,9 +186,10 @@ impl Topology {
             {
                 continue;
             }
+            let durable = self.durable.as_ref();
             started.insert(
                 name.clone(),
-                start_one(&self.metrics, name, wanted, base_dir)?,
+                start_one(&self.metrics, name, wanted, base_dir, durable)?,
             );
         }
         let removed: Vec<String> = self
@@ -188,6 +207,9 @@ impl Topology {
         for name in removed {
             let old = self.exporters.remove(&name).expect("listed above");
             self.retired_exporters.push(old.handle);
+            if let Some(durable) = &self.durable {
+                durable.ledger.remove_consumer(&name);
+            }
         }
         for (name, new) in started {
             if let Some(old) = self.exporters.insert(name, new) {
@@ -195,8 +217,8 @@ impl Topology {
             }
         }
         if !changed.is_empty() {
-            self.fanout
-                .send_replace(Arc::new(fanout_of(&self.exporters)));
+            let fanout = fanout_of(&self.exporters, self.durable.as_ref());
+            self.fanout.send_replace(Arc::new(fanout));
         }
         Ok(changed)
     }
@@ -225,33 +247,55 @@ impl Topology {
     }
 }
 
-fn fanout_of(exporters: &BTreeMap<String, RunningExporter>) -> ExportFanout {
-    let mut fanout = ExportFanout::default();
+fn fanout_of(
+    exporters: &BTreeMap<String, RunningExporter>,
+    durable: Option<&DurableExports>,
+) -> ExportFanout {
+    let mut fanout = match durable {
+        Some(durable) => ExportFanout::durable(durable.ledger.clone()),
+        None => ExportFanout::default(),
+    };
     for exporter in exporters.values() {
-        fanout.push(exporter.sender.clone(), exporter.counters.clone());
+        fanout.push(
+            exporter.sender.clone(),
+            exporter.counters.clone(),
+            exporter.slot,
+        );
     }
     fanout
 }
 
+/// Starts exporter `name`. With a persistent queue it reads the log from its saved progress
+/// (or, new, from the log's end), and retries each batch for the queue's maximum age.
 fn start_one(
     metrics: &Arc<Metrics>,
     name: &str,
     config: &ExporterConfig,
     base_dir: &Path,
+    durable: Option<&DurableExports>,
 ) -> anyhow::Result<RunningExporter> {
-    let sink = Sink::from_config(config, base_dir)
-        .with_context(|| format!("starting exporter {name:?}"))?;
+    let context = || format!("starting exporter {name:?}");
+    let sink = Sink::from_config(config, base_dir).with_context(context)?;
+    let mut retry = config.retry().clone();
+    let slot = match durable {
+        Some(durable) => {
+            retry.max_elapsed_ms = retry.max_elapsed_ms.max(durable.max_age.as_millis() as u64);
+            Some(durable.ledger.consumer(name).with_context(context)?)
+        }
+        None => None,
+    };
     let (sender, handle) = start_exporter(
         name.to_owned(),
         sink,
-        config.batch().clone(),
-        config.retry().clone(),
+        (config.batch().clone(), retry),
+        durable.map(|d| d.ledger.clone()),
         metrics.clone(),
     );
     Ok(RunningExporter {
         config: config.clone(),
         counters: metrics.exporter(name),
         sender,
+        slot,
         handle,
     })
 }

@@ -7,8 +7,9 @@ use std::thread::JoinHandle;
 
 use tokio::sync::watch;
 
+use crate::durable::Ledger;
 use crate::exporter::ExportFanout;
-use crate::pdata::Traces;
+use crate::pdata::{Lineage, Traces};
 use crate::tail::{TailSampler, TailThread};
 use crate::telemetry::{Component, Metrics, PipelineStats};
 
@@ -47,33 +48,54 @@ impl WorkerPool {
     }
 }
 
-/// Starts `workers` threads reading from a queue of `capacity` requests, admitted within
-/// `memory_limit` bytes. Returns the handle receivers submit with, and the pool.
+/// How the workers are set up.
+pub struct WorkerSettings {
+    /// Worker threads.
+    pub workers: usize,
+    /// Requests the queue holds.
+    pub capacity: usize,
+    /// Bytes of requests admitted at once.
+    pub memory_limit: usize,
+    /// How long a receiver waits for room.
+    pub enqueue_timeout: std::time::Duration,
+    /// The persistent queue, and how many times a request whose processing panics is tried
+    /// before it goes to the dead-letter file.
+    pub durable: Option<(Arc<Ledger>, u32)>,
+}
+
+/// Starts the worker threads reading from a bounded queue. Returns the handle receivers
+/// submit with, and the pool.
 pub fn start_workers(
-    workers: usize,
-    (capacity, memory_limit): (usize, usize),
-    enqueue_timeout: std::time::Duration,
+    settings: WorkerSettings,
     chain: watch::Receiver<Arc<ChainSpec>>,
     fanout: watch::Receiver<Arc<ExportFanout>>,
     metrics: Arc<Metrics>,
 ) -> (Submitter, WorkerPool) {
-    let budget = MemoryBudget::new(memory_limit, metrics.clone());
-    let (submitter, receiver) = bounded_queue(capacity, enqueue_timeout, budget, metrics.clone());
+    let budget = MemoryBudget::new(settings.memory_limit, metrics.clone());
+    let ledger = settings.durable.as_ref().map(|(ledger, _)| ledger.clone());
+    let (submitter, receiver) = bounded_queue(
+        settings.capacity,
+        settings.enqueue_timeout,
+        budget,
+        ledger,
+        metrics.clone(),
+    );
     let sampler = TailSampler::new(metrics.clone());
     let tail = sampler.start(chain.clone(), fanout.clone());
-    let threads = (0..workers)
+    let threads = (0..settings.workers)
         .map(|n| {
             let receiver = receiver.clone();
             let mut chain_updates = chain.clone();
             let mut fanout_updates = fanout.clone();
             let metrics = metrics.clone();
             let sampler = sampler.clone();
+            let durable = settings.durable.clone();
             std::thread::Builder::new()
                 .name(format!("weft-worker-{n}"))
                 .spawn(move || {
                     let mut chain = Chain::new(chain_updates.borrow_and_update().clone(), &metrics);
                     let mut fanout = fanout_updates.borrow_and_update().clone();
-                    while let Ok(Admitted { request, memory }) = receiver.recv_blocking() {
+                    while let Ok(admitted) = receiver.recv_blocking() {
                         metrics
                             .queued
                             .store(receiver.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -83,21 +105,12 @@ pub fn start_workers(
                         if fanout_updates.has_changed().unwrap_or(false) {
                             fanout = fanout_updates.borrow_and_update().clone();
                         }
-                        let spans = request.span_count() as u64;
-                        let handed_on = Cell::new(false);
-                        let handled = supervise_batch(&metrics, spans, &handed_on, || {
-                            let hand_off = (&*sampler, &handed_on);
-                            if let Some(processed) =
-                                run_chain(&mut chain, hand_off, request, &metrics)
-                            {
-                                handed_on.set(true);
-                                fanout.send_blocking(processed, &metrics.pipeline);
-                            }
-                        });
-                        if !handled {
-                            chain = Chain::new(chain.spec().clone(), &metrics);
-                        }
-                        drop(memory);
+                        let parts = Parts {
+                            sampler: &sampler,
+                            fanout: &fanout,
+                            metrics: &metrics,
+                        };
+                        handle(&mut chain, parts, admitted, durable.as_ref());
                     }
                 })
                 .expect("spawning a pipeline worker thread")
@@ -113,6 +126,91 @@ pub fn start_workers(
     )
 }
 
+/// What a worker hands batches on to.
+#[derive(Clone, Copy)]
+struct Parts<'a> {
+    sampler: &'a TailSampler,
+    fanout: &'a ExportFanout,
+    metrics: &'a Arc<Metrics>,
+}
+
+/// Runs one admitted request through the chain and hands what is left to the exporters. A
+/// panic outside any processor starts the worker's instances afresh; with a persistent
+/// queue the request is tried again, up to the configured number of tries, and then written
+/// to the dead-letter file.
+fn handle(
+    chain: &mut Chain,
+    parts: Parts<'_>,
+    admitted: Admitted,
+    durable: Option<&(Arc<Ledger>, u32)>,
+) {
+    let Admitted {
+        request,
+        memory,
+        lineage,
+    } = admitted;
+    let spans = request.span_count() as u64;
+    // The request as the persistent queue holds it, to try again after a panic.
+    let retained = durable.map(|_| request.to_bytes());
+    let mut request = Some(request);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let batch = match request.take() {
+            Some(batch) => batch,
+            None => match retained.clone().map(Traces::decode_trusted) {
+                Some(Ok(batch)) => batch,
+                _ => break,
+            },
+        };
+        let handed_on = Cell::new(false);
+        let lost_if_panics = durable.is_none();
+        let handled = supervise_batch(parts.metrics, (spans, lost_if_panics), &handed_on, || {
+            let hand_off = (parts.sampler, &handed_on, &lineage);
+            if let Some(processed) = run_chain(chain, hand_off, batch, parts.metrics) {
+                handed_on.set(true);
+                parts
+                    .fanout
+                    .send_blocking(processed, &lineage, &parts.metrics.pipeline);
+            }
+        });
+        if handled {
+            break;
+        }
+        *chain = Chain::new(chain.spec().clone(), parts.metrics);
+        let Some((ledger, max_tries)) = durable else {
+            break;
+        };
+        if handed_on.get() {
+            break;
+        }
+        if tries >= *max_tries {
+            dead_letter(ledger, retained.as_ref(), spans, parts.metrics);
+            break;
+        }
+    }
+    drop(memory);
+}
+
+/// Writes a request whose processing kept panicking to the pipeline's dead-letter file.
+fn dead_letter(ledger: &Ledger, bytes: Option<&bytes::Bytes>, spans: u64, metrics: &Metrics) {
+    let mut lines = Vec::new();
+    if let Some(Ok(batch)) = bytes.cloned().map(Traces::decode_trusted) {
+        batch.write_json(&mut lines);
+        lines.push(b'\n');
+    }
+    match ledger.dead_letter("pipeline", &lines) {
+        Ok(path) => {
+            PipelineStats::add(&metrics.pipeline.spans_dead_lettered, spans);
+            tracing::error!(spans, file = %path.display(), "Processing this request panicked on every try; it was written to the dead-letter file.");
+        }
+        Err(error) => {
+            PipelineStats::add(&metrics.pipeline.spans_lost_to_panics, spans);
+            tracing::error!(spans, %error, "Processing this request panicked on every try, and the dead-letter file could not be written; its spans are lost.");
+        }
+    }
+}
+
 /// Runs `work` on a worker's batch of `spans` spans, catching a panic in it: outside any
 /// processor there is no `on_error` to follow, so the panic is counted and, unless `work` had
 /// already handed the batch on (`handed_on`: to the tail-sampling stage or the exporters,
@@ -120,7 +218,7 @@ pub fn start_workers(
 /// completed; if not, the worker goes on with fresh instances.
 fn supervise_batch(
     metrics: &Metrics,
-    spans: u64,
+    (spans, lost_if_panics): (u64, bool),
     handed_on: &Cell<bool>,
     work: impl FnOnce(),
 ) -> bool {
@@ -128,7 +226,7 @@ fn supervise_batch(
         Ok(()) => true,
         Err(payload) => {
             metrics.panics.record(Component::Worker, payload.as_ref());
-            if !handed_on.get() {
+            if lost_if_panics && !handed_on.get() {
                 PipelineStats::add(&metrics.pipeline.spans_lost_to_panics, spans);
             }
             false
@@ -141,7 +239,7 @@ fn supervise_batch(
 /// runs through the processors after it.
 fn run_chain(
     chain: &mut Chain,
-    (sampler, handed_on): (&TailSampler, &Cell<bool>),
+    (sampler, handed_on, lineage): (&TailSampler, &Cell<bool>, &Lineage),
     request: Traces,
     metrics: &Metrics,
 ) -> Option<Traces> {
@@ -152,7 +250,7 @@ fn run_chain(
     let before = chain.run_stages(0..position, request, metrics)?;
     let settings = spec.stages[position].tail.as_ref().expect("the tail stage");
     handed_on.set(true);
-    let late = sampler.ingest(before, settings, chain.stage_metrics(position))?;
+    let late = sampler.ingest(before, lineage, settings, chain.stage_metrics(position))?;
     chain.run_stages(position + 1..spec.stages.len(), late, metrics)
 }
 
@@ -164,13 +262,16 @@ mod tests {
     fn a_panic_in_a_batch_is_counted_and_the_worker_carries_on() {
         let metrics = Metrics::default();
         let handed_on = Cell::new(false);
-        assert!(!supervise_batch(&metrics, 7, &handed_on, || panic!(
-            "a bug"
-        )));
-        assert!(supervise_batch(&metrics, 5, &handed_on, || ()));
+        assert!(!supervise_batch(
+            &metrics,
+            (7, true),
+            &handed_on,
+            || panic!("a bug")
+        ));
+        assert!(supervise_batch(&metrics, (5, true), &handed_on, || ()));
         // A batch already handed on is the next stage's to account for.
         let handed_on = Cell::new(false);
-        assert!(!supervise_batch(&metrics, 3, &handed_on, || {
+        assert!(!supervise_batch(&metrics, (3, true), &handed_on, || {
             handed_on.set(true);
             panic!("a bug after the hand-off")
         }));

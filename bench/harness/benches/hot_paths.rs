@@ -221,16 +221,24 @@ fn main() {
     print(
         "tail: split a request by trace",
         measure(SPANS, || {
-            black_box(black_box(request.clone()).split_by_trace().unwrap());
+            black_box(
+                black_box(request.clone())
+                    .split_by_trace(&Default::default())
+                    .unwrap(),
+            );
         }),
     );
     print(
         "tail: split a redacted batch by trace",
         measure(SPANS, || {
-            black_box(black_box(redacted.clone()).split_by_trace().unwrap());
+            black_box(
+                black_box(redacted.clone())
+                    .split_by_trace(&Default::default())
+                    .unwrap(),
+            );
         }),
     );
-    let fragments = request.clone().split_by_trace().unwrap();
+    let fragments = request.clone().split_by_trace(&Default::default()).unwrap();
     print(
         "tail: join a request's traces and read the join",
         measure(SPANS, || {

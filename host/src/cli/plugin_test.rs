@@ -120,7 +120,7 @@ fn decide(
     request: &ExportTraceServiceRequest,
 ) -> anyhow::Result<ExportTraceServiceRequest> {
     let fragments = Traces::from_request(request)
-        .split_by_trace()
+        .split_by_trace(&Default::default())
         .context("splitting the input by trace")?;
     let traces = group_by_trace(fragments);
     let (joined, ranges) =

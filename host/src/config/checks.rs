@@ -108,6 +108,9 @@ fn check_pipeline(config: &Config, errors: &mut Vec<ConfigError>) {
             ),
         ));
     }
+    if let Some(persistence) = &pipeline.persistence {
+        persistence.check(errors);
+    }
     let shutdown = &pipeline.shutdown;
     for (key, ms) in [
         ("receivers_ms", shutdown.receivers_ms),

@@ -6,6 +6,7 @@
 mod checks;
 mod error;
 mod exporters;
+mod persistence;
 mod processors;
 mod secrets;
 mod security;
@@ -15,6 +16,7 @@ mod validate;
 pub use crate::tls::{ClientTlsConfig, ServerTlsConfig, TlsVersion};
 pub use error::{ConfigError, ConfigErrors};
 pub use exporters::*;
+pub use persistence::PersistenceConfig;
 pub use processors::*;
 pub use secrets::SecretValues;
 pub use security::*;

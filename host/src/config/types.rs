@@ -178,6 +178,8 @@ pub struct PipelineConfig {
     /// `[pipeline.shutdown]`: how long each stage of a graceful shutdown may take.
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    /// `[pipeline.persistence]`: the persistent queue; off when absent.
+    pub persistence: Option<super::PersistenceConfig>,
 }
 
 /// `[pipeline.shutdown]`: a graceful shutdown stops receivers, drains the pipeline, then
@@ -230,6 +232,7 @@ impl Default for PipelineConfig {
             component_cache: true,
             cache_dir: None,
             shutdown: ShutdownConfig::default(),
+            persistence: None,
         }
     }
 }

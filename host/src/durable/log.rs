@@ -126,7 +126,16 @@ pub struct LogStats {
     pub syncs: AtomicU64,
     /// Time spent in them, in nanoseconds.
     pub sync_nanos: AtomicU64,
+    /// Syncs by duration: how many took at most each of [`SYNC_BUCKETS`] (not cumulative).
+    pub sync_buckets: [AtomicU64; SYNC_BUCKETS.len()],
+    /// The sequence number the next record will get.
+    pub next_seq: AtomicU64,
 }
+
+/// Upper bounds of the sync latency histogram, in seconds; slower syncs count in the last.
+pub const SYNC_BUCKETS: [f64; 10] = [
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 
 /// A sealed segment: its first record and its file.
 #[derive(Debug)]
@@ -223,6 +232,10 @@ impl Log {
             }),
             stats: LogStats::default(),
         });
+        shared
+            .stats
+            .next_seq
+            .store(next_seq, std::sync::atomic::Ordering::Relaxed);
         let (sender, receiver) = mpsc::channel();
         let writer = Writer::new(options.clone(), shared.clone(), active, next_seq);
         let thread = std::thread::Builder::new()
@@ -333,6 +346,14 @@ impl Log {
             .sealed
             .front()
             .map_or(state.active_first, |s| s.first_seq)
+    }
+
+    /// The sequence number the next record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.shared
+            .stats
+            .next_seq
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The log's counters.

@@ -26,16 +26,21 @@ pub struct Progress {
     saved: u64,
 }
 
-/// The file name of `consumer`'s progress: its name where it is a plain word, hex otherwise.
+/// The file name of `consumer`'s progress.
 pub fn file_name(consumer: &str) -> String {
+    format!("{}.progress", file_stem(consumer))
+}
+
+/// What names `consumer`'s files: its name where it is a plain word, hex otherwise.
+pub fn file_stem(consumer: &str) -> String {
     let plain = !consumer.is_empty()
         && consumer
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if plain {
-        format!("{consumer}.progress")
+        consumer.to_owned()
     } else {
-        format!("x{}.progress", crate::codec::hex(consumer.as_bytes()))
+        format!("x{}", crate::codec::hex(consumer.as_bytes()))
     }
 }
 
@@ -55,6 +60,19 @@ impl Progress {
             finished_above: BTreeSet::new(),
             saved,
         }
+    }
+
+    /// A new consumer's progress, starting at record `at`, saved at once: from now on a
+    /// crash cannot make it start anywhere else.
+    pub fn start(dir: &Path, consumer: &str, at: u64) -> io::Result<Progress> {
+        let mut progress = Progress {
+            path: dir.join(file_name(consumer)),
+            next_needed: at,
+            finished_above: BTreeSet::new(),
+            saved: u64::MAX,
+        };
+        progress.save()?;
+        Ok(progress)
     }
 
     /// The first record not yet finished.

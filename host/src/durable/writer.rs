@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
-use super::log::{Commit, Job, LogError, LogOptions, Sealed, Shared};
+use super::log::{Commit, Job, LogError, LogOptions, SYNC_BUCKETS, Sealed, Shared};
 use super::record::encode;
 use super::segment::ActiveSegment;
 
@@ -81,11 +81,18 @@ impl Writer {
         self.active
             .sync()
             .map_err(|e| LogError::io("syncing", &path, e))?;
+        let took = started.elapsed();
         let stats = &self.shared.stats;
         stats.syncs.fetch_add(1, Ordering::Relaxed);
         stats
             .sync_nanos
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        let bucket = SYNC_BUCKETS
+            .iter()
+            .position(|bound| took.as_secs_f64() <= *bound)
+            .unwrap_or(SYNC_BUCKETS.len() - 1);
+        stats.sync_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        stats.next_seq.store(self.next_seq, Ordering::Relaxed);
         stats
             .records
             .fetch_add(batch.len() as u64, Ordering::Relaxed);

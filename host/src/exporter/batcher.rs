@@ -8,41 +8,103 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::config::{BatchConfig, RetryConfig};
-use crate::pdata::Traces;
+use crate::durable::{Claim, Ledger, Slot};
+use crate::pdata::{Lineage, Traces};
 use crate::telemetry::{Component, ExporterMetrics, Metrics, PipelineStats};
 
-use super::retry::with_retries;
+use super::dispatch::dispatch;
 use super::sink::Sink;
+
+/// What an exporter's queue holds: a processed batch, shared by every exporter it went to,
+/// and this exporter's claim on the persistent-queue records it came from.
+pub struct Queued {
+    pub(super) request: Arc<Traces>,
+    pub(super) claim: Option<Claim>,
+}
+
+/// One exporter as the fan-out sees it.
+#[derive(Clone)]
+struct Target {
+    queue: async_channel::Sender<Queued>,
+    counters: Arc<ExporterMetrics>,
+    /// Its slot among the persistent queue's consumers.
+    slot: Option<Slot>,
+}
 
 /// Hands every processed batch to every exporter. Cloned into each worker; exporters finish
 /// once every clone is dropped and their queues are drained.
 #[derive(Clone, Default)]
 pub struct ExportFanout {
-    exporters: Vec<(async_channel::Sender<Arc<Traces>>, Arc<ExporterMetrics>)>,
+    exporters: Vec<Target>,
+    /// The persistent queue, when there is one.
+    ledger: Option<Arc<Ledger>>,
 }
 
 impl ExportFanout {
-    /// Sends `request` to every exporter, waiting while an exporter's queue is full
-    /// (back-pressure towards the workers and, through the pipeline queue, the receivers).
-    /// Counts the spans in `stats` and in each exporter's counters.
-    pub fn send_blocking(&self, request: Traces, stats: &PipelineStats) {
-        let spans = request.span_count() as u64;
-        PipelineStats::add(&stats.spans_to_exporters, spans);
-        let request = Arc::new(request);
-        for (queue, counters) in &self.exporters {
-            PipelineStats::add(&counters.spans_enqueued, spans);
-            // An exporter only closes its queue after every sender is gone, so this cannot fail.
-            let _ = queue.send_blocking(request.clone());
+    /// A fan-out whose exporters claim the persistent queue's records in `ledger`.
+    pub fn durable(ledger: Arc<Ledger>) -> Self {
+        ExportFanout {
+            exporters: Vec::new(),
+            ledger: Some(ledger),
         }
     }
 
-    /// Adds an exporter's queue and counters.
+    /// Sends `request`, which came from `lineage`, to every exporter, waiting while an
+    /// exporter's queue is full (back-pressure towards the workers and, through the pipeline
+    /// queue, the receivers). Counts the spans in `stats` and in each exporter's counters.
+    ///
+    /// With a persistent queue, an exporter gets only what it has not finished (a replayed
+    /// record goes only where it was not sent), and an exporter whose queue is full while its
+    /// sends fail does not hold up the others: it is skipped, and what it missed stays on
+    /// disk, sent again after a restart.
+    pub fn send_blocking(&self, request: Traces, lineage: &Lineage, stats: &PipelineStats) {
+        let spans = request.span_count() as u64;
+        PipelineStats::add(&stats.spans_to_exporters, spans);
+        let request = Arc::new(request);
+        for target in &self.exporters {
+            let claim = match (&self.ledger, target.slot) {
+                (Some(ledger), Some(slot)) if !lineage.is_empty() => {
+                    match ledger.claim(slot, lineage) {
+                        Some(claim) => Some(claim),
+                        None => continue,
+                    }
+                }
+                _ => None,
+            };
+            let queued = Queued {
+                request: request.clone(),
+                claim,
+            };
+            let queued = match target.queue.try_send(queued) {
+                Ok(()) => {
+                    PipelineStats::add(&target.counters.spans_enqueued, spans);
+                    continue;
+                }
+                Err(error) => error.into_inner(),
+            };
+            let failing = target.counters.consecutive_failures.load(Ordering::Relaxed) > 0;
+            if self.ledger.is_some() && queued.claim.is_some() && failing {
+                PipelineStats::add(&target.counters.spans_deferred, spans);
+                continue;
+            }
+            PipelineStats::add(&target.counters.spans_enqueued, spans);
+            // An exporter only closes its queue after every sender is gone, so this cannot fail.
+            let _ = target.queue.send_blocking(queued);
+        }
+    }
+
+    /// Adds an exporter's queue and counters, and its slot in the persistent queue.
     pub fn push(
         &mut self,
-        sender: async_channel::Sender<Arc<Traces>>,
+        queue: async_channel::Sender<Queued>,
         counters: Arc<ExporterMetrics>,
+        slot: Option<Slot>,
     ) {
-        self.exporters.push((sender, counters));
+        self.exporters.push(Target {
+            queue,
+            counters,
+            slot,
+        });
     }
 }
 
@@ -62,14 +124,15 @@ impl ExporterHandle {
     }
 }
 
-/// Starts the batching loop of one exporter and returns its queue's sender and handle.
+/// Starts the batching loop of one exporter and returns its queue's sender and handle. With
+/// `ledger`, what the exporter gives up on goes to the dead-letter file beside the log.
 pub fn start_exporter(
     name: String,
     sink: Sink,
-    batch: BatchConfig,
-    retry: RetryConfig,
+    (batch, retry): (BatchConfig, RetryConfig),
+    ledger: Option<Arc<Ledger>>,
     metrics: Arc<Metrics>,
-) -> (async_channel::Sender<Arc<Traces>>, ExporterHandle) {
+) -> (async_channel::Sender<Queued>, ExporterHandle) {
     let (sender, receiver) = async_channel::bounded(batch.queue_capacity);
     let exporter = Arc::new(Exporter {
         counters: metrics.exporter(&name),
@@ -77,6 +140,7 @@ pub fn start_exporter(
         sink,
         in_flight: Arc::new(Semaphore::new(batch.max_in_flight)),
         retry,
+        ledger,
         metrics,
     });
     let task = tokio::spawn(supervise(exporter, receiver, batch));
@@ -87,7 +151,7 @@ pub fn start_exporter(
 /// loop would leave its queue unread and the workers' hand-offs to it silently failing.
 async fn supervise(
     exporter: Arc<Exporter>,
-    queue: async_channel::Receiver<Arc<Traces>>,
+    queue: async_channel::Receiver<Queued>,
     config: BatchConfig,
 ) {
     loop {
@@ -109,20 +173,17 @@ async fn supervise(
 const RESTART_PAUSE: Duration = Duration::from_millis(100);
 
 /// What every send of one exporter shares.
-struct Exporter {
-    name: String,
-    sink: Sink,
-    in_flight: Arc<Semaphore>,
-    retry: RetryConfig,
-    metrics: Arc<Metrics>,
-    counters: Arc<ExporterMetrics>,
+pub(super) struct Exporter {
+    pub(super) name: String,
+    pub(super) sink: Sink,
+    pub(super) in_flight: Arc<Semaphore>,
+    pub(super) retry: RetryConfig,
+    pub(super) ledger: Option<Arc<Ledger>>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) counters: Arc<ExporterMetrics>,
 }
 
-async fn run(
-    exporter: Arc<Exporter>,
-    queue: async_channel::Receiver<Arc<Traces>>,
-    config: BatchConfig,
-) {
+async fn run(exporter: Arc<Exporter>, queue: async_channel::Receiver<Queued>, config: BatchConfig) {
     let timeout = Duration::from_millis(config.timeout_ms);
     let mut pending = Pending {
         requests: Vec::new(),
@@ -134,13 +195,13 @@ async fn run(
         let flush_due = tokio::select! {
             biased;
             received = queue.recv() => match received {
-                Ok(request) => {
+                Ok(queued) => {
                     exporter.counters.queued.store(queue.len() as u64, Ordering::Relaxed);
                     if pending.requests.is_empty() {
                         deadline = tokio::time::Instant::now() + timeout;
                     }
-                    pending.spans += request.span_count();
-                    pending.requests.push(request);
+                    pending.spans += queued.request.span_count();
+                    pending.requests.push(queued);
                     pending.spans >= config.max_spans
                 }
                 Err(_) => break,
@@ -168,14 +229,14 @@ async fn run(
 /// sending them (it panicked and is being restarted, or was cancelled), their spans are
 /// counted as failed: they were counted in when queued and must be counted out.
 struct Pending<'a> {
-    requests: Vec<Arc<Traces>>,
+    requests: Vec<Queued>,
     spans: usize,
     exporter: &'a Exporter,
 }
 
 impl Pending<'_> {
     /// The batch and its span count, leaving nothing pending.
-    fn take(&mut self) -> (Vec<Arc<Traces>>, usize) {
+    fn take(&mut self) -> (Vec<Queued>, usize) {
         (
             std::mem::take(&mut self.requests),
             std::mem::take(&mut self.spans),
@@ -191,70 +252,4 @@ impl Drop for Pending<'_> {
             PipelineStats::add(&self.exporter.counters.spans_failed, spans);
         }
     }
-}
-
-/// Encodes `batch` once and sends it (with retries) on its own task, at most `max_in_flight`
-/// at a time.
-async fn dispatch(exporter: &Arc<Exporter>, batch: Vec<Arc<Traces>>, spans: usize) {
-    let permit = exporter
-        .in_flight
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("the semaphore is never closed");
-    let exporter = exporter.clone();
-    let supervisor = exporter.clone();
-    let send = tokio::spawn(async move {
-        let _permit = permit;
-        let stats = &exporter.metrics.pipeline;
-        let result = match exporter.sink.encode(&batch) {
-            Ok(payload) => {
-                drop(batch);
-                with_retries(&exporter.retry, || exporter.sink.send(&payload), |error| {
-                    PipelineStats::add(&stats.export_retries, 1);
-                    PipelineStats::add(&exporter.counters.retries, 1);
-                    tracing::debug!(exporter = %exporter.name, error = %error, "Export failed; retrying.");
-                })
-                .await
-            }
-            Err(error) => Err(error),
-        };
-        match result {
-            Ok(delivery) => {
-                let (delivered, rejected) = delivery.split(spans as u64);
-                PipelineStats::add(&stats.spans_exported, delivered);
-                PipelineStats::add(&exporter.counters.spans_sent, delivered);
-                if rejected > 0 {
-                    // The backend took the request but not these spans: not delivered.
-                    PipelineStats::add(&stats.spans_export_failed, rejected);
-                    PipelineStats::add(&exporter.counters.spans_failed, rejected);
-                    tracing::warn!(exporter = %exporter.name, rejected, spans, reason = %delivery.message, "The backend rejected part of an export (partial success); those spans are counted as failed.");
-                }
-                exporter
-                    .counters
-                    .consecutive_failures
-                    .store(0, Ordering::Relaxed);
-            }
-            Err(error) => {
-                PipelineStats::add(&stats.spans_export_failed, spans as u64);
-                PipelineStats::add(&exporter.counters.spans_failed, spans as u64);
-                PipelineStats::add(&exporter.counters.consecutive_failures, 1);
-                tracing::error!(exporter = %exporter.name, error = %error, spans, "Export failed; spans lost.");
-            }
-        }
-    });
-    // A send that panicked is counted, and its spans as failed, like a send that gave up.
-    tokio::spawn(async move {
-        if let Err(error) = send.await
-            && error.is_panic()
-        {
-            let exporter = supervisor;
-            exporter
-                .metrics
-                .panics
-                .record(Component::Exporter, error.into_panic().as_ref());
-            PipelineStats::add(&exporter.metrics.pipeline.spans_export_failed, spans as u64);
-            PipelineStats::add(&exporter.counters.spans_failed, spans as u64);
-        }
-    });
 }

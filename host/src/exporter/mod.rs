@@ -3,13 +3,14 @@
 
 mod batcher;
 mod delivery;
+mod dispatch;
 mod file;
 mod otlp_grpc;
 mod otlp_http;
 mod retry;
 mod sink;
 
-pub use batcher::{ExportFanout, ExporterHandle, start_exporter};
+pub use batcher::{ExportFanout, ExporterHandle, Queued, start_exporter};
 
 /// Warns, once per exporter start, that an exporter accepts any certificate.
 fn tls_warning(config: &crate::config::OtlpExporterConfig) {

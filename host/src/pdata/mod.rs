@@ -9,12 +9,14 @@
 //! plugin runtime, or configuration.
 
 pub mod json;
+pub mod lineage;
 pub mod schema;
 pub mod storage;
 pub mod traces;
 pub mod validate;
 pub mod wire;
 
+pub use lineage::Lineage;
 pub use storage::Storage;
 pub use traces::Traces;
 pub use validate::{DecodeError, Problem};

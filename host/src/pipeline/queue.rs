@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::pdata::Traces;
+use crate::durable::Ledger;
+use crate::pdata::{Lineage, Traces};
 use crate::telemetry::{Metrics, PipelineStats};
 
 use super::admission::{MemoryBudget, MemoryPermit};
@@ -17,6 +18,8 @@ pub struct Admitted {
     pub request: Traces,
     /// Its share of the memory budget.
     pub memory: MemoryPermit,
+    /// Where it came from: with a persistent queue, the record that holds it.
+    pub lineage: Lineage,
 }
 
 /// Why a receiver closed a connection before it carried a request.
@@ -47,6 +50,8 @@ pub struct Submitter {
     sender: async_channel::Sender<Admitted>,
     enqueue_timeout: Duration,
     budget: MemoryBudget,
+    /// The persistent queue every accepted request is written to first, if there is one.
+    ledger: Option<Arc<Ledger>>,
     metrics: Arc<Metrics>,
 }
 
@@ -56,30 +61,21 @@ pub fn bounded_queue(
     capacity: usize,
     enqueue_timeout: Duration,
     budget: MemoryBudget,
+    ledger: Option<Arc<Ledger>>,
     metrics: Arc<Metrics>,
 ) -> (Submitter, async_channel::Receiver<Admitted>) {
     let (sender, receiver) = async_channel::bounded::<Admitted>(capacity);
-    (
-        Submitter::new(sender, enqueue_timeout, budget, metrics),
-        receiver,
-    )
+    let submitter = Submitter {
+        sender,
+        enqueue_timeout,
+        budget,
+        ledger,
+        metrics,
+    };
+    (submitter, receiver)
 }
 
 impl Submitter {
-    fn new(
-        sender: async_channel::Sender<Admitted>,
-        enqueue_timeout: Duration,
-        budget: MemoryBudget,
-        metrics: Arc<Metrics>,
-    ) -> Self {
-        Submitter {
-            sender,
-            enqueue_timeout,
-            budget,
-            metrics,
-        }
-    }
-
     /// Reserves memory for a request of `footprint`, before it is decoded, waiting up to
     /// the enqueue timeout for memory to be given back. A refusal is counted here.
     pub async fn admit(
@@ -99,8 +95,10 @@ impl Submitter {
     }
 
     /// Queues `request` with the memory it was admitted with, waiting up to the enqueue
-    /// timeout for room. Once this returns `Ok` the pipeline owns the spans: they are
-    /// exported or counted as dropped, even on shutdown. A refusal is counted here.
+    /// timeout for room. With a persistent queue the request is written to it first, and
+    /// this returns only once it is durable. Once this returns `Ok` the pipeline owns the
+    /// spans: they are exported or counted as dropped, even on shutdown (and, with a
+    /// persistent queue, across a crash). A refusal is counted here.
     pub async fn submit(
         &self,
         protocol: Protocol,
@@ -108,7 +106,49 @@ impl Submitter {
         memory: MemoryPermit,
     ) -> Result<(), Refusal> {
         let spans = request.span_count() as u64;
-        let result = match self.sender.try_send(Admitted { request, memory }) {
+        let lineage = match &self.ledger {
+            None => Lineage::default(),
+            Some(ledger) => match ledger.append(request.to_bytes()).await {
+                Ok(lineage) => lineage,
+                Err(error) => {
+                    self.count_refused(protocol, spans as usize);
+                    let refusal = Refusal::from_log(&error);
+                    if refusal == Refusal::DiskFull {
+                        PipelineStats::add(&self.metrics.persistence.refusals_full, 1);
+                    } else {
+                        tracing::error!(%error, "The persistent queue refused a request.");
+                    }
+                    return Err(refusal);
+                }
+            },
+        };
+        self.enqueue(protocol, request, memory, lineage).await
+    }
+
+    /// Queues a request the persistent queue holds already (a replay after a restart).
+    pub async fn resubmit(
+        &self,
+        request: Traces,
+        memory: MemoryPermit,
+        lineage: Lineage,
+    ) -> Result<(), Refusal> {
+        self.enqueue(Protocol::Grpc, request, memory, lineage).await
+    }
+
+    async fn enqueue(
+        &self,
+        protocol: Protocol,
+        request: Traces,
+        memory: MemoryPermit,
+        lineage: Lineage,
+    ) -> Result<(), Refusal> {
+        let spans = request.span_count() as u64;
+        let admitted = Admitted {
+            request,
+            memory,
+            lineage,
+        };
+        let result = match self.sender.try_send(admitted) {
             Ok(()) => Ok(()),
             Err(async_channel::TrySendError::Closed(_)) => Err(Refusal::ShuttingDown),
             Err(async_channel::TrySendError::Full(request)) => {

@@ -9,6 +9,13 @@ pub enum Refusal {
     /// The pipeline is shutting down.
     #[error("the pipeline is shutting down")]
     ShuttingDown,
+    /// The persistent queue reached its disk cap: the client should retry once exporters
+    /// have caught up.
+    #[error("the persistent queue is full; retry later")]
+    DiskFull,
+    /// Writing to the persistent queue failed (see the log): nothing more is accepted.
+    #[error("the persistent queue cannot be written; retry later")]
+    StorageFailed,
     /// Decoded, the request would take more than the pipeline's whole memory ceiling:
     /// retrying cannot help, the client must send smaller requests.
     #[error(
@@ -24,6 +31,20 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The refusal for a request the persistent queue could not take.
+    pub fn from_log(error: &crate::durable::LogError) -> Self {
+        use crate::durable::LogError;
+        match error {
+            LogError::Full { .. } => Refusal::DiskFull,
+            LogError::TooLarge { size, max } => Refusal::TooLarge {
+                estimate: *size,
+                limit: *max,
+            },
+            LogError::Closed => Refusal::ShuttingDown,
+            LogError::Io { .. } => Refusal::StorageFailed,
+        }
+    }
+
     /// Whether the client should retry the same request later.
     pub fn retryable(self) -> bool {
         !matches!(self, Refusal::TooLarge { .. })

@@ -75,7 +75,9 @@ impl GrpcReceiver {
 fn refused(refusal: Refusal) -> Status {
     match refusal {
         // OTLP: RESOURCE_EXHAUSTED is retryable only with RetryInfo; UNAVAILABLE always is.
-        Refusal::Busy | Refusal::ShuttingDown => Status::unavailable(refusal.to_string()),
+        Refusal::Busy | Refusal::ShuttingDown | Refusal::DiskFull | Refusal::StorageFailed => {
+            Status::unavailable(refusal.to_string())
+        }
         // Not retryable: the same request would be refused again.
         Refusal::TooLarge { .. } => Status::resource_exhausted(refusal.to_string()),
     }

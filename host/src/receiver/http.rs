@@ -337,7 +337,8 @@ async fn handle(
 /// The response to a request the pipeline refused: retryable ones with `Retry-After`.
 fn refused(refusal: Refusal, encoding: Encoding) -> Failure {
     let (status, code) = match refusal {
-        Refusal::Busy => (StatusCode::SERVICE_UNAVAILABLE, RESOURCE_EXHAUSTED),
+        Refusal::Busy | Refusal::DiskFull => (StatusCode::SERVICE_UNAVAILABLE, RESOURCE_EXHAUSTED),
+        Refusal::StorageFailed => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
         Refusal::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE),
         Refusal::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, RESOURCE_EXHAUSTED),
     };

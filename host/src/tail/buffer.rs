@@ -226,7 +226,9 @@ mod tests {
 
     /// Buffers `request` as the stage does.
     fn buffer_request(buffer: &mut TraceBuffer, request: ExportTraceServiceRequest, now: Instant) {
-        let fragments = Traces::from_request(&request).split_by_trace().unwrap();
+        let fragments = Traces::from_request(&request)
+            .split_by_trace(&Default::default())
+            .unwrap();
         for fragment in fragments {
             buffer.add(fragment.trace_id, fragment, now);
         }

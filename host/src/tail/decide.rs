@@ -10,6 +10,7 @@ use super::sampler::TailSampler;
 use crate::config::{OnError, OnShutdown};
 use crate::contract::bindings::Range as TraceRange;
 use crate::exporter::ExportFanout;
+use crate::pdata::Lineage;
 use crate::pdata::Traces;
 use crate::pdata::traces::patch::{AttributesOf, string_value};
 use crate::pipeline::Chain;
@@ -121,6 +122,14 @@ impl TailSampler {
         for ((keep, reason), traces) in reasons {
             self.metrics.tail.count_decisions(keep, reason, traces);
         }
+        // The kept spans' sources stay held until the exporters have taken them.
+        let lineage = Lineage::gather(kept.iter().flat_map(|(index, stragglers)| {
+            traces[*index]
+                .fragments
+                .iter()
+                .chain(stragglers)
+                .map(|f| &f.origin.lineage)
+        }));
         let output =
             (!kept.is_empty())
                 .then(|| {
@@ -151,7 +160,7 @@ impl TailSampler {
         let after = position.map_or(0, |p| p + 1);
         let stages = chain.spec().stages.len();
         if let Some(processed) = chain.run_stages(after..stages, batch, &self.metrics) {
-            fanout.send_blocking(processed, &self.metrics.pipeline);
+            fanout.send_blocking(processed, &lineage, &self.metrics.pipeline);
         }
     }
 }

@@ -94,7 +94,9 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let fragments = Traces::from_request(&request).split_by_trace().unwrap();
+        let fragments = Traces::from_request(&request)
+            .split_by_trace(&Default::default())
+            .unwrap();
         let traces = group_by_trace(fragments);
         let summary: Vec<_> = traces
             .iter()

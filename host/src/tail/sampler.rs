@@ -16,7 +16,7 @@ use super::fragments::{TraceFragment, TraceId};
 use crate::config::TailSamplingConfig;
 use crate::exporter::ExportFanout;
 use crate::pdata::traces::join_fragments;
-use crate::pdata::{DecodeError, Traces};
+use crate::pdata::{DecodeError, Lineage, Traces};
 use crate::pipeline::{Chain, ChainSpec};
 use crate::telemetry::{Component, Metrics, PipelineStats, ProcessorMetrics};
 
@@ -83,10 +83,12 @@ impl TailSampler {
     /// Takes a batch that reached the stage. Spans of traces still waiting are buffered; spans
     /// of traces already decided follow the decision: the kept ones are returned, to go on
     /// through the rest of the chain now. When the buffer is full, waits (up to the point of
-    /// pushing back on receivers) until the decision thread makes room.
+    /// pushing back on receivers) until the decision thread makes room. Buffered spans keep
+    /// `lineage`, the batch's sources, held until their traces are decided.
     pub fn ingest(
         &self,
         batch: Traces,
+        lineage: &Lineage,
         settings: &Arc<TailSamplingConfig>,
         counters: &ProcessorMetrics,
     ) -> Option<Traces> {
@@ -94,7 +96,7 @@ impl TailSampler {
         let spans = batch.span_count();
         PipelineStats::add(&counters.spans_in, spans as u64);
         // Split outside the lock: the buffer keeps each trace's spans as their bytes.
-        let fragments = match batch.split_by_trace() {
+        let fragments = match batch.split_by_trace(lineage) {
             Ok(fragments) => fragments,
             Err(error) => {
                 self.note_undecodable(spans, &error);
@@ -359,6 +361,7 @@ mod tests {
             origin: Arc::new(FragmentOrigin {
                 resource: Arc::default(),
                 scope: Vec::new(),
+                lineage: Default::default(),
             }),
             spans: Vec::new(),
             count: spans,

@@ -118,6 +118,11 @@ pub struct ExporterMetrics {
     pub consecutive_failures: AtomicU64,
     /// Batches waiting in the exporter's queue.
     pub queued: AtomicU64,
+    /// Spans not queued for it because its queue was full while its sends failed; they stay
+    /// in the persistent queue and are sent after a restart.
+    pub spans_deferred: AtomicU64,
+    /// Spans written to its dead-letter file after it gave up on them (also counted failed).
+    pub spans_dead_lettered: AtomicU64,
 }
 
 impl ExporterMetrics {
@@ -169,6 +174,8 @@ pub struct Metrics {
     pub memory_refusals: AtomicU64,
     /// The tail-sampling stage.
     pub tail: super::TailMetrics,
+    /// The persistent queue.
+    pub persistence: super::PersistenceMetrics,
     /// Panics caught by the supervisors.
     pub panics: super::Panics,
     /// Operators' live taps on processors (`weft tap`).

@@ -266,6 +266,19 @@ impl Metrics {
                 "Batches waiting in the exporter's queue.",
                 &|m: &ExporterMetrics| get(&m.queued),
             ),
+            (
+                "weft_exporter_spans_deferred_total",
+                "counter",
+                "Spans not queued for the exporter because its queue was full while its sends \
+                 failed: kept in the persistent queue and sent once it recovers.",
+                &|m: &ExporterMetrics| get(&m.spans_deferred),
+            ),
+            (
+                "weft_exporter_spans_dead_lettered_total",
+                "counter",
+                "Spans the exporter gave up on that went to its dead-letter file.",
+                &|m: &ExporterMetrics| get(&m.spans_dead_lettered),
+            ),
         ] {
             family(&mut out, name, kind, help);
             for (exporter, m) in exporters.iter() {
@@ -295,6 +308,18 @@ impl Metrics {
             "weft_reloads_total{{outcome=\"refused\"}} {}",
             p.reloads_refused
         );
+        family(
+            &mut out,
+            "weft_pipeline_spans_dead_lettered_total",
+            "counter",
+            "Spans of requests whose processing panicked on every try, written to the dead-letter file.",
+        );
+        let _ = writeln!(
+            out,
+            "weft_pipeline_spans_dead_lettered_total {}",
+            p.spans_dead_lettered
+        );
+        self.persistence.render(&mut out);
         self.tail.render(&mut out);
         self.panics.render(&mut out);
         out

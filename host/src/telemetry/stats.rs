@@ -17,6 +17,9 @@ pub struct PipelineStats {
     pub spans_dropped_on_error: AtomicU64,
     /// Spans of batches lost to a caught panic outside any processor (a bug in Weft).
     pub spans_lost_to_panics: AtomicU64,
+    /// Spans of requests whose processing panicked on every try, written to the pipeline's
+    /// dead-letter file (with a persistent queue).
+    pub spans_dead_lettered: AtomicU64,
     /// Processor failures (traps, timeouts, errors, invalid edits).
     pub processor_failures: AtomicU64,
     /// Spans that left the processors for the exporters (once, however many exporters).
@@ -43,6 +46,7 @@ pub struct StatsSnapshot {
     pub spans_dropped_by_processors: u64,
     pub spans_dropped_on_error: u64,
     pub spans_lost_to_panics: u64,
+    pub spans_dead_lettered: u64,
     pub processor_failures: u64,
     pub spans_to_exporters: u64,
     pub spans_exported: u64,
@@ -61,7 +65,8 @@ impl StatsSnapshot {
             self.spans_to_exporters
                 + self.spans_dropped_by_processors
                 + self.spans_dropped_on_error
-                + self.spans_lost_to_panics,
+                + self.spans_lost_to_panics
+                + self.spans_dead_lettered,
         )
     }
 }
@@ -82,6 +87,7 @@ impl PipelineStats {
             spans_dropped_by_processors: get(&self.spans_dropped_by_processors),
             spans_dropped_on_error: get(&self.spans_dropped_on_error),
             spans_lost_to_panics: get(&self.spans_lost_to_panics),
+            spans_dead_lettered: get(&self.spans_dead_lettered),
             processor_failures: get(&self.processor_failures),
             spans_to_exporters: get(&self.spans_to_exporters),
             spans_exported: get(&self.spans_exported),

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::pdata::lineage::Lineage;
 use crate::pdata::schema::field;
 use crate::pdata::storage::Storage;
 use crate::pdata::validate::DecodeError;
@@ -28,6 +29,8 @@ pub struct FragmentOrigin {
     pub resource: Arc<Vec<u8>>,
     /// The `ScopeSpans` message's fields other than its spans.
     pub scope: Vec<u8>,
+    /// Where the request came from: kept alive while any of its fragments is.
+    pub lineage: Lineage,
 }
 
 /// One trace's spans from one scope of a request.
@@ -56,8 +59,8 @@ impl Traces {
     /// fragments of one scope come out next to each other, in order of each trace's first
     /// span. A batch that edits changed is written and read again first, so fragments hold
     /// what the edits left (that read can fail only if edits nested values past the protobuf
-    /// recursion limit).
-    pub fn split_by_trace(self) -> Result<Vec<TraceFragment>, DecodeError> {
+    /// recursion limit). Every fragment carries `lineage`, the batch's sources.
+    pub fn split_by_trace(self, lineage: &Lineage) -> Result<Vec<TraceFragment>, DecodeError> {
         let batch = if self.changed {
             Traces::decode_trusted(self.to_bytes())?
         } else {
@@ -79,6 +82,7 @@ impl Traces {
                 let origin = Arc::new(FragmentOrigin {
                     resource: resource_head.clone(),
                     scope: fields_except(storage, scope.message, field::scope_spans::SPANS),
+                    lineage: lineage.clone(),
                 });
                 slot_of.clear();
                 let first = fragments.len();

@@ -41,7 +41,9 @@ fn request(scopes: Vec<ScopeSpans>) -> ExportTraceServiceRequest {
 }
 
 fn split(request: &ExportTraceServiceRequest) -> Vec<TraceFragment> {
-    Traces::from_request(request).split_by_trace().unwrap()
+    Traces::from_request(request)
+        .split_by_trace(&Default::default())
+        .unwrap()
 }
 
 fn joined(fragments: &[TraceFragment]) -> ExportTraceServiceRequest {
@@ -130,7 +132,7 @@ fn fragments_carry_unknown_fields_of_resource_and_scope_as_they_came() {
     crate::pdata::wire::put_bytes(&mut bytes, 1, &inner);
     let fragments = Traces::decode(bytes.clone().into())
         .unwrap()
-        .split_by_trace()
+        .split_by_trace(&Default::default())
         .unwrap();
     assert!(fragments[0].origin.resource.ends_with(&[9 << 3, 7]));
     let joined = join_fragments(&fragments);
@@ -149,7 +151,7 @@ fn an_edited_batch_splits_as_its_edits_left_it() {
     let attribute = batch.append_key_value("k", |out| string_value(out, "v"));
     batch.attributes_mut(AttributesOf::Span(1)).set(attribute);
     batch.drop_span(1);
-    let fragments = batch.split_by_trace().unwrap();
+    let fragments = batch.split_by_trace(&Default::default()).unwrap();
     assert_eq!(fragments.len(), 1);
     assert_eq!(names(&joined(&fragments)), [["renamed"]]);
 }
