@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::PersistenceConfig;
@@ -22,7 +22,7 @@ use crate::telemetry::{Metrics, PipelineStats};
 use crate::topology::DurableExports;
 
 /// How often progress is saved and finished segments deleted.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// The largest record: requests are bounded by the receivers long before this.
 const MAX_RECORD_BYTES: usize = 256 << 20;
@@ -99,14 +99,21 @@ impl PersistentQueue {
         let replay = tokio::spawn(replay(
             self.replay,
             self.ledger.clone(),
-            submitter,
+            submitter.clone(),
             metrics.clone(),
         ));
-        let (stop, stopped) = oneshot::channel();
+        let (stop, stopped) = watch::channel(false);
+        let redrive = tokio::spawn(redrive(
+            self.ledger.clone(),
+            submitter,
+            metrics.clone(),
+            stopped.clone(),
+        ));
         let checkpoints = tokio::spawn(checkpoints(self.ledger.clone(), metrics, stopped));
         Background {
             ledger: self.ledger,
             replay,
+            redrive,
             stop,
             checkpoints,
         }
@@ -117,17 +124,21 @@ impl PersistentQueue {
 pub struct Background {
     ledger: Arc<Ledger>,
     replay: JoinHandle<()>,
-    stop: oneshot::Sender<()>,
+    redrive: JoinHandle<()>,
+    stop: watch::Sender<bool>,
     checkpoints: JoinHandle<()>,
 }
 
 impl Background {
-    /// Once the exporters have stopped: saves the final progress and closes the log.
-    /// Whatever was not sent stays, to be replayed at the next start.
+    /// Once the pipeline queue is closed and the exporters have stopped: lets the replay
+    /// and the redrive find the queue closed (what they had not queued stays unfinished),
+    /// saves the final progress and closes the log. Whatever was not sent stays, to be
+    /// replayed at the next start.
     pub async fn stop(self, metrics: &Metrics) {
-        self.replay.abort();
-        let _ = self.stop.send(());
-        let _ = self.checkpoints.await;
+        let _ = self.stop.send(true);
+        for task in [self.replay, self.redrive, self.checkpoints] {
+            let _ = task.await;
+        }
         checkpoint(&self.ledger, metrics);
         let ledger = self.ledger;
         let _ = tokio::task::spawn_blocking(move || ledger.log().close()).await;
@@ -168,7 +179,7 @@ async fn replay(
             }
         };
         let lineage = ledger.hold(seq, targets);
-        if submitter.resubmit(batch, memory, lineage).await.is_err() {
+        if !resubmit(&ledger, &submitter, batch, memory, lineage).await {
             return;
         }
         PipelineStats::add(&counters.replayed_records, 1);
@@ -182,14 +193,85 @@ async fn replay(
     }
 }
 
-async fn checkpoints(
+/// Queues a record read back from the log; if the pipeline refuses it (it is stopping), the
+/// record stays unfinished for the exporters it was meant for. Returns whether it was queued.
+async fn resubmit(
+    ledger: &Ledger,
+    submitter: &Submitter,
+    batch: Traces,
+    memory: crate::pipeline::MemoryPermit,
+    lineage: crate::pdata::Lineage,
+) -> bool {
+    let held = lineage.clone();
+    let queued = submitter.resubmit(batch, memory, lineage).await.is_ok();
+    if !queued {
+        ledger.give_up(&held);
+    }
+    queued
+}
+
+/// Records read back for one exporter at a time.
+const REDRIVE_BATCH: usize = 64;
+
+/// An exporter that dropped records unsent (its queue was full while its sends failed) gets
+/// them again through the pipeline once it has recovered: its last send succeeded and its
+/// queue has room.
+async fn redrive(
     ledger: Arc<Ledger>,
+    submitter: Submitter,
     metrics: Arc<Metrics>,
-    mut stopped: oneshot::Receiver<()>,
+    mut stopped: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
-            _ = &mut stopped => return,
+            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+        }
+        for (name, counters) in metrics.exporters() {
+            let healthy = counters.attempts_failed_since_success.load(Ordering::Relaxed) == 0
+                && counters.queued.load(Ordering::Relaxed) < 4;
+            if !healthy {
+                continue;
+            }
+            let reader = ledger.clone();
+            let records = tokio::task::spawn_blocking(move || reader.redrive(&name, REDRIVE_BATCH))
+                .await
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
+            let records = match records {
+                Ok(records) => records,
+                Err(error) => {
+                    tracing::error!(%error, "Reading deferred records back from the persistent queue failed.");
+                    continue;
+                }
+            };
+            for (payload, lineage) in records {
+                let footprint = protobuf_footprint(&payload);
+                let Ok(batch) = Traces::decode(payload) else {
+                    continue;
+                };
+                let memory = match submitter.admit(Protocol::Grpc, footprint).await {
+                    Ok(memory) => memory,
+                    Err(_) => {
+                        ledger.give_up(&lineage);
+                        continue;
+                    }
+                };
+                if resubmit(&ledger, &submitter, batch, memory, lineage).await {
+                    PipelineStats::add(&metrics.persistence.redriven_records, 1);
+                }
+            }
+        }
+    }
+}
+
+async fn checkpoints(
+    ledger: Arc<Ledger>,
+    metrics: Arc<Metrics>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
             _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
         }
         let (ledger, metrics) = (ledger.clone(), metrics.clone());

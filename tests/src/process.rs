@@ -40,6 +40,8 @@ pub fn weft_binary() -> PathBuf {
 /// A running `weft run`, killed on drop.
 pub struct WeftProcess {
     child: Child,
+    /// Its OTLP/gRPC receiver, if it has one.
+    pub grpc: Option<SocketAddr>,
     /// Its OTLP/HTTP receiver.
     pub http: SocketAddr,
     /// Its admin server.
@@ -66,21 +68,34 @@ impl WeftProcess {
             }
             if line.contains("Weft is running.") {
                 let log: serde_json::Value = serde_json::from_str(&line).unwrap();
-                let address = |field: &str| -> SocketAddr {
+                let optional = |field: &str| -> Option<SocketAddr> {
                     let text = log["fields"][field].as_str().unwrap_or_default();
                     let text = text.trim_start_matches("Some(").trim_end_matches(')');
-                    text.parse()
-                        .unwrap_or_else(|_| panic!("no {field} address in {line}"))
+                    text.parse().ok()
                 };
-                let (http, admin) = (address("http"), address("admin"));
+                let address = |field: &str| -> SocketAddr {
+                    optional(field).unwrap_or_else(|| panic!("no {field} address in {line}"))
+                };
+                let (grpc, http, admin) = (optional("grpc"), address("http"), address("admin"));
                 // Keep reading the log so weft never blocks on a full pipe.
                 std::thread::spawn(move || for _ in stderr.lines() {});
-                return WeftProcess { child, http, admin };
+                return WeftProcess {
+                    child,
+                    grpc,
+                    http,
+                    admin,
+                };
             }
         }
         let _ = child.kill();
         let _ = child.wait();
         panic!("weft did not start: {line}");
+    }
+
+    /// Kills the process with SIGKILL (no chance to flush or save anything) and reaps it.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// `VmRSS` and `VmHWM` (peak), in MiB.

@@ -1,6 +1,7 @@
 //! An OTLP/gRPC server that records what it receives.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,13 +20,24 @@ pub struct OtlpSink {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
     metadata: Arc<Mutex<Vec<tonic::metadata::MetadataMap>>>,
+    down: Arc<AtomicBool>,
+}
+
+/// How a sink answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SinkBehaviour {
+    /// Spans of each request answered as rejected (OTLP partial success).
+    pub rejects: i64,
+    /// How long each answer takes (a slow backend).
+    pub delay: Duration,
 }
 
 struct Recorder {
     received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
     metadata: Arc<Mutex<Vec<tonic::metadata::MetadataMap>>>,
-    /// Spans of each request answered as rejected (OTLP partial success).
-    rejects: i64,
+    behaviour: SinkBehaviour,
+    /// While set, every request is answered UNAVAILABLE and not recorded.
+    down: Arc<AtomicBool>,
 }
 
 #[tonic::async_trait]
@@ -34,6 +46,10 @@ impl TraceService for Recorder {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("the sink is down"));
+        }
+        tokio::time::sleep(self.behaviour.delay).await;
         self.metadata
             .lock()
             .unwrap()
@@ -46,8 +62,9 @@ impl TraceService for Recorder {
             .map(|ss| ss.spans.len())
             .sum();
         self.received.lock().unwrap().push(request);
-        let partial_success = (self.rejects > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: self.rejects.min(spans as i64),
+        let rejects = self.behaviour.rejects;
+        let partial_success = (rejects > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: rejects.min(spans as i64),
             error_message: "older than the retention window".into(),
         });
         Ok(Response::new(ExportTraceServiceResponse {
@@ -65,14 +82,25 @@ impl OtlpSink {
     /// Starts a sink that records every request but answers that it rejected `rejects` of
     /// each request's spans (an OTLP partial success).
     pub async fn start_rejecting(rejects: i64) -> Self {
+        Self::start_with(SinkBehaviour {
+            rejects,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Starts a sink that answers as `behaviour` says.
+    pub async fn start_with(behaviour: SinkBehaviour) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let metadata = Arc::new(Mutex::new(Vec::new()));
+        let down = Arc::new(AtomicBool::new(false));
         let recorder = Recorder {
             received: received.clone(),
             metadata: metadata.clone(),
-            rejects,
+            behaviour,
+            down: down.clone(),
         };
         let service = TraceServiceServer::new(recorder)
             .accept_compressed(CompressionEncoding::Gzip)
@@ -86,7 +114,14 @@ impl OtlpSink {
             addr,
             received,
             metadata,
+            down,
         }
+    }
+
+    /// Takes the sink down (every request answered UNAVAILABLE, nothing recorded) or brings
+    /// it back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
     }
 
     /// Where the sink listens.

@@ -1,5 +1,6 @@
 //! The exporters reading the log, each in a slot with its [`Progress`].
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
 
@@ -47,10 +48,20 @@ impl SlotMask {
     }
 }
 
+/// One exporter reading the log.
+#[derive(Debug)]
+struct Consumer {
+    name: String,
+    progress: Progress,
+    /// Records it dropped unsent in this run (its queue was full while it failed, or a
+    /// send was cut short), oldest first: to send again once it recovers.
+    deferred: BTreeSet<u64>,
+}
+
 /// The exporters reading the log.
 #[derive(Debug, Default)]
 pub struct Consumers {
-    slots: Vec<Option<(String, Progress)>>,
+    slots: Vec<Option<Consumer>>,
 }
 
 impl Consumers {
@@ -76,7 +87,7 @@ impl Consumers {
     fn slot_of(&self, name: &str) -> Option<Slot> {
         self.slots
             .iter()
-            .position(|s| s.as_ref().is_some_and(|(n, _)| n == name))
+            .position(|s| s.as_ref().is_some_and(|c| c.name == name))
             .map(|i| i as Slot)
     }
 
@@ -101,7 +112,11 @@ impl Consumers {
                 .position(Option::is_none)
                 .ok_or_else(|| io::Error::other(format!("more than {MAX_CONSUMERS} exporters")))?
         };
-        self.slots[slot] = Some((name.to_owned(), progress));
+        self.slots[slot] = Some(Consumer {
+            name: name.to_owned(),
+            progress,
+            deferred: BTreeSet::new(),
+        });
         Ok(slot as Slot)
     }
 
@@ -122,37 +137,58 @@ impl Consumers {
     /// The exporters that have not finished record `seq`.
     pub fn unfinished(&self, seq: u64) -> SlotMask {
         self.each()
-            .filter(|(_, (_, progress))| !progress.is_finished(seq))
+            .filter(|(_, c)| !c.progress.is_finished(seq))
             .fold(SlotMask::default(), |m, (slot, _)| m.with(slot))
     }
 
     /// Marks record `seq` finished for `slot`.
     pub fn finish(&mut self, slot: Slot, seq: u64) {
-        if let Some(Some((_, progress))) = self.slots.get_mut(slot as usize) {
-            progress.finish(seq);
+        if let Some(Some(consumer)) = self.slots.get_mut(slot as usize) {
+            consumer.progress.finish(seq);
+            consumer.deferred.remove(&seq);
         }
+    }
+
+    /// Notes that `slot` dropped record `seq` unsent.
+    pub fn defer(&mut self, slot: Slot, seq: u64) {
+        if let Some(Some(consumer)) = self.slots.get_mut(slot as usize)
+            && !consumer.progress.is_finished(seq)
+        {
+            consumer.deferred.insert(seq);
+        }
+    }
+
+    /// Takes up to `max` of the oldest records exporter `name` dropped unsent, with its slot.
+    pub fn take_deferred(&mut self, name: &str, max: usize) -> Option<(Slot, Vec<u64>)> {
+        let slot = self.slot_of(name)?;
+        let consumer = self.slots[slot as usize].as_mut()?;
+        let taken: Vec<u64> = consumer.deferred.iter().take(max).copied().collect();
+        for seq in &taken {
+            consumer.deferred.remove(seq);
+        }
+        (!taken.is_empty()).then_some((slot, taken))
     }
 
     /// Saves every position that moved.
     pub fn save(&mut self) -> io::Result<()> {
-        for (_, progress) in self.slots.iter_mut().flatten() {
-            progress.save()?;
+        for consumer in self.slots.iter_mut().flatten() {
+            consumer.progress.save()?;
         }
         Ok(())
     }
 
     /// The oldest record some exporter still needs, if there is an exporter.
     pub fn oldest_needed(&self) -> Option<u64> {
-        self.each().map(|(_, (_, p))| p.next_needed()).min()
+        self.each().map(|(_, c)| c.progress.next_needed()).min()
     }
 
     /// Each exporter's name and the first record it still needs.
     pub fn positions(&self) -> impl Iterator<Item = (&str, u64)> {
         self.each()
-            .map(|(_, (name, p))| (name.as_str(), p.next_needed()))
+            .map(|(_, c)| (c.name.as_str(), c.progress.next_needed()))
     }
 
-    fn each(&self) -> impl Iterator<Item = (Slot, &(String, Progress))> {
+    fn each(&self) -> impl Iterator<Item = (Slot, &Consumer)> {
         self.slots
             .iter()
             .enumerate()

@@ -176,6 +176,24 @@ impl Ledger {
         })
     }
 
+    /// The pass through the pipeline that `lineage` holds did not happen (the pipeline
+    /// refused it while stopping): its records stay unfinished for the exporters it was
+    /// meant for, instead of finishing with no claim once the holds are dropped.
+    pub fn give_up(&self, lineage: &Lineage) {
+        let mut state = crate::sync::lock(&self.state);
+        for token in lineage.tokens() {
+            let Some(hold) = token.as_ref().downcast_ref::<Hold>() else {
+                continue;
+            };
+            if let Some(open) = state.open.get_mut(&hold.seq) {
+                open.abandoned = open.abandoned.union(hold.targets);
+            }
+            for slot in hold.targets.slots() {
+                state.consumers.defer(slot, hold.seq);
+            }
+        }
+    }
+
     /// The slot of exporter `name`, adding it (starting at the log's end) if it is new.
     pub fn consumer(&self, name: &str) -> Result<Slot, LogError> {
         let (first, end) = (self.log.first_seq(), self.log.next_seq());
@@ -183,6 +201,24 @@ impl Ledger {
             .consumers
             .add(&self.dir, name, first, end)
             .map_err(|e| LogError::io("starting the progress in", &self.dir, e))
+    }
+
+    /// Up to `max` of the oldest records exporter `name` dropped unsent in this run, read back
+    /// from the log, each with a hold meant for that exporter alone: to send through the
+    /// pipeline again now that it has recovered.
+    pub fn redrive(self: &Arc<Self>, name: &str, max: usize) -> Result<Vec<(Bytes, Lineage)>, LogError> {
+        let Some((slot, seqs)) = crate::sync::lock(&self.state)
+            .consumers
+            .take_deferred(name, max)
+        else {
+            return Ok(Vec::new());
+        };
+        let records = self.log.read(&seqs)?;
+        let only = SlotMask::default().with(slot);
+        Ok(records
+            .into_iter()
+            .map(|(seq, payload)| (payload, self.hold(seq, only)))
+            .collect())
     }
 
     /// Forgets exporter `name` (removed from the config): its progress no longer holds
@@ -260,6 +296,9 @@ impl Ledger {
                 if !sent {
                     open.abandoned = open.abandoned.with(slot);
                 }
+            }
+            if !sent {
+                state.consumers.defer(slot, seq);
             }
             settle(&mut state, seq);
         }

@@ -56,6 +56,10 @@ fn records_survive_a_reopen_across_segments_and_numbering_goes_on() {
     assert_eq!(replayed(&recovered), expected);
     assert_eq!((recovered.torn_bytes, recovered.corrupt_records), (0, 0));
     assert_eq!(log.append_blocking(payload(20)).unwrap(), 20);
+    // Read back by number, from sealed segments and the one being written.
+    let read = log.read(&[3, 4, 17, 20, 21]).unwrap();
+    let expected: Vec<(u64, Bytes)> = [3, 4, 17, 20].map(|n| (n, payload(n))).to_vec();
+    assert_eq!(read, expected, "21 is not written yet");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

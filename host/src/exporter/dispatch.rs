@@ -38,6 +38,7 @@ pub(super) async fn dispatch(exporter: &Arc<Exporter>, batch: Vec<Queued>, spans
                 with_retries(&exporter.retry, || exporter.sink.send(&payload), |error| {
                     PipelineStats::add(&stats.export_retries, 1);
                     PipelineStats::add(&exporter.counters.retries, 1);
+                    PipelineStats::add(&exporter.counters.attempts_failed_since_success, 1);
                     tracing::debug!(exporter = %exporter.name, error = %error, "Export failed; retrying.");
                 })
                 .await
@@ -55,16 +56,19 @@ pub(super) async fn dispatch(exporter: &Arc<Exporter>, batch: Vec<Queued>, spans
                     PipelineStats::add(&exporter.counters.spans_failed, rejected);
                     tracing::warn!(exporter = %exporter.name, rejected, spans, reason = %delivery.message, "The backend rejected part of an export (partial success); those spans are counted as failed.");
                 }
-                exporter
-                    .counters
-                    .consecutive_failures
-                    .store(0, Ordering::Relaxed);
+                for counter in [
+                    &exporter.counters.consecutive_failures,
+                    &exporter.counters.attempts_failed_since_success,
+                ] {
+                    counter.store(0, Ordering::Relaxed);
+                }
                 claims.into_iter().for_each(Claim::resolve);
             }
             Err(error) => {
                 PipelineStats::add(&stats.spans_export_failed, spans as u64);
                 PipelineStats::add(&exporter.counters.spans_failed, spans as u64);
                 PipelineStats::add(&exporter.counters.consecutive_failures, 1);
+                PipelineStats::add(&exporter.counters.attempts_failed_since_success, 1);
                 match &exporter.ledger {
                     None => {
                         tracing::error!(exporter = %exporter.name, error = %error, spans, "Export failed; spans lost.")

@@ -116,6 +116,9 @@ pub struct ExporterMetrics {
     pub retries: AtomicU64,
     /// Export requests that failed in a row (0 after a success).
     pub consecutive_failures: AtomicU64,
+    /// Send attempts that failed since the last one that succeeded (retries included): set
+    /// while the backend is down, even before any export is given up on.
+    pub attempts_failed_since_success: AtomicU64,
     /// Batches waiting in the exporter's queue.
     pub queued: AtomicU64,
     /// Spans not queued for it because its queue was full while its sends failed; they stay

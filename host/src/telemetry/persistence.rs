@@ -21,6 +21,9 @@ pub struct PersistenceMetrics {
     pub replayed_records: AtomicU64,
     /// Spans in them: sent again, so duplicates wherever they had been sent before the stop.
     pub replayed_spans: AtomicU64,
+    /// Records an exporter dropped unsent while it failed, sent through the pipeline again
+    /// to it once it recovered.
+    pub redriven_records: AtomicU64,
     /// Bytes cut off a torn last record at start.
     pub torn_bytes: AtomicU64,
     /// Damaged records skipped at start, and records lost after damage.
@@ -68,6 +71,12 @@ impl PersistenceMetrics {
                 "counter",
                 "Spans replayed at start: duplicates wherever they had been sent before the stop.",
                 &self.replayed_spans,
+            ),
+            (
+                "weft_persistence_redriven_records_total",
+                "counter",
+                "Records an exporter dropped unsent while failing, sent to it again once it recovered.",
+                &self.redriven_records,
             ),
             (
                 "weft_persistence_torn_bytes_total",
