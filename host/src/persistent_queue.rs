@@ -228,7 +228,10 @@ async fn redrive(
             _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
         }
         for (name, counters) in metrics.exporters() {
-            let healthy = counters.attempts_failed_since_success.load(Ordering::Relaxed) == 0
+            let healthy = counters
+                .attempts_failed_since_success
+                .load(Ordering::Relaxed)
+                == 0
                 && counters.queued.load(Ordering::Relaxed) < 4;
             if !healthy {
                 continue;

@@ -152,17 +152,8 @@ fn handle(
     let spans = request.span_count() as u64;
     // The request as the persistent queue holds it, to try again after a panic.
     let retained = durable.map(|_| request.to_bytes());
-    let mut request = Some(request);
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let batch = match request.take() {
-            Some(batch) => batch,
-            None => match retained.clone().map(Traces::decode_trusted) {
-                Some(Ok(batch)) => batch,
-                _ => break,
-            },
-        };
+    let max_tries = durable.map_or(1, |(_, tries)| *tries);
+    let exhausted = retry_panics(request, retained.as_ref(), max_tries, |batch| {
         let handed_on = Cell::new(false);
         let lost_if_panics = durable.is_none();
         let handled = supervise_batch(parts.metrics, (spans, lost_if_panics), &handed_on, || {
@@ -174,22 +165,53 @@ fn handle(
                     .send_blocking(processed, &lineage, &parts.metrics.pipeline);
             }
         });
-        if handled {
-            break;
+        if !handled {
+            *chain = Chain::new(chain.spec().clone(), parts.metrics);
         }
-        *chain = Chain::new(chain.spec().clone(), parts.metrics);
-        let Some((ledger, max_tries)) = durable else {
-            break;
-        };
-        if handed_on.get() {
-            break;
+        Attempt {
+            completed: handled,
+            handed_on: handed_on.get(),
         }
-        if tries >= *max_tries {
-            dead_letter(ledger, retained.as_ref(), spans, parts.metrics);
-            break;
-        }
+    });
+    if exhausted && let Some((ledger, _)) = durable {
+        dead_letter(ledger, retained.as_ref(), spans, parts.metrics);
     }
     drop(memory);
+}
+
+/// How one try at a request ended.
+struct Attempt {
+    /// It ran to the end without a panic.
+    completed: bool,
+    /// The batch had reached the tail-sampling stage or the exporters (which account for it
+    /// from then on) before a panic.
+    handed_on: bool,
+}
+
+/// Tries `attempt` on `request`, and again on a fresh read of `retained` (the persistent
+/// queue's copy) after each panic before the hand-off, up to `max_tries` tries in all.
+/// Returns whether every try panicked: the request is then the dead-letter file's.
+fn retry_panics(
+    request: Traces,
+    retained: Option<&bytes::Bytes>,
+    max_tries: u32,
+    mut attempt: impl FnMut(Traces) -> Attempt,
+) -> bool {
+    let mut batch = request;
+    for tries in 1.. {
+        let outcome = attempt(batch);
+        if outcome.completed || outcome.handed_on {
+            return false;
+        }
+        let Some(bytes) = retained.filter(|_| tries < max_tries) else {
+            return retained.is_some();
+        };
+        batch = match Traces::decode_trusted(bytes.clone()) {
+            Ok(batch) => batch,
+            Err(_) => return true,
+        };
+    }
+    unreachable!("the loop returns")
 }
 
 /// Writes a request whose processing kept panicking to the pipeline's dead-letter file.
@@ -257,6 +279,60 @@ fn run_chain(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request() -> (Traces, bytes::Bytes) {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        let batch = Traces::from_request(&ExportTraceServiceRequest::default());
+        let bytes = batch.to_bytes();
+        (batch, bytes)
+    }
+
+    fn panicked(handed_on: bool) -> Attempt {
+        Attempt {
+            completed: false,
+            handed_on,
+        }
+    }
+
+    #[test]
+    fn a_request_that_keeps_panicking_is_tried_max_tries_times_then_given_up() {
+        let (batch, bytes) = request();
+        let mut tries = 0;
+        let exhausted = retry_panics(batch, Some(&bytes), 3, |_| {
+            tries += 1;
+            panicked(false)
+        });
+        assert!(exhausted);
+        assert_eq!(tries, 3);
+        // Once past a panic, a try that completes ends it.
+        let (batch, bytes) = request();
+        let mut tries = 0;
+        let exhausted = retry_panics(batch, Some(&bytes), 3, |_| {
+            tries += 1;
+            Attempt {
+                completed: tries == 2,
+                handed_on: false,
+            }
+        });
+        assert!(!exhausted);
+        assert_eq!(tries, 2);
+    }
+
+    #[test]
+    fn without_a_persistent_copy_or_after_the_hand_off_there_is_no_second_try() {
+        let (batch, _) = request();
+        let mut tries = 0;
+        assert!(!retry_panics(batch, None, 3, |_| {
+            tries += 1;
+            panicked(false)
+        }));
+        let (batch, bytes) = request();
+        assert!(!retry_panics(batch, Some(&bytes), 3, |_| {
+            tries += 1;
+            panicked(true)
+        }));
+        assert_eq!(tries, 2);
+    }
 
     #[test]
     fn a_panic_in_a_batch_is_counted_and_the_worker_carries_on() {

@@ -206,7 +206,11 @@ impl Ledger {
     /// Up to `max` of the oldest records exporter `name` dropped unsent in this run, read back
     /// from the log, each with a hold meant for that exporter alone: to send through the
     /// pipeline again now that it has recovered.
-    pub fn redrive(self: &Arc<Self>, name: &str, max: usize) -> Result<Vec<(Bytes, Lineage)>, LogError> {
+    pub fn redrive(
+        self: &Arc<Self>,
+        name: &str,
+        max: usize,
+    ) -> Result<Vec<(Bytes, Lineage)>, LogError> {
         let Some((slot, seqs)) = crate::sync::lock(&self.state)
             .consumers
             .take_deferred(name, max)

@@ -147,3 +147,18 @@ fn segments_go_once_every_exporter_is_past_them_and_new_exporters_start_at_the_e
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn dead_letters_append_to_one_file_per_exporter_beside_the_log() {
+    let dir = scratch("dead-letter");
+    let (ledger, _) = open(&dir);
+    let first = ledger.dead_letter("primary", b"{\"one\":1}\n").unwrap();
+    let again = ledger.dead_letter("primary", b"{\"two\":2}\n").unwrap();
+    let other = ledger.dead_letter("a/b", b"{}\n").unwrap();
+    assert_eq!(first, again);
+    assert_eq!(first, dir.join("dead-letter").join("primary.jsonl"));
+    assert_eq!(other, dir.join("dead-letter").join("x612f62.jsonl"));
+    let text = std::fs::read_to_string(&first).unwrap();
+    assert_eq!(text, "{\"one\":1}\n{\"two\":2}\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -82,7 +82,11 @@ impl ExportFanout {
                 }
                 Err(error) => error.into_inner(),
             };
-            let failing = target.counters.attempts_failed_since_success.load(Ordering::Relaxed) > 0;
+            let failing = target
+                .counters
+                .attempts_failed_since_success
+                .load(Ordering::Relaxed)
+                > 0;
             if self.ledger.is_some() && queued.claim.is_some() && failing {
                 PipelineStats::add(&target.counters.spans_deferred, spans);
                 continue;

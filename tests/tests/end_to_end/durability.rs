@@ -249,11 +249,18 @@ async fn a_full_disk_refuses_with_a_retryable_status_and_loses_nothing_acknowled
     assert!(sample(&scrape, "weft_persistence_refusals_total") >= 1);
     sink.set_down(false);
     let missing = wait_for_all(&sink, &acked, Duration::from_secs(60)).await;
-    assert!(missing.is_empty(), "{} acknowledged spans lost", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged spans lost",
+        missing.len()
+    );
     // Once sent, the space is given back and requests are taken again.
     let deadline = Instant::now() + Duration::from_secs(30);
     while client.export(request(1 << 40, 10)).await.is_err() {
-        assert!(Instant::now() < deadline, "still refused after the backlog was sent");
+        assert!(
+            Instant::now() < deadline,
+            "still refused after the backlog was sent"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     weft.shutdown().await;
@@ -296,9 +303,16 @@ max_backoff_ms = 100
         acked.extend(first..first + SPANS);
     }
     let missing = wait_for_all(&live, &acked, Duration::from_secs(30)).await;
-    assert!(missing.is_empty(), "the live exporter is missing {} spans", missing.len());
+    assert!(
+        missing.is_empty(),
+        "the live exporter is missing {} spans",
+        missing.len()
+    );
     let (_, scrape) = get(weft.admin_addr().unwrap(), "/metrics").await;
-    let deferred = sample(&scrape, "weft_exporter_spans_deferred_total{exporter=\"dead\"}");
+    let deferred = sample(
+        &scrape,
+        "weft_exporter_spans_deferred_total{exporter=\"dead\"}",
+    );
     assert!(deferred > 0, "the dead exporter's full queue was skipped");
     dead.set_down(false);
     let missing = wait_for_all(&dead, &acked, Duration::from_secs(60)).await;
@@ -315,5 +329,52 @@ max_backoff_ms = 100
         "the live exporter got nothing twice"
     );
     weft.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_waiting_for_a_tail_decision_survive_a_kill_9() {
+    let sink = OtlpSink::start().await;
+    let dir = scratch_dir("durable-tail");
+    let port = free_port();
+    let config = dir.join("weft.toml");
+    let with_wait = |wait_ms: u64| {
+        durable_config(port, sink.addr(), "").replace(
+            "[exporters.sink]",
+            &format!(
+                r#"[[processors]]
+name = "tail"
+plugin = "builtin:tail-policy"
+[processors.tail_sampling]
+decision_wait_ms = {wait_ms}
+[processors.config]
+rules = [{{ name = "all", ratio = 1.0 }}]
+
+[exporters.sink]"#
+            ),
+        )
+    };
+    std::fs::write(&config, with_wait(60_000)).unwrap();
+    let weft = WeftProcess::spawn(&config);
+    let mut client = grpc_client(weft.grpc.unwrap()).await;
+    let mut acked = HashSet::new();
+    for n in 0..50u64 {
+        let first = n * SPANS;
+        client.export(request(first, SPANS)).await.unwrap();
+        acked.extend(first..first + SPANS);
+    }
+    // Several checkpoints pass while the traces wait for their decision.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sink.span_count(), 0, "nothing is decided within a minute");
+    weft.kill_9();
+    std::fs::write(&config, with_wait(100)).unwrap();
+    let weft = WeftProcess::spawn(&config);
+    let missing = wait_for_all(&sink, &acked, Duration::from_secs(60)).await;
+    assert!(
+        missing.is_empty(),
+        "{} spans held by the tail stage were lost",
+        missing.len()
+    );
+    drop(weft);
     std::fs::remove_dir_all(&dir).unwrap();
 }
