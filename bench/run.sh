@@ -88,7 +88,7 @@ if [ "$ROTEL" = 1 ]; then
   fi
 fi
 
-ALL="weft-none-grpc weft-none-http weft-tls-grpc weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-tail-grpc weft-bomb-grpc"
+ALL="weft-none-grpc weft-none-http weft-tls-grpc weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-durable-grpc weft-durable5-grpc weft-tail-grpc weft-bomb-grpc"
 [ -n "$BASELINE" ] && ALL="$ALL base-none-grpc base-chain-grpc base-tail-grpc"
 [ -n "$ROTEL_AGENT" ] && ALL="$ALL rotel-grpc rotel-http rotel-pynoop-grpc rotel-pyredact-grpc"
 SCENARIOS=${ONLY:-$ALL}
@@ -99,8 +99,10 @@ case " $SCENARIOS " in
   *-tls-*) bash "$ROOT/examples/tls/make-certs.sh" "$CERTS" >&2 ;;
 esac
 
-# Writes the Weft config for a processor set (none, tls, pass, chain, tail, bomb) and prints
-# its path; `tls` is no processors with the gRPC receiver over TLS.
+# Writes the Weft config for a processor set (none, tls, pass, chain, durable, durable5, tail,
+# bomb) and prints its path; `tls` is no processors with the gRPC receiver over TLS; `durable`
+# is the chain with the persistent queue (group commit, in a fresh directory each run),
+# `durable5` the same with an fsync every 5 ms.
 weft_config() {
   local file=$WORK/weft-$1.toml
   cat >"$file" <<EOF
@@ -131,6 +133,15 @@ plugin = "$PASSTHROUGH"
 EOF
       ;;
     chain) cat bench/chain.toml >>"$file" ;;
+    durable | durable5)
+      rm -rf "$WORK/data"
+      cat >>"$file" <<EOF
+[pipeline.persistence]
+dir = "$WORK/data"
+fsync_interval_ms = $([ "$1" = durable5 ] && echo 5 || echo 0)
+EOF
+      cat bench/chain.toml >>"$file"
+      ;;
     tail) # The redactor, then a tail-sampling stage that keeps every trace 200 ms after its
       # first span: every span is buffered, joined into policy calls and exported.
       cat >>"$file" <<EOF

@@ -182,3 +182,42 @@ fn duplicate_processor_names_are_refused() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("unique"), "{found:?}");
 }
+
+#[test]
+fn the_example_configurations_are_valid() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    // (examples/tls needs the certificates its script makes and a token in the environment.)
+    for name in ["weft.toml", "durable/weft.toml"] {
+        let path = examples.join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let base = path.parent().unwrap();
+        if let Err(e) = parse(&text, base) {
+            panic!("examples/{name} is not valid: {e}");
+        }
+    }
+}
+
+#[test]
+fn persistence_settings_are_checked() {
+    let found = errors(
+        r#"
+        [receivers.otlp.grpc]
+        endpoint = "127.0.0.1:4317"
+        [pipeline.persistence]
+        segment_mb = 64
+        max_disk_mb = 100
+        fsync_interval_ms = 5000
+        max_tries = 0
+        [exporters.out]
+        type = "stdout"
+        "#,
+    );
+    assert_eq!(
+        found,
+        [
+            "pipeline.persistence.max_disk_mb: must be at least two segments (128 MiB), got 100",
+            "pipeline.persistence.fsync_interval_ms: must be at most 1000 (every acknowledgement waits for it), got 5000",
+            "pipeline.persistence.max_tries: must be at least 1",
+        ]
+    );
+}

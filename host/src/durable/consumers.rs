@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::progress::{Progress, file_name};
 
@@ -77,7 +77,17 @@ impl Consumers {
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name();
             let name = name.to_string_lossy();
-            if name.ends_with(".progress") && !kept.iter().any(|k| *k == name) {
+            if let Some(stem) = name.strip_suffix(".progress")
+                && !kept.iter().any(|k| *k == name)
+            {
+                let position = Progress::load(dir, stem, first).next_needed();
+                if position < end {
+                    tracing::warn!(
+                        exporter = stem,
+                        records = end - position,
+                        "An exporter no longer in the config had not sent everything the persistent queue holds for it; those records are no longer kept for it."
+                    );
+                }
                 std::fs::remove_file(dir.join(&*name))?;
             }
         }
@@ -169,12 +179,23 @@ impl Consumers {
         (!taken.is_empty()).then_some((slot, taken))
     }
 
-    /// Saves every position that moved.
-    pub fn save(&mut self) -> io::Result<()> {
-        for consumer in self.slots.iter_mut().flatten() {
-            consumer.progress.save()?;
+    /// Every position that moved since it was saved: the exporter, its file, the position.
+    pub fn unsaved(&self) -> Vec<(String, PathBuf, u64)> {
+        self.each()
+            .filter_map(|(_, c)| {
+                let (path, at) = c.progress.unsaved()?;
+                Some((c.name.clone(), path, at))
+            })
+            .collect()
+    }
+
+    /// Notes that exporter `name`'s position `at` was written.
+    pub fn saved(&mut self, name: &str, at: u64) {
+        if let Some(slot) = self.slot_of(name)
+            && let Some(consumer) = &mut self.slots[slot as usize]
+        {
+            consumer.progress.saved_at(at);
         }
-        Ok(())
     }
 
     /// The oldest record some exporter still needs, if there is an exporter.

@@ -23,6 +23,7 @@ use crate::pdata::Lineage;
 
 use super::consumers::{Consumers, Slot, SlotMask};
 use super::log::{Log, LogError, LogOptions, Recovered};
+use super::progress::write_position;
 
 /// A record waiting to go through the pipeline again after a restart.
 pub struct Replay {
@@ -234,19 +235,16 @@ impl Ledger {
     }
 
     /// Saves every exporter's progress and deletes the segments all of them are past.
-    /// Returns, per exporter, how long its oldest unfinished record has waited.
+    /// Returns, per exporter, how long its oldest unfinished record has waited. The files
+    /// are written outside the ledger's lock: holds and claims do not wait for the syncs.
     pub fn checkpoint(&self) -> Result<Vec<(String, std::time::Duration)>, LogError> {
-        let (oldest, ages) = {
+        let (unsaved, oldest, ages) = {
             let mut state = crate::sync::lock(&self.state);
-            state
-                .consumers
-                .save()
-                .map_err(|e| LogError::io("saving the progress in", &self.dir, e))?;
             let oldest = state.consumers.oldest_needed().unwrap_or(u64::MAX);
             let kept = state.since.split_off(&oldest);
             state.since = kept;
             let now = Instant::now();
-            let ages = state
+            let ages: Vec<(String, std::time::Duration)> = state
                 .consumers
                 .positions()
                 .map(|(name, next)| {
@@ -258,8 +256,12 @@ impl Ledger {
                     (name.to_owned(), age)
                 })
                 .collect();
-            (oldest, ages)
+            (state.consumers.unsaved(), oldest, ages)
         };
+        for (name, path, at) in unsaved {
+            write_position(&path, at).map_err(|e| LogError::io("saving", &path, e))?;
+            crate::sync::lock(&self.state).consumers.saved(&name, at);
+        }
         self.log.release_before(oldest)?;
         Ok(ages)
     }

@@ -98,24 +98,39 @@ impl Progress {
 
     /// Saves the position if it moved since the last save.
     pub fn save(&mut self) -> io::Result<()> {
-        if self.saved == self.next_needed {
-            return Ok(());
+        if let Some((path, at)) = self.unsaved() {
+            write_position(&path, at)?;
+            self.saved_at(at);
         }
-        let dir = self
-            .path
-            .parent()
-            .expect("a progress file is in the log directory");
-        let temporary = self.path.with_extension("progress.tmp");
-        {
-            let mut file = std::fs::File::create(&temporary)?;
-            file.write_all(&encode(self.next_needed))?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&temporary, &self.path)?;
-        sync_dir(dir)?;
-        self.saved = self.next_needed;
         Ok(())
     }
+
+    /// The file and the position to write there, if the position moved since the last save
+    /// (for a caller that writes it with [`write_position`] outside its lock).
+    pub fn unsaved(&self) -> Option<(PathBuf, u64)> {
+        (self.saved != self.next_needed).then(|| (self.path.clone(), self.next_needed))
+    }
+
+    /// Notes that position `at` was written.
+    pub fn saved_at(&mut self, at: u64) {
+        self.saved = at;
+    }
+}
+
+/// Replaces the progress file at `path` with position `at`: a temporary file written and
+/// synced, renamed over the old one, and the rename synced.
+pub fn write_position(path: &Path, at: u64) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .expect("a progress file is in the log directory");
+    let temporary = path.with_extension("progress.tmp");
+    {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(&encode(at))?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, path)?;
+    sync_dir(dir)
 }
 
 fn encode(next_needed: u64) -> Vec<u8> {
