@@ -131,10 +131,18 @@ impl Ledger {
 
     /// Appends an accepted request's bytes and answers, once they are durable, the lineage
     /// that holds the record for every exporter running now.
+    ///
+    /// The append and the hold run on a task of their own: a caller that goes away meanwhile
+    /// (the client hung up) drops a hold that was made, which finishes the record, instead of
+    /// leaving a record nobody holds and nobody finishes.
     pub async fn append(self: &Arc<Self>, payload: Bytes) -> Result<Lineage, LogError> {
-        let seq = self.log.append(payload).await?;
-        let targets = crate::sync::lock(&self.state).consumers.live();
-        Ok(self.hold(seq, targets))
+        let ledger = self.clone();
+        let append = tokio::spawn(async move {
+            let seq = ledger.log.append(payload).await?;
+            let targets = crate::sync::lock(&ledger.state).consumers.live();
+            Ok(ledger.hold(seq, targets))
+        });
+        append.await.map_err(|_| LogError::Closed)?
     }
 
     /// A hold on record `seq` for the exporters in `targets` (a new pass through the

@@ -2,6 +2,7 @@
 //! restart.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::*;
 use crate::durable::log::Commit;
@@ -160,5 +161,34 @@ fn dead_letters_append_to_one_file_per_exporter_beside_the_log() {
     assert_eq!(other, dir.join("dead-letter").join("x612f62.jsonl"));
     let text = std::fs::read_to_string(&first).unwrap();
     assert_eq!(text, "{\"one\":1}\n{\"two\":2}\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_record_whose_client_went_away_during_the_append_is_still_finished() {
+    let dir = scratch("cancelled");
+    let (ledger, _) = open(&dir);
+    let payload = Bytes::from_static(b"a request whose client hung up");
+    // Polled once (the append starts), then dropped, as a cancelled request handler is.
+    tokio::select! {
+        biased;
+        _ = ledger.append(payload) => panic!("the append cannot be done at its first poll"),
+        () = std::future::ready(()) => {}
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let positions: Vec<u64> = {
+            let state = crate::sync::lock(&ledger.state);
+            state.consumers.positions().map(|(_, p)| p).collect()
+        };
+        if positions == [1, 1] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "record 0 was never finished: {positions:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
