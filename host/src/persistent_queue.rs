@@ -222,11 +222,7 @@ async fn redrive(
     metrics: Arc<Metrics>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    loop {
-        tokio::select! {
-            _ = stopped.changed() => return,
-            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
-        }
+    while tick(&mut stopped).await {
         for (name, counters) in metrics.exporters() {
             let healthy = counters
                 .attempts_failed_since_success
@@ -272,13 +268,17 @@ async fn checkpoints(
     metrics: Arc<Metrics>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    loop {
-        tokio::select! {
-            _ = stopped.changed() => return,
-            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
-        }
+    while tick(&mut stopped).await {
         let (ledger, metrics) = (ledger.clone(), metrics.clone());
         let _ = tokio::task::spawn_blocking(move || checkpoint(&ledger, &metrics)).await;
+    }
+}
+
+/// Waits for the next tick of the background work; `false` once it is told to stop.
+async fn tick(stopped: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = stopped.changed() => false,
+        _ = tokio::time::sleep(CHECKPOINT_EVERY) => true,
     }
 }
 

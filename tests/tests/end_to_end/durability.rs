@@ -12,7 +12,7 @@ use weft_tests::client::{get, grpc_client, metric_sample as sample};
 use weft_tests::process::WeftProcess;
 use weft_tests::sink::{OtlpSink, SinkBehaviour};
 use weft_tests::spans::request;
-use weft_tests::{scratch_dir, start_weft};
+use weft_tests::{config_with, scratch_dir, start_weft};
 
 /// Spans per request the load sends.
 const SPANS: u64 = 20;
@@ -99,36 +99,25 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The redactor between OTLP/gRPC on `grpc_port` (0: any) and `sink`, with the persistent
+/// queue in `data` beside the config (`persistence`: more of its settings).
 fn durable_config(grpc_port: u16, sink: SocketAddr, persistence: &str) -> String {
-    format!(
-        r#"
-[receivers.otlp.grpc]
-endpoint = "127.0.0.1:{grpc_port}"
-[receivers.otlp.http]
-endpoint = "127.0.0.1:0"
-[pipeline]
-component_cache = false
-[pipeline.persistence]
-dir = "data"
-{persistence}
-[admin]
-endpoint = "127.0.0.1:0"
-
+    let processors = r#"
 [[processors]]
 name = "redact"
 plugin = "builtin:pii-redact"
 on_error = "drop"
-
-[exporters.sink]
-type = "otlp"
-endpoint = "http://{sink}"
-[exporters.sink.batch]
-timeout_ms = 20
-[exporters.sink.retry]
-initial_backoff_ms = 10
-max_backoff_ms = 100
-"#
-    )
+"#;
+    config_with(processors, sink)
+        .replacen(
+            "endpoint = \"127.0.0.1:0\"",
+            &format!("endpoint = \"127.0.0.1:{grpc_port}\""),
+            1,
+        )
+        .replace(
+            "[admin]",
+            &format!("[pipeline.persistence]\ndir = \"data\"\n{persistence}\n[admin]"),
+        )
 }
 
 /// A small xorshift generator: the kill moments vary from run to run, and the seed is
