@@ -18,7 +18,9 @@ use tokio::task::JoinHandle;
 use crate::auth::{BearerTokens, TokenGate};
 use crate::config::{ExporterConfig, ListenerConfig, OtlpReceiverConfig};
 use crate::durable::{Ledger, Slot};
-use crate::exporter::{ExportFanout, ExporterHandle, Sink, start_exporter};
+use crate::exporter::{
+    ExportFanout, ExporterHandle, GiveUp, Sink, start_exporter, start_loadbalancer,
+};
 use crate::pipeline::{ConnectionRefusal, Protocol, Submitter};
 use crate::telemetry::Metrics;
 use crate::tls::{Refused, ServerTls, accept};
@@ -275,6 +277,25 @@ fn start_one(
     durable: Option<&DurableExports>,
 ) -> anyhow::Result<RunningExporter> {
     let context = || format!("starting exporter {name:?}");
+    if let ExporterConfig::Loadbalancing(balancing) = config {
+        let slot = durable
+            .map(|d| d.ledger.consumer(name))
+            .transpose()
+            .with_context(context)?;
+        let (sender, handle) = start_loadbalancer(
+            name.to_owned(),
+            balancing.clone(),
+            base_dir.to_path_buf(),
+            metrics.clone(),
+        );
+        return Ok(RunningExporter {
+            config: config.clone(),
+            counters: metrics.exporter(name),
+            sender,
+            slot,
+            handle,
+        });
+    }
     let sink = Sink::from_config(config, base_dir).with_context(context)?;
     let mut retry = config.retry().clone();
     let slot = match durable {
@@ -284,11 +305,15 @@ fn start_one(
         }
         None => None,
     };
+    let give_up = match durable {
+        Some(durable) => GiveUp::DeadLetter(durable.ledger.clone()),
+        None => GiveUp::Count,
+    };
     let (sender, handle) = start_exporter(
         name.to_owned(),
         sink,
         (config.batch().clone(), retry),
-        durable.map(|d| d.ledger.clone()),
+        give_up,
         metrics.clone(),
     );
     Ok(RunningExporter {

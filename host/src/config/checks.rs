@@ -244,41 +244,57 @@ fn check_exporters(
     }
     for (name, exporter) in &config.exporters {
         let path = format!("exporters.{name}");
+        if let ExporterConfig::Loadbalancing(lb) = exporter {
+            lb.check(&path, errors);
+            if let Some(first) = lb.resolver.static_list.iter().flatten().next() {
+                check_otlp(errors, &path, &lb.backend(first), base_dir);
+            }
+        }
         if let ExporterConfig::Otlp(c) | ExporterConfig::Otlphttp(c) = exporter {
-            match c.endpoint.parse::<http::Uri>() {
-                Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {
-                    if c.tls.is_some() {
-                        errors.push(ConfigError::new(
-                            format!("{path}.tls"),
-                            "TLS settings need an https:// endpoint",
-                        ));
-                    }
-                }
-                Ok(uri) if uri.scheme_str() == Some("https") && uri.authority().is_some() => {
-                    check_client_tls(errors, &path, c, base_dir);
-                }
-                _ => errors.push(ConfigError::new(
-                    format!("{path}.endpoint"),
-                    format!(
-                        "{:?} is not an http:// or https://host:port URL",
-                        c.endpoint
-                    ),
-                )),
-            }
-            for key in c.headers.keys() {
-                if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
-                    errors.push(ConfigError::new(
-                        format!("{path}.headers"),
-                        format!("{key:?} is not a valid header name"),
-                    ));
-                }
-            }
+            check_otlp(errors, &path, c, base_dir);
         }
         let batch = exporter.batch();
         if batch.max_spans == 0 || batch.max_in_flight == 0 || batch.queue_capacity == 0 {
             errors.push(ConfigError::new(
                 format!("{path}.batch"),
                 "max_spans, max_in_flight and queue_capacity must be at least 1",
+            ));
+        }
+    }
+}
+
+/// Checks an OTLP exporter's endpoint, TLS and headers.
+fn check_otlp(
+    errors: &mut Vec<ConfigError>,
+    path: &str,
+    c: &OtlpExporterConfig,
+    base_dir: &Path,
+) {
+    match c.endpoint.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {
+            if c.tls.is_some() {
+                errors.push(ConfigError::new(
+                    format!("{path}.tls"),
+                    "TLS settings need an https:// endpoint",
+                ));
+            }
+        }
+        Ok(uri) if uri.scheme_str() == Some("https") && uri.authority().is_some() => {
+            check_client_tls(errors, path, c, base_dir);
+        }
+        _ => errors.push(ConfigError::new(
+            format!("{path}.endpoint"),
+            format!(
+                "{:?} is not an http:// or https://host:port URL",
+                c.endpoint
+            ),
+        )),
+    }
+    for key in c.headers.keys() {
+        if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+            errors.push(ConfigError::new(
+                format!("{path}.headers"),
+                format!("{key:?} is not a valid header name"),
             ));
         }
     }

@@ -19,6 +19,8 @@ pub enum ExporterConfig {
     File(FileExporterConfig),
     /// OTLP JSON lines on standard output.
     Stdout(StdoutExporterConfig),
+    /// OTLP to one of several backends, chosen by trace id or service.
+    Loadbalancing(super::LoadBalancingConfig),
 }
 
 impl ExporterConfig {
@@ -28,6 +30,7 @@ impl ExporterConfig {
             ExporterConfig::Otlp(c) | ExporterConfig::Otlphttp(c) => &c.batch,
             ExporterConfig::File(c) => &c.batch,
             ExporterConfig::Stdout(c) => &c.batch,
+            ExporterConfig::Loadbalancing(c) => &c.batch,
         }
     }
 
@@ -37,6 +40,7 @@ impl ExporterConfig {
             ExporterConfig::Otlp(c) | ExporterConfig::Otlphttp(c) => &c.retry,
             ExporterConfig::File(c) => &c.retry,
             ExporterConfig::Stdout(c) => &c.retry,
+            ExporterConfig::Loadbalancing(c) => &c.retry,
         }
     }
 }

@@ -6,6 +6,7 @@
 mod checks;
 mod error;
 mod exporters;
+mod loadbalancing;
 mod persistence;
 mod processors;
 mod secrets;
@@ -16,6 +17,7 @@ mod validate;
 pub use crate::tls::{ClientTlsConfig, ServerTlsConfig, TlsVersion};
 pub use error::{ConfigError, ConfigErrors};
 pub use exporters::*;
+pub use loadbalancing::*;
 pub use persistence::PersistenceConfig;
 pub use processors::*;
 pub use secrets::SecretValues;

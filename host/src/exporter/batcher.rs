@@ -8,18 +8,25 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::config::{BatchConfig, RetryConfig};
-use crate::durable::{Claim, Ledger, Slot};
+use crate::durable::{Ledger, Slot};
 use crate::pdata::{Lineage, Traces};
 use crate::telemetry::{Component, ExporterMetrics, Metrics, PipelineStats};
 
 use super::dispatch::dispatch;
+use super::ticket::Ticket;
 use super::sink::Sink;
 
 /// What an exporter's queue holds: a processed batch, shared by every exporter it went to,
 /// and this exporter's claim on the persistent-queue records it came from.
 pub struct Queued {
     pub(super) request: Arc<Traces>,
-    pub(super) claim: Option<Claim>,
+    pub(super) ticket: Option<Ticket>,
+}
+
+impl Queued {
+    pub(super) fn new(request: Arc<Traces>, ticket: Option<Ticket>) -> Self {
+        Queued { request, ticket }
+    }
 }
 
 /// One exporter as the fan-out sees it.
@@ -62,10 +69,10 @@ impl ExportFanout {
         PipelineStats::add(&stats.spans_to_exporters, spans);
         let request = Arc::new(request);
         for target in &self.exporters {
-            let claim = match (&self.ledger, target.slot) {
+            let ticket = match (&self.ledger, target.slot) {
                 (Some(ledger), Some(slot)) if !lineage.is_empty() => {
                     match ledger.claim(slot, lineage) {
-                        Some(claim) => Some(claim),
+                        Some(claim) => Some(Ticket::Claim(claim)),
                         None => continue,
                     }
                 }
@@ -73,7 +80,7 @@ impl ExportFanout {
             };
             let queued = Queued {
                 request: request.clone(),
-                claim,
+                ticket,
             };
             let queued = match target.queue.try_send(queued) {
                 Ok(()) => {
@@ -87,7 +94,7 @@ impl ExportFanout {
                 .attempts_failed_since_success
                 .load(Ordering::Relaxed)
                 > 0;
-            if self.ledger.is_some() && queued.claim.is_some() && failing {
+            if self.ledger.is_some() && queued.ticket.is_some() && failing {
                 PipelineStats::add(&target.counters.spans_deferred, spans);
                 continue;
             }
@@ -120,6 +127,10 @@ pub struct ExporterHandle {
 }
 
 impl ExporterHandle {
+    pub(super) fn new(name: String, task: JoinHandle<()>) -> Self {
+        ExporterHandle { name, task }
+    }
+
     /// Waits until the exporter has flushed everything it was given and stopped.
     pub async fn join(self) {
         if let Err(e) = self.task.await {
@@ -128,27 +139,58 @@ impl ExporterHandle {
     }
 }
 
-/// Starts the batching loop of one exporter and returns its queue's sender and handle. With
-/// `ledger`, what the exporter gives up on goes to the dead-letter file beside the log.
+/// What an exporter does with a batch it gives up on, besides counting it.
+#[derive(Clone, Default)]
+pub enum GiveUp {
+    /// Nothing more: the spans are lost.
+    #[default]
+    Count,
+    /// Writes it to the dead-letter file beside the persistent queue's log.
+    DeadLetter(Arc<Ledger>),
+    /// Hands it back to a load-balancing exporter, to go to another backend.
+    Reroute(async_channel::Sender<Queued>),
+}
+
+/// Starts the batching loop of one exporter and returns its queue's sender and handle.
 pub fn start_exporter(
     name: String,
     sink: Sink,
     (batch, retry): (BatchConfig, RetryConfig),
-    ledger: Option<Arc<Ledger>>,
+    give_up: GiveUp,
     metrics: Arc<Metrics>,
 ) -> (async_channel::Sender<Queued>, ExporterHandle) {
     let (sender, receiver) = async_channel::bounded(batch.queue_capacity);
+    let handle = start_exporter_on(receiver, name, sink, (batch, retry), give_up, metrics);
+    (sender, handle)
+}
+
+/// [`start_exporter`] reading from a queue the caller made (and can read from too).
+pub(super) fn start_exporter_on(
+    receiver: async_channel::Receiver<Queued>,
+    name: String,
+    sink: Sink,
+    (batch, retry): (BatchConfig, RetryConfig),
+    give_up: GiveUp,
+    metrics: Arc<Metrics>,
+) -> ExporterHandle {
     let exporter = Arc::new(Exporter {
         counters: metrics.exporter(&name),
         name: name.clone(),
         sink,
         in_flight: Arc::new(Semaphore::new(batch.max_in_flight)),
         retry,
-        ledger,
+        ledger: match &give_up {
+            GiveUp::DeadLetter(ledger) => Some(ledger.clone()),
+            _ => None,
+        },
+        reroute: match give_up {
+            GiveUp::Reroute(sender) => Some(sender),
+            _ => None,
+        },
         metrics,
     });
     let task = tokio::spawn(supervise(exporter, receiver, batch));
-    (sender, ExporterHandle { name, task })
+    ExporterHandle { name, task }
 }
 
 /// Runs the exporter's batching loop, restarting it (after a pause) if it panics: a dead
@@ -183,6 +225,7 @@ pub(super) struct Exporter {
     pub(super) in_flight: Arc<Semaphore>,
     pub(super) retry: RetryConfig,
     pub(super) ledger: Option<Arc<Ledger>>,
+    pub(super) reroute: Option<async_channel::Sender<Queued>>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) counters: Arc<ExporterMetrics>,
 }

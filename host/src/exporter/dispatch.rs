@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::durable::Claim;
+use super::ticket::Ticket;
 use crate::pdata::Traces;
 use crate::telemetry::{Component, PipelineStats};
 
@@ -25,14 +25,13 @@ pub(super) async fn dispatch(exporter: &Arc<Exporter>, batch: Vec<Queued>, spans
     let supervisor = exporter.clone();
     let send = tokio::spawn(async move {
         let _permit = permit;
-        let (mut requests, claims): (Vec<Arc<Traces>>, Vec<Option<Claim>>) =
-            batch.into_iter().map(|q| (q.request, q.claim)).unzip();
-        let claims: Vec<Claim> = claims.into_iter().flatten().collect();
+        let (mut requests, tickets): (Vec<Arc<Traces>>, Vec<Option<Ticket>>) =
+            batch.into_iter().map(|q| (q.request, q.ticket)).unzip();
         let stats = &exporter.metrics.pipeline;
         let result = match exporter.sink.encode(&requests) {
             Ok(payload) => {
-                // Kept only for the dead-letter file.
-                if exporter.ledger.is_none() {
+                // Kept only for the dead-letter file or to be routed elsewhere.
+                if exporter.ledger.is_none() && exporter.reroute.is_none() {
                     requests = Vec::new();
                 }
                 with_retries(&exporter.retry, || exporter.sink.send(&payload), |error| {
@@ -62,7 +61,18 @@ pub(super) async fn dispatch(exporter: &Arc<Exporter>, batch: Vec<Queued>, spans
                 ] {
                     counter.store(0, Ordering::Relaxed);
                 }
-                claims.into_iter().for_each(Claim::resolve);
+                tickets.into_iter().flatten().for_each(Ticket::resolve);
+            }
+            Err(error) if exporter.reroute.is_some() => {
+                // A load-balancing exporter's backend: the batch goes back to be routed to
+                // the ring as it is now (the backend has likely left it).
+                PipelineStats::add(&exporter.counters.spans_rerouted, spans as u64);
+                PipelineStats::add(&exporter.counters.consecutive_failures, 1);
+                tracing::warn!(exporter = %exporter.name, error = %error, spans, "Backend failed; its spans go to the other backends.");
+                let reroute = exporter.reroute.as_ref().expect("matched");
+                for (request, ticket) in requests.into_iter().zip(tickets) {
+                    let _ = reroute.try_send(Queued { request, ticket });
+                }
             }
             Err(error) => {
                 PipelineStats::add(&stats.spans_export_failed, spans as u64);
@@ -86,7 +96,7 @@ pub(super) async fn dispatch(exporter: &Arc<Exporter>, batch: Vec<Queued>, spans
                                     spans as u64,
                                 );
                                 tracing::error!(exporter = %exporter.name, error = %error, spans, file = %path.display(), "Export failed for good; spans written to the dead-letter file.");
-                                claims.into_iter().for_each(Claim::resolve);
+                                tickets.into_iter().flatten().for_each(Ticket::resolve);
                             }
                             Err(write) => {
                                 // Left unfinished: sent again after a restart.

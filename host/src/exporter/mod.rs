@@ -5,12 +5,15 @@ mod batcher;
 mod delivery;
 mod dispatch;
 mod file;
+mod loadbalancing;
 mod otlp_grpc;
 mod otlp_http;
 mod retry;
 mod sink;
+mod ticket;
 
-pub use batcher::{ExportFanout, ExporterHandle, Queued, start_exporter};
+pub use batcher::{ExportFanout, ExporterHandle, GiveUp, Queued, start_exporter};
+pub use loadbalancing::start_loadbalancer;
 
 /// Warns, once per exporter start, that an exporter accepts any certificate.
 fn tls_warning(config: &crate::config::OtlpExporterConfig) {

@@ -48,6 +48,9 @@ impl Sink {
                 Sink::Lines(LineWriter::file(&path)?)
             }
             ExporterConfig::Stdout(_) => Sink::Lines(LineWriter::stdout()),
+            ExporterConfig::Loadbalancing(_) => {
+                anyhow::bail!("a load-balancing exporter sends through one sink per backend")
+            }
         })
     }
 

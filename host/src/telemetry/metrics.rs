@@ -126,13 +126,23 @@ pub struct ExporterMetrics {
     pub spans_deferred: AtomicU64,
     /// Spans written to its dead-letter file after it gave up on them (also counted failed).
     pub spans_dead_lettered: AtomicU64,
+    /// A load-balancing exporter's backend: spans it gave up on, handed back to go to
+    /// another backend.
+    pub spans_rerouted: AtomicU64,
+    /// A load-balancing exporter: backends on its ring now.
+    pub backends: AtomicU64,
+    /// A load-balancing exporter: times its ring changed (a backend joined, left, was taken
+    /// out for failing or came back).
+    pub ring_changes: AtomicU64,
 }
 
 impl ExporterMetrics {
     /// Spans handed to this exporter and neither delivered nor given up on yet.
     pub fn spans_unsent(&self) -> u64 {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        get(&self.spans_enqueued).saturating_sub(get(&self.spans_sent) + get(&self.spans_failed))
+        get(&self.spans_enqueued).saturating_sub(
+            get(&self.spans_sent) + get(&self.spans_failed) + get(&self.spans_rerouted),
+        )
     }
 }
 

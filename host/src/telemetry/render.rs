@@ -274,6 +274,24 @@ impl Metrics {
                 &|m: &ExporterMetrics| get(&m.spans_deferred),
             ),
             (
+                "weft_exporter_spans_rerouted_total",
+                "counter",
+                "Spans a load-balancing exporter's backend gave up on, handed back to go to another backend.",
+                &|m: &ExporterMetrics| get(&m.spans_rerouted),
+            ),
+            (
+                "weft_exporter_backends",
+                "gauge",
+                "Backends on a load-balancing exporter's ring.",
+                &|m: &ExporterMetrics| get(&m.backends),
+            ),
+            (
+                "weft_exporter_ring_changes_total",
+                "counter",
+                "Times a load-balancing exporter's ring changed (a backend joined, left, was taken out or came back).",
+                &|m: &ExporterMetrics| get(&m.ring_changes),
+            ),
+            (
                 "weft_exporter_spans_dead_lettered_total",
                 "counter",
                 "Spans the exporter gave up on that went to its dead-letter file.",
