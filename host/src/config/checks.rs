@@ -264,12 +264,7 @@ fn check_exporters(
 }
 
 /// Checks an OTLP exporter's endpoint, TLS and headers.
-fn check_otlp(
-    errors: &mut Vec<ConfigError>,
-    path: &str,
-    c: &OtlpExporterConfig,
-    base_dir: &Path,
-) {
+fn check_otlp(errors: &mut Vec<ConfigError>, path: &str, c: &OtlpExporterConfig, base_dir: &Path) {
     match c.endpoint.parse::<http::Uri>() {
         Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {
             if c.tls.is_some() {

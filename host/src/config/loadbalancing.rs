@@ -164,9 +164,10 @@ impl LoadBalancingConfig {
                     ));
                 }
                 for address in list {
-                    if address.rsplit_once(':').is_none_or(|(host, port)| {
-                        host.is_empty() || port.parse::<u16>().is_err()
-                    }) {
+                    if address
+                        .rsplit_once(':')
+                        .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+                    {
                         errors.push(ConfigError::new(
                             format!("{resolver}.static"),
                             format!("{address:?} is not host:port"),

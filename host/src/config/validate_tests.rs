@@ -187,7 +187,11 @@ fn duplicate_processor_names_are_refused() {
 fn the_example_configurations_are_valid() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     // (examples/tls needs the certificates its script makes and a token in the environment.)
-    for name in ["weft.toml", "durable/weft.toml", "loadbalancing/gateway.toml"] {
+    for name in [
+        "weft.toml",
+        "durable/weft.toml",
+        "loadbalancing/gateway.toml",
+    ] {
         let path = examples.join(name);
         let text = std::fs::read_to_string(&path).unwrap();
         let base = path.parent().unwrap();

@@ -13,8 +13,8 @@ use crate::pdata::{Lineage, Traces};
 use crate::telemetry::{Component, ExporterMetrics, Metrics, PipelineStats};
 
 use super::dispatch::dispatch;
-use super::ticket::Ticket;
 use super::sink::Sink;
+use super::ticket::Ticket;
 
 /// What an exporter's queue holds: a processed batch, shared by every exporter it went to,
 /// and this exporter's claim on the persistent-queue records it came from.

@@ -11,6 +11,7 @@ mod faults;
 mod hardening;
 mod hostile;
 mod javascript_plugin;
+mod loadbalancing;
 mod lossless;
 mod malformed;
 mod memory_bomb;

@@ -107,7 +107,9 @@ impl Balancer {
             self.route(queued, false).await;
         }
         let members = std::mem::take(&mut self.members).into_values();
-        let ejected = std::mem::take(&mut self.ejected).into_values().map(|(b, _)| b);
+        let ejected = std::mem::take(&mut self.ejected)
+            .into_values()
+            .map(|(b, _)| b);
         let mut handles: Vec<ExporterHandle> = members.chain(ejected).map(Backend::stop).collect();
         handles.append(&mut self.retired);
         for handle in handles {
@@ -174,7 +176,8 @@ impl Balancer {
             Err(part) => part,
         };
         if backend.failing(threshold) {
-            self.eject(address, "its queue is full and its sends fail").await;
+            self.eject(address, "its queue is full and its sends fail")
+                .await;
             return Box::pin(self.route(part, false)).await;
         }
         PipelineStats::add(&backend.counters.spans_enqueued, spans);
@@ -190,7 +193,12 @@ impl Balancer {
                 return;
             }
         };
-        let known: Vec<String> = self.members.keys().chain(self.ejected.keys()).cloned().collect();
+        let known: Vec<String> = self
+            .members
+            .keys()
+            .chain(self.ejected.keys())
+            .cloned()
+            .collect();
         let mut changed = false;
         for address in known.iter().filter(|a| !wanted.contains(a)) {
             let backend = match self.members.remove(address) {

@@ -58,6 +58,11 @@ mod tests {
                 interval_ms: 1,
             }),
         };
-        assert!(resolve(&unknown).await.unwrap_err().contains("no-such-host.invalid"));
+        assert!(
+            resolve(&unknown)
+                .await
+                .unwrap_err()
+                .contains("no-such-host.invalid")
+        );
     }
 }

@@ -60,7 +60,10 @@ pub fn route(batch: &Traces, ring: &Ring, key: RoutingKey) -> Result<Routed, Dec
     }
     parts.sort_by_key(|(first, _, _)| *first);
     Ok(Routed::Parts(
-        parts.into_iter().map(|(_, owner, part)| (owner, part)).collect(),
+        parts
+            .into_iter()
+            .map(|(_, owner, part)| (owner, part))
+            .collect(),
     ))
 }
 
@@ -184,7 +187,11 @@ mod tests {
         for (owner, part) in &parts {
             for (trace, _) in spans(part) {
                 total += 1;
-                assert_eq!(*seen.entry(trace).or_insert(*owner), *owner, "trace {trace}");
+                assert_eq!(
+                    *seen.entry(trace).or_insert(*owner),
+                    *owner,
+                    "trace {trace}"
+                );
                 assert_eq!(ring.owner(&[trace; 16]), Some(*owner));
             }
         }
