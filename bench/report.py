@@ -16,6 +16,7 @@ LABELS = {
     "weft-bomb": ("Weft", "the chain + a memory bomb every 10th batch (on_error = pass)"),
     "weft-durable": ("Weft", "the chain + persistent queue (group commit, the default)"),
     "weft-durable5": ("Weft", "the chain + persistent queue (fsync every 5 ms)"),
+    "weft-lb": ("Weft", "no processors, load-balancing by trace id to 3 backends"),
     "base-none": ("Weft (baseline build)", "no processors"),
     "base-chain": ("Weft (baseline build)", "redact + enrich + sample(100%), WASM"),
     "weft-tail": ("Weft", "redact + tail sampling (keep all after 200 ms), WASM"),
@@ -109,6 +110,10 @@ def main(path):
          ratio("weft-durable5-grpc", "weft-chain-grpc", "spans_per_sec"), "(context)", None),
         ("chain + persistent queue CPU-s per 1M spans / the chain without it",
          ratio("weft-durable-grpc", "weft-chain-grpc", "cpu_per_million"), "(context)", None),
+        ("load-balancing gateway (3 backends, by trace id) / Weft with no processors",
+         ratio("weft-lb-grpc", "weft-none-grpc", "spans_per_sec"), ">= 0.8", lambda v: v >= 0.8),
+        ("load-balancing gateway CPU-s per 1M spans / Weft with no processors",
+         ratio("weft-lb-grpc", "weft-none-grpc", "cpu_per_million"), "(context)", None),
         ("no processors throughput / the baseline build's (--baseline)",
          ratio("weft-none-grpc", "base-none-grpc", "spans_per_sec"), "(a change's cost)", None),
     ]

@@ -39,6 +39,8 @@ while [ $# -gt 0 ]; do
 done
 
 IN_GRPC=127.0.0.1:14317 IN_HTTP=127.0.0.1:14318 SINK_GRPC=127.0.0.1:24317
+# Two more addresses of the same sink: the load-balancing scenario's other backends.
+SINK_GRPC2=127.0.0.1:24318 SINK_GRPC3=127.0.0.1:24319
 WORK=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/weft-bench.XXXXXX")}
 mkdir -p "$WORK"
 RESULTS=$WORK/results.jsonl
@@ -88,7 +90,7 @@ if [ "$ROTEL" = 1 ]; then
   fi
 fi
 
-ALL="weft-none-grpc weft-none-http weft-tls-grpc weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-durable-grpc weft-durable5-grpc weft-tail-grpc weft-bomb-grpc"
+ALL="weft-none-grpc weft-none-http weft-tls-grpc weft-pass-grpc weft-pass-http weft-chain-grpc weft-chain-http weft-durable-grpc weft-durable5-grpc weft-lb-grpc weft-tail-grpc weft-bomb-grpc"
 [ -n "$BASELINE" ] && ALL="$ALL base-none-grpc base-chain-grpc base-tail-grpc"
 [ -n "$ROTEL_AGENT" ] && ALL="$ALL rotel-grpc rotel-http rotel-pynoop-grpc rotel-pyredact-grpc"
 SCENARIOS=${ONLY:-$ALL}
@@ -102,7 +104,8 @@ esac
 # Writes the Weft config for a processor set (none, tls, pass, chain, durable, durable5, tail,
 # bomb) and prints its path; `tls` is no processors with the gRPC receiver over TLS; `durable`
 # is the chain with the persistent queue (group commit, in a fresh directory each run),
-# `durable5` the same with an fsync every 5 ms.
+# `durable5` the same with an fsync every 5 ms; `lb` is no processors and a load-balancing
+# exporter routing by trace id to three backends (three addresses of the sink).
 weft_config() {
   local file=$WORK/weft-$1.toml
   cat >"$file" <<EOF
@@ -173,12 +176,23 @@ config = { attack = "alloc", every = 10 }
 EOF
       ;;
   esac
-  cat >>"$file" <<EOF
+  if [ "$1" = lb ]; then
+    cat >>"$file" <<EOF
+[exporters.tier]
+type = "loadbalancing"
+[exporters.tier.resolver]
+static = ["$SINK_GRPC", "$SINK_GRPC2", "$SINK_GRPC3"]
+[exporters.tier.otlp]
+compression = "gzip"
+EOF
+  else
+    cat >>"$file" <<EOF
 [exporters.sink]
 type = "otlp"
 endpoint = "http://$SINK_GRPC"
 compression = "gzip"
 EOF
+  fi
   echo "$file"
 }
 
@@ -220,7 +234,8 @@ stop() { # PID
 run_one() { # SCENARIO RUN
   local scenario=$1 run=$2 protocol=${1##*-} collector endpoint
   rm -f "$WORK/sink.json"
-  "$BENCH" sink --grpc "$SINK_GRPC" --report-file "$WORK/sink.json" \
+  "$BENCH" sink --grpc "$SINK_GRPC" --also-grpc "$SINK_GRPC2" --also-grpc "$SINK_GRPC3" \
+    --report-file "$WORK/sink.json" \
     --report-interval-ms 20 >/dev/null 2>"$WORK/sink.log" &
   local sink=$!
   PIDS+=("$sink")

@@ -80,6 +80,10 @@ pub struct SinkArgs {
     /// Serve OTLP/gRPC on this address.
     #[arg(long)]
     pub grpc: Option<SocketAddr>,
+    /// Serve OTLP/gRPC on this address too, into the same totals (repeatable: the backends
+    /// of a load-balancing exporter).
+    #[arg(long)]
+    pub also_grpc: Vec<SocketAddr>,
     /// Serve OTLP/HTTP on this address (`GET /report` answers the totals as JSON).
     #[arg(long)]
     pub http: Option<SocketAddr>,
@@ -206,7 +210,10 @@ async fn sink(args: SinkArgs) -> anyhow::Result<ExitCode> {
             None => Ok(None),
         }
     };
-    let sink = CountingSink::start(bind(args.grpc).await?, bind(args.http).await?)?;
+    let mut sink = CountingSink::start(bind(args.grpc).await?, bind(args.http).await?)?;
+    for addr in &args.also_grpc {
+        sink.also_grpc(bind(Some(*addr)).await?.expect("an address was given"));
+    }
     tracing::info!(grpc = ?sink.grpc_addr(), http = ?sink.http_addr(), "Counting sink listening.");
     let interval = Duration::from_millis(args.report_interval_ms.max(10));
     let mut last_written = None;

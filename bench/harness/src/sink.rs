@@ -101,17 +101,11 @@ impl CountingSink {
         let grpc_addr = grpc.as_ref().map(TcpListener::local_addr).transpose()?;
         let http_addr = http.as_ref().map(TcpListener::local_addr).transpose()?;
         if let Some(listener) = grpc {
-            let service = TraceServiceServer::new(GrpcCounter(counters.clone()))
-                .accept_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(MAX_REQUEST_BYTES);
-            let shutdown = until_stopped(stopped.clone());
-            servers.push(tokio::spawn(async move {
-                tonic::transport::Server::builder()
-                    .add_service(service)
-                    .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-                    .await
-                    .map_err(anyhow::Error::from)
-            }));
+            servers.push(serve_grpc(
+                listener,
+                &counters,
+                until_stopped(stopped.clone()),
+            ));
         }
         if let Some(listener) = http {
             let app = Router::new()
@@ -134,6 +128,17 @@ impl CountingSink {
             stop,
             servers,
         })
+    }
+
+    /// Serves OTLP/gRPC on `listener` too, counting into the same totals (several backends
+    /// of a load-balancing exporter, counted as one).
+    pub fn also_grpc(&mut self, listener: TcpListener) {
+        let mut stopped = self.stop.subscribe();
+        let shutdown = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        self.servers
+            .push(serve_grpc(listener, &self.counters, shutdown));
     }
 
     /// Where OTLP/gRPC is served, if it is.
@@ -159,6 +164,24 @@ impl CountingSink {
         }
         Ok(self.counters.report())
     }
+}
+
+/// Serves OTLP/gRPC on `listener` into `counters` until `shutdown`.
+fn serve_grpc(
+    listener: TcpListener,
+    counters: &Arc<Counters>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> JoinHandle<anyhow::Result<()>> {
+    let service = TraceServiceServer::new(GrpcCounter(counters.clone()))
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await
+            .map_err(anyhow::Error::from)
+    })
 }
 
 struct GrpcCounter(Arc<Counters>);

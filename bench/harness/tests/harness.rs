@@ -91,6 +91,22 @@ async fn a_paced_load_spreads_its_requests_over_time_and_the_sink_counts_them_al
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_on_several_grpc_addresses_counts_them_together() {
+    let mut sink = CountingSink::start(Some(listener().await), None).unwrap();
+    let second = listener().await;
+    let second_addr = second.local_addr().unwrap().to_string();
+    sink.also_grpc(second);
+    for endpoint in [sink.grpc_addr().unwrap().to_string(), second_addr] {
+        let report = run_load(&load_config(endpoint, Protocol::Grpc, false))
+            .await
+            .unwrap();
+        assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    }
+    let report = sink.stop().await.unwrap();
+    assert_eq!((report.grpc_requests, report.spans), (40, 2000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_counts_every_failed_request_and_sink_counts_undecodable_ones() {
     // Nothing listens on a port that was just released.
     let closed = listener().await.local_addr().unwrap().to_string();
