@@ -21,7 +21,7 @@ trap 'kill -KILL "${pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "--- manifests: kustomize, then kubernetes-validate --strict for Kubernetes $KUBERNETES_VERSION"
 kubectl kustomize deploy/kubernetes >"$work/rendered.yaml"
-kubernetes-validate --kubernetes-version "$KUBERNETES_VERSION" --strict --quiet "$work/rendered.yaml"
+python3 -m kubernetes_validate --kubernetes-version "$KUBERNETES_VERSION" --strict --quiet "$work/rendered.yaml"
 grep -c '^kind:' "$work/rendered.yaml" | xargs echo "objects rendered and valid:"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
