@@ -8,11 +8,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::trace::v1::Span;
+use weft::config::LoadedConfig;
+use weft::service::RunningService;
 use weft_tests::client::{get, grpc_client};
 use weft_tests::process::WeftProcess;
+use weft_tests::scratch_dir;
 use weft_tests::sink::OtlpSink;
 use weft_tests::spans::{request_of, span, string_attribute};
-use weft_tests::{scratch_dir, start_weft};
 
 /// Spans per trace in `spans::span` numbering (trace id from `n / 8`).
 const SPANS_PER_TRACE: u64 = 8;
@@ -74,6 +76,8 @@ fn gateway_config(backends: &[u16]) -> String {
 endpoint = "127.0.0.1:0"
 [pipeline]
 component_cache = false
+[reload]
+watch = false
 [admin]
 endpoint = "127.0.0.1:0"
 
@@ -188,7 +192,11 @@ async fn traces_reach_one_backend_each_and_survive_a_backend_killed_mid_run() {
         .zip(ports)
         .map(|(name, port)| Some(spawn_backend(&dir, name, port, sink.addr())))
         .collect();
-    let gateway = start_weft(&gateway_config(&ports)).await;
+    let gateway_file = dir.join("gateway.toml");
+    std::fs::write(&gateway_file, gateway_config(&ports)).unwrap();
+    let gateway = RunningService::start(LoadedConfig::from_file(&gateway_file).unwrap())
+        .await
+        .unwrap();
     let entry = gateway.grpc_addr().unwrap();
 
     // 1. 150 traces of 8 spans, shuffled over 1.5 s: each reaches one backend, decided once.

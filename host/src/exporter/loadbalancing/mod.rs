@@ -102,20 +102,45 @@ impl Balancer {
                 _ = ticker.tick() => self.check_health().await,
             }
         }
-        // What was handed back meanwhile still has a backend to go to.
+        self.drain(rerouted).await;
+        tracing::debug!(exporter = %self.name, "Load balancer flushed and stopped.");
+    }
+
+    /// Once the pipeline stopped handing it batches (shutdown, or a reload replaced this
+    /// exporter): failing backends leave first and flush, what they give back going to the
+    /// healthy ones meanwhile; then the healthy ones flush. What is given back after that
+    /// has nowhere left to go and is counted as failed.
+    async fn drain(&mut self, rerouted: async_channel::Receiver<Queued>) {
+        self.eject_failing().await;
+        let mut leaving: Vec<ExporterHandle> = std::mem::take(&mut self.ejected)
+            .into_values()
+            .map(|(backend, _)| backend.stop())
+            .collect();
+        leaving.append(&mut self.retired);
+        let flushed = async {
+            for handle in leaving {
+                handle.join().await;
+            }
+        };
+        tokio::pin!(flushed);
+        loop {
+            tokio::select! {
+                () = &mut flushed => break,
+                Ok(queued) = rerouted.recv() => self.route(queued, false).await,
+            }
+        }
         while let Ok(queued) = rerouted.try_recv() {
             self.route(queued, false).await;
         }
-        let members = std::mem::take(&mut self.members).into_values();
-        let ejected = std::mem::take(&mut self.ejected)
-            .into_values()
-            .map(|(b, _)| b);
-        let mut handles: Vec<ExporterHandle> = members.chain(ejected).map(Backend::stop).collect();
-        handles.append(&mut self.retired);
-        for handle in handles {
-            handle.join().await;
+        for backend in std::mem::take(&mut self.members).into_values() {
+            backend.stop().join().await;
         }
-        tracing::debug!(exporter = %self.name, "Load balancer flushed and stopped.");
+        while let Ok(queued) = rerouted.try_recv() {
+            let spans = queued.request.span_count() as u64;
+            PipelineStats::add(&self.counters.spans_failed, spans);
+            PipelineStats::add(&self.metrics.pipeline.spans_export_failed, spans);
+            tracing::error!(exporter = %self.name, spans, "A backend gave up on spans after every other backend had stopped; lost.");
+        }
     }
 
     /// Routes `queued` to its backends. `fresh`: it came from the pipeline (counted in this
@@ -241,19 +266,7 @@ impl Balancer {
 
     /// Takes failing backends out of the ring, and probes those out of it.
     async fn check_health(&mut self) {
-        let threshold = self.config.health.eject_after_failures;
-        let failing: Vec<String> = self
-            .members
-            .iter()
-            .filter(|(_, b)| b.failing(threshold))
-            .map(|(a, _)| a.clone())
-            .collect();
-        for address in failing {
-            // The last member stays: with no ring at all, nothing could be sent anywhere.
-            if self.members.len() > 1 {
-                self.eject(&address, "its sends keep failing").await;
-            }
-        }
+        self.eject_failing().await;
         let probe_every = Duration::from_millis(self.config.health.probe_interval_ms);
         let due: Vec<String> = self
             .ejected
@@ -269,6 +282,23 @@ impl Balancer {
                 tracing::info!(exporter = %self.name, backend = %address, "Backend answers again; back on the ring.");
                 self.members.insert(address, backend);
                 self.rebuild_ring();
+            }
+        }
+    }
+
+    /// Takes the members whose last `eject_after_failures` attempts failed out of the ring.
+    /// The last member stays: with no ring at all, nothing could be sent anywhere.
+    async fn eject_failing(&mut self) {
+        let threshold = self.config.health.eject_after_failures;
+        let failing: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(_, b)| b.failing(threshold))
+            .map(|(a, _)| a.clone())
+            .collect();
+        for address in failing {
+            if self.members.len() > 1 {
+                self.eject(&address, "its sends keep failing").await;
             }
         }
     }
