@@ -72,3 +72,54 @@ impl Drop for Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durable::{Commit, Ledger, LogOptions};
+
+    fn options(dir: &std::path::Path) -> LogOptions {
+        LogOptions {
+            dir: dir.to_owned(),
+            segment_bytes: 1 << 20,
+            max_disk_bytes: 1 << 24,
+            max_record_bytes: 1 << 16,
+            commit: Commit::Always,
+        }
+    }
+
+    /// Appends one record, splits the exporter's claim on it in three, resolves `sent` of the
+    /// parts and drops the rest; returns whether the record is replayed after a reopen.
+    async fn replayed_after(sent: usize) -> bool {
+        let dir = std::env::temp_dir().join(format!("weft-ticket-{sent}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let exporters = ["lb".to_owned()];
+        let (ledger, _, _) = Ledger::open(options(&dir), &exporters).unwrap();
+        let lineage = ledger
+            .append(bytes::Bytes::from_static(b"req"))
+            .await
+            .unwrap();
+        let claim = ledger.claim(0, &lineage).unwrap();
+        drop(lineage);
+        for (n, part) in Ticket::Claim(claim).split(3).into_iter().enumerate() {
+            if n < sent {
+                part.resolve();
+            }
+        }
+        ledger.checkpoint().unwrap();
+        ledger.log().close();
+        drop(ledger);
+        let (_, replay, _) = Ledger::open(options(&dir), &exporters).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        !replay.is_empty()
+    }
+
+    #[tokio::test]
+    async fn a_split_claim_resolves_once_every_part_was_sent() {
+        assert!(!replayed_after(3).await, "all three parts sent: finished");
+        assert!(
+            replayed_after(2).await,
+            "one part dropped unsent: sent again"
+        );
+    }
+}
