@@ -4,6 +4,7 @@
 //! (`processors[1].on_error: unknown variant ...`), before anything starts.
 
 mod checks;
+mod directory;
 mod error;
 mod exporters;
 mod loadbalancing;

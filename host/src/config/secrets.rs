@@ -47,6 +47,11 @@ impl SecretValues {
         out
     }
 
+    /// Adds the values `other` hides.
+    pub fn extend(&mut self, other: SecretValues) {
+        self.0.extend(other.0);
+    }
+
     /// Whether no reference was expanded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

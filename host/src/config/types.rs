@@ -169,6 +169,10 @@ pub struct PipelineConfig {
     pub memory_limit_mb: usize,
     /// Directory that relative plugin paths resolve against (default: the config file's directory).
     pub plugin_dir: Option<PathBuf>,
+    /// Where the chain comes from: `config` (the `[[processors]]` entries) or `directory`
+    /// (every component in `plugin_dir`, in file-name order; see `config/directory.rs`).
+    #[serde(default)]
+    pub chain: ChainSource,
     /// Keep precompiled plugins on disk, so reloads and restarts skip compilation.
     #[serde(default = "default_true")]
     pub component_cache: bool,
@@ -180,6 +184,18 @@ pub struct PipelineConfig {
     pub shutdown: ShutdownConfig,
     /// `[pipeline.persistence]`: the persistent queue; off when absent.
     pub persistence: Option<super::PersistenceConfig>,
+}
+
+/// Where the processor chain comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainSource {
+    /// The `[[processors]]` entries, in order.
+    #[default]
+    Config,
+    /// Every `.wasm` component in `plugin_dir`, in file-name order, with its settings from a
+    /// sidecar `NAME.toml`.
+    Directory,
 }
 
 /// `[pipeline.shutdown]`: a graceful shutdown stops receivers, drains the pipeline, then
@@ -229,6 +245,7 @@ impl Default for PipelineConfig {
             enqueue_timeout_ms: default_enqueue_timeout_ms(),
             memory_limit_mb: default_pipeline_memory_limit_mb(),
             plugin_dir: None,
+            chain: ChainSource::default(),
             component_cache: true,
             cache_dir: None,
             shutdown: ShutdownConfig::default(),

@@ -81,6 +81,8 @@ pub(super) fn parse(
             )),
         }
     }
+    let mut secrets = secrets;
+    super::directory::expand(&mut config, base_dir, &mut secrets, &mut errors);
     super::checks::check(&config, base_dir, &broken, &mut errors);
     if errors.is_empty() {
         Ok((config, secrets))
@@ -93,7 +95,7 @@ pub(super) fn parse(
     }
 }
 
-fn section<T: DeserializeOwned>(
+pub(super) fn section<T: DeserializeOwned>(
     errors: &mut Vec<ConfigError>,
     path: &str,
     value: toml::Value,

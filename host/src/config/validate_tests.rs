@@ -4,10 +4,7 @@ use super::*;
 use crate::config::OnError;
 
 fn errors(text: &str) -> Vec<String> {
-    match parse(text, Path::new(".")) {
-        Ok(_) => Vec::new(),
-        Err(e) => e.0.iter().map(ToString::to_string).collect(),
-    }
+    errors_in(text, Path::new("."))
 }
 
 #[test]
@@ -224,4 +221,76 @@ fn persistence_settings_are_checked() {
             "pipeline.persistence.max_tries: must be at least 1",
         ]
     );
+}
+
+#[test]
+fn a_drop_in_directory_is_the_chain_in_file_name_order() {
+    let dir = std::env::temp_dir().join(format!("weft-drop-in-{}", std::process::id()));
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for name in [
+        "20-enrich.wasm",
+        "10-redact.wasm",
+        "notes.txt",
+        ".30-hidden.wasm",
+    ] {
+        std::fs::write(plugins.join(name), b"").unwrap();
+    }
+    std::fs::write(
+        plugins.join("10-redact.toml"),
+        "on_error = \"drop\"\ntimeout_ms = 50\n[config]\nredact_status_messages = true\n",
+    )
+    .unwrap();
+    let text = r#"
+        [receivers.otlp.grpc]
+        endpoint = "127.0.0.1:0"
+        [pipeline]
+        chain = "directory"
+        plugin_dir = "plugins"
+        [exporters.out]
+        type = "stdout"
+        "#;
+    let (config, _) = parse(text, &dir).unwrap();
+    let chain: Vec<(&str, &str, u64)> = config
+        .processors
+        .iter()
+        .map(|p| (p.name.as_str(), p.plugin.as_str(), p.timeout_ms))
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            ("10-redact", "10-redact.wasm", 50),
+            ("20-enrich", "20-enrich.wasm", 1000)
+        ]
+    );
+    assert_eq!(config.processors[0].on_error(), OnError::Drop);
+    // A sidecar that names the processor, or sets an unknown key, is refused with its file.
+    std::fs::write(
+        plugins.join("20-enrich.toml"),
+        "name = \"x\"\ntimout_ms = 5\n",
+    )
+    .unwrap();
+    let found = errors_in(text, &dir);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("20-enrich.toml: name: is the component's file name"),
+        "{found:?}"
+    );
+    std::fs::write(plugins.join("20-enrich.toml"), "timout_ms = 5\n").unwrap();
+    let found = errors_in(text, &dir);
+    assert!(
+        found[0].contains("20-enrich.toml") && found[0].contains("timout_ms"),
+        "{found:?}"
+    );
+    // [[processors]] beside a drop-in directory is refused.
+    let both = format!("{text}\n[[processors]]\nname = \"a\"\nplugin = \"builtin:enrich\"\n");
+    assert!(errors_in(&both, &dir)[0].starts_with("processors: with pipeline.chain"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn errors_in(text: &str, dir: &Path) -> Vec<String> {
+    match parse(text, dir) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
 }

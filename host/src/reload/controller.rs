@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
 
+use crate::config::ChainSource;
 use crate::config::LoadedConfig;
 use crate::loader::{LoadedChain, fingerprint, load_chain, load_plugin, plugin_bytes};
 use crate::pipeline::{ChainSpec, StageSpec};
@@ -148,7 +149,11 @@ impl Reloader {
                 }
             }
             let started = Instant::now();
+            // A drop-in directory's files are the chain itself: any change there is read like
+            // a change of the config.
+            let drop_in = self.config.config.pipeline.chain == ChainSource::Directory;
             let config_changed = everything
+                || drop_in
                 || self
                     .config
                     .path

@@ -7,7 +7,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use super::controller::{ReloadHandle, Trigger};
 
 /// Watches the directories holding `files` (plugins and the config file) and forwards events
-/// on those files, and on any `.wasm` file in `plugin_dirs`, to the reload thread. Watching
+/// on those files, and on any `.wasm` or `.toml` file in `plugin_dirs`, to the reload thread. Watching
 /// directories, not files, catches editors and deploy tools that write a new file and rename
 /// it into place. Drop the returned watcher to stop.
 pub fn watch_files(
@@ -29,7 +29,8 @@ pub fn watch_files(
             .into_iter()
             .filter(|p| {
                 wanted_files.contains(p)
-                    || (p.extension().is_some_and(|e| e == "wasm")
+                    // Components, and the sidecar settings of a drop-in directory's ones.
+                    || (p.extension().is_some_and(|e| e == "wasm" || e == "toml")
                         && p.parent()
                             .is_some_and(|d| wanted_dirs.iter().any(|w| w == d)))
             })

@@ -6,6 +6,7 @@ mod accounting;
 mod admission;
 mod c_plugin;
 mod contract_versions;
+mod drop_in;
 mod durability;
 mod faults;
 mod hardening;
