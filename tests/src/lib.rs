@@ -71,6 +71,15 @@ pub fn config_with_pipeline(
     config_with(processors, sink).replace("[pipeline]\n", &format!("[pipeline]\n{settings}\n"))
 }
 
+/// A port free on 127.0.0.1 now, for a receiver that must keep its address across restarts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A fresh scratch directory for one test.
 pub fn scratch_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("weft-test-{name}-{}", std::process::id()));

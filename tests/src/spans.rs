@@ -126,6 +126,12 @@ pub fn request_of(spans: Vec<Span>) -> ExportTraceServiceRequest {
     }
 }
 
+/// The number `n` a span made by [`span`] was made with, read from its id (which no
+/// processor changes).
+pub fn number_of(span: &Span) -> u64 {
+    u64::from_be_bytes(span.span_id[..8].try_into().expect("an 8-byte span id")) - 1
+}
+
 /// The `weft.test.n` attribute of a span, if present.
 pub fn span_number(span: &Span) -> Option<i64> {
     span.attributes

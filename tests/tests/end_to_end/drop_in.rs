@@ -12,7 +12,7 @@ use weft::config::LoadedConfig;
 use weft::service::RunningService;
 use weft_tests::client::{get, grpc_client, metric_sample};
 use weft_tests::sink::OtlpSink;
-use weft_tests::spans::{request, string_attribute};
+use weft_tests::spans::{number_of, request, string_attribute};
 use weft_tests::{config_with, scratch_dir};
 
 /// Writes a file whole: written aside, then renamed into place, as deployment tools do.
@@ -43,7 +43,7 @@ async fn wait_for_order(sink: &OtlpSink, from: u64, want: Option<&str>, what: &s
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let seen = sink.spans().iter().any(|s| {
-            let n = u64::from_be_bytes(s.span_id[..8].try_into().unwrap()) - 1;
+            let n = number_of(s);
             n >= from && string_attribute(s, "drop.order") == want
         });
         if seen {
@@ -138,11 +138,7 @@ async fn components_dropped_in_join_in_order_leave_and_a_corrupt_one_is_refused_
     assert!(acked.len() > 100, "{} spans acknowledged", acked.len());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let got: HashSet<u64> = sink
-            .spans()
-            .iter()
-            .map(|s| u64::from_be_bytes(s.span_id[..8].try_into().unwrap()) - 1)
-            .collect();
+        let got: HashSet<u64> = sink.spans().iter().map(number_of).collect();
         let missing = acked.difference(&got).count();
         if missing == 0 {
             break;

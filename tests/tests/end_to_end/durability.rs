@@ -11,18 +11,15 @@ use std::time::{Duration, Instant};
 use weft_tests::client::{get, grpc_client, metric_sample as sample};
 use weft_tests::process::WeftProcess;
 use weft_tests::sink::{OtlpSink, SinkBehaviour};
-use weft_tests::spans::request;
-use weft_tests::{config_with, scratch_dir, start_weft};
+use weft_tests::spans::{number_of, request};
+use weft_tests::{config_with, free_port, scratch_dir, start_weft};
 
 /// Spans per request the load sends.
 const SPANS: u64 = 20;
 
 /// The span numbers a sink received: each span's id is its number plus one.
 fn received(sink: &OtlpSink) -> Vec<u64> {
-    sink.spans()
-        .iter()
-        .map(|s| u64::from_be_bytes(s.span_id[..8].try_into().unwrap()) - 1)
-        .collect()
+    sink.spans().iter().map(number_of).collect()
 }
 
 /// Waits until `sink` holds every span in `acked`; returns what is still missing.
@@ -88,15 +85,6 @@ impl Load {
         }
         Arc::try_unwrap(self.acked).unwrap().into_inner().unwrap()
     }
-}
-
-/// A port free on 127.0.0.1 now, for a receiver that must keep its address across restarts.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The redactor between OTLP/gRPC on `grpc_port` (0: any) and `sink`, with the persistent

@@ -12,20 +12,12 @@ use weft::config::LoadedConfig;
 use weft::service::RunningService;
 use weft_tests::client::{get, grpc_client};
 use weft_tests::process::WeftProcess;
-use weft_tests::scratch_dir;
 use weft_tests::sink::OtlpSink;
-use weft_tests::spans::{request_of, span, string_attribute};
+use weft_tests::spans::{number_of, request_of, span, string_attribute};
+use weft_tests::{free_port, scratch_dir};
 
 /// Spans per trace in `spans::span` numbering (trace id from `n / 8`).
 const SPANS_PER_TRACE: u64 = 8;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A tail-sampling backend that keeps every trace 800 ms after its first span, tags its spans
 /// with its name, and keeps what it acknowledged in a persistent queue.
@@ -145,7 +137,7 @@ fn by_trace(sink: &OtlpSink) -> (HashMap<u64, HashSet<String>>, HashSet<u64>) {
     let mut traces: HashMap<u64, HashSet<String>> = HashMap::new();
     let mut numbers = HashSet::new();
     for span in sink.spans() {
-        let n = u64::from_be_bytes(span.span_id[..8].try_into().unwrap()) - 1;
+        let n = number_of(&span);
         numbers.insert(n);
         let backend = string_attribute(&span, "weft.backend")
             .unwrap_or("none")
