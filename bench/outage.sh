@@ -22,15 +22,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-IN_GRPC=127.0.0.1:14317 SINK_GRPC=127.0.0.1:24317 ADMIN=127.0.0.1:18888
-WORK=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/weft-outage.XXXXXX")}
-mkdir -p "$WORK"
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
-
-cargo build --release --locked -p weft -p weft-bench >&2
-WEFT=${CARGO_TARGET_DIR:-$PWD/target}/release/weft
-BENCH=${CARGO_TARGET_DIR:-$PWD/target}/release/weft-bench
+source bench/common.sh
 
 rm -rf "$WORK/data"
 cat >"$WORK/weft.toml" <<CONFIG
@@ -54,14 +46,6 @@ endpoint = "http://$SINK_GRPC"
 compression = "gzip"
 CONFIG
 
-wait_port() {
-  local deadline=$((SECONDS + 60))
-  until (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
-}
-number() { grep -o "\"$1\":[0-9.e+-]*" "$2" 2>/dev/null | head -1 | cut -d: -f2; }
 metric() { curl -s "http://$ADMIN/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 start_sink() { # REPORT
   "$BENCH" sink --grpc "$SINK_GRPC" --report-file "$1" --report-interval-ms 200 >/dev/null 2>&1 &
@@ -103,15 +87,15 @@ while kill -0 "$LOAD" 2>/dev/null || [ -z "$DRAINED" ]; do
   [ $((SECONDS - BACK)) -lt $((MINUTES * 120 + 300)) ] || break
 done
 wait "$LOAD" || true
-ACKED=$(number spans_sent "$WORK/load.json")
+ACKED=$(json_number spans_sent "$WORK/load.json")
 deadline=$((SECONDS + 600))
 while :; do
-  got=$(( $(number spans "$WORK/sink-1.json") + $(number spans "$WORK/sink-2.json") ))
+  got=$(( $(json_number spans "$WORK/sink-1.json") + $(json_number spans "$WORK/sink-2.json") ))
   [ "$got" -ge "$ACKED" ] || [ $SECONDS -ge $deadline ] || { sleep 1; continue; }
   break
 done
 sleep 2
-got=$(( $(number spans "$WORK/sink-1.json") + $(number spans "$WORK/sink-2.json") ))
+got=$(( $(json_number spans "$WORK/sink-1.json") + $(json_number spans "$WORK/sink-2.json") ))
 echo "| outage | offered | acknowledged | received | lost | duplicates | largest backlog on disk | backlog drained after |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 echo "| $MINUTES min | $RATE spans/s | $ACKED | $got | $((ACKED > got ? ACKED - got : 0)) | $((got > ACKED ? got - ACKED : 0)) | $((PEAK / 1048576)) MiB | ${DRAINED:-?} s |"

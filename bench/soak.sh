@@ -25,15 +25,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-IN_GRPC=127.0.0.1:14317 SINK_GRPC=127.0.0.1:24317 ADMIN=127.0.0.1:18888
-WORK=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/weft-soak.XXXXXX")}
-mkdir -p "$WORK"
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
-
-cargo build --release --locked -p weft -p weft-bench >&2
-WEFT=${CARGO_TARGET_DIR:-$PWD/target}/release/weft
-BENCH=${CARGO_TARGET_DIR:-$PWD/target}/release/weft-bench
+source bench/common.sh
 
 write_config() { # ENRICH-VALUE
   cat >"$WORK/weft.toml.new" <<EOF
@@ -56,14 +48,6 @@ EOF
   mv "$WORK/weft.toml.new" "$WORK/weft.toml"
 }
 
-wait_port() {
-  local deadline=$((SECONDS + 60))
-  until (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || { echo "nothing listens on $1" >&2; exit 1; }
-    sleep 0.1
-  done
-}
-json_number() { grep -o "\"$1\":[0-9.e+-]*" "$2" | head -1 | cut -d: -f2; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 "$BENCH" sink --grpc "$SINK_GRPC" --report-file "$WORK/sink.json" >/dev/null 2>"$WORK/sink.log" &

@@ -12,6 +12,7 @@ const FIXTURES: &[&str] = &[
     "hostile",
     "hostile-policy",
     "contract-v0-2",
+    "contract-future",
 ];
 
 fn main() {

@@ -25,6 +25,7 @@ pub fn fixture(name: &str) -> &'static str {
         "hostile" => env!("WEFT_FIXTURE_HOSTILE"),
         "hostile-policy" => env!("WEFT_FIXTURE_HOSTILE_POLICY"),
         "contract-v0-2" => env!("WEFT_FIXTURE_CONTRACT_V0_2"),
+        "contract-future" => env!("WEFT_FIXTURE_CONTRACT_FUTURE"),
         "javascript-enrich" => env!("WEFT_FIXTURE_JAVASCRIPT_ENRICH"),
         "c-sample" => env!("WEFT_FIXTURE_C_SAMPLE"),
         other => panic!("no fixture {other:?}"),

@@ -79,11 +79,27 @@ pub fn find_exports(component: &Component, world: World) -> Result<Exports, Stri
             answer: function(answer)?,
         });
     }
-    let served: Vec<String> = ContractVersion::SERVED
-        .iter()
-        .map(|v| v.interface(interface))
-        .collect();
-    Err(format!("it exports none of {}", served.join(", ")))
+    let served: Vec<&str> = ContractVersion::SERVED.iter().map(|v| v.as_str()).collect();
+    let prefix = format!("weft:plugin/{interface}@");
+    let component_type = component.component_type();
+    let built_against = component_type
+        .exports(component.engine())
+        .find_map(|(name, _)| name.strip_prefix(&prefix).map(str::to_owned));
+    match built_against {
+        Some(version) => Err(format!(
+            "it is built against weft:plugin@{version}, a contract version this Weft does not \
+             serve (it serves {}); rebuild it against one of those",
+            served.join(" and ")
+        )),
+        None => Err(format!(
+            "it exports none of {}",
+            ContractVersion::SERVED
+                .iter()
+                .map(|v| v.interface(interface))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 /// Links the host's imports for a plugin of `world`, under every version served.

@@ -1,6 +1,7 @@
 //! Plugins built against the previous contract keep working: a processor built against
 //! `weft:plugin@0.2.0` (wit-bindgen alone, no SDK) runs in one chain with the built-in
-//! redactor, built against 0.3.0, whose `set-event-name` edit the older contract lacks.
+//! redactor, built against 0.3.0, whose `set-event-name` edit the older contract lacks; one
+//! built against a version the host does not serve is refused, naming both versions.
 
 use std::time::Duration;
 
@@ -52,4 +53,25 @@ async fn a_plugin_built_against_0_2_0_runs_beside_one_built_against_0_3_0() {
         out.events[0].name, "card [REDACTED:credit_card] declined",
         "the 0.3.0 plugin's set-event-name applies"
     );
+}
+
+#[test]
+fn a_plugin_built_against_a_version_not_served_is_refused_naming_both() {
+    use weft::sandbox::{ComponentCache, Limits, LoadedPlugin, PluginEngine, World};
+    let engine = PluginEngine::new().unwrap();
+    let bytes = std::fs::read(fixture("contract-future")).unwrap();
+    let error = LoadedPlugin::load_world(
+        &engine,
+        &ComponentCache::disabled(),
+        World::Processor,
+        "future",
+        &bytes,
+        "{}".into(),
+        (Limits::default(), Default::default()),
+    )
+    .err()
+    .expect("a 9.0.0 plugin is refused")
+    .to_string();
+    assert!(error.contains("weft:plugin@9.0.0"), "{error}");
+    assert!(error.contains("it serves 0.3.0 and 0.2.0"), "{error}");
 }
