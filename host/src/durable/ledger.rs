@@ -13,7 +13,7 @@
 //! positions and deletes the segments every exporter is past.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -122,11 +122,6 @@ impl Ledger {
     /// The log.
     pub fn log(&self) -> &Log {
         &self.log
-    }
-
-    /// The log's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Appends an accepted request's bytes and answers, once they are durable, the lineage

@@ -1,7 +1,7 @@
 //! Tests of `ledger.rs`: when a record is finished, for whom, and what comes back after a
 //! restart.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;

@@ -41,11 +41,15 @@ impl Lineage {
         }
     }
 
-    /// The lineage of data joined from parts with these lineages.
+    /// The lineage of data joined from parts with these lineages (many parts may share a
+    /// source: each is kept once, found by its address).
     pub fn gather<'a>(parts: impl IntoIterator<Item = &'a Lineage>) -> Lineage {
+        let mut seen = std::collections::HashSet::new();
         let mut all = Lineage::default();
-        for part in parts {
-            all.merge(part);
+        for token in parts.into_iter().flat_map(|part| &part.0) {
+            if seen.insert(Arc::as_ptr(token) as *const () as usize) {
+                all.0.push(token.clone());
+            }
         }
         all
     }
