@@ -1,9 +1,13 @@
 //! The `weft` command line.
 
 mod check;
+mod plugin_build;
+mod plugin_new;
+mod plugin_project;
 mod plugin_test;
 mod run;
 mod tap;
+mod toolchain;
 
 use std::path::PathBuf;
 
@@ -50,17 +54,42 @@ pub enum Command {
 /// `weft plugin ...`.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Start a plugin project in a new folder: sources, the WIT this Weft serves, the SDK
+    /// helper, a unit test, sample spans with their expected output, and a README.
+    New {
+        /// The new folder; its name is the plugin's (lowercase letters, digits and `-`).
+        #[arg(value_name = "NAME")]
+        dir: PathBuf,
+        /// The language to write the plugin in.
+        #[arg(long, value_enum)]
+        lang: plugin_project::Language,
+        /// What the plugin is: a span processor, or a tail-sampling policy.
+        #[arg(long, value_enum, default_value = "processor")]
+        world: plugin_project::ProjectWorld,
+    },
+    /// Build a plugin project (its `weft-plugin.toml` says how): check the toolchain, run
+    /// the unit tests, write `NAME.wasm`, print its size and sha256.
+    Build {
+        /// The project's folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Build without running the unit tests first.
+        #[arg(long)]
+        skip_tests: bool,
+    },
     /// Run a plugin on sample spans (OTLP JSON); print the result, or compare it with an
-    /// expected file and print a diff (exit code 1 on mismatch).
+    /// expected file and print a diff (exit code 1 on mismatch). Given a project folder, runs
+    /// its built component on `sample/input.json` against `sample/expected.json`.
     Test {
-        /// The plugin: a `.wasm` component, or `builtin:NAME`.
+        /// The plugin: a `.wasm` component, `builtin:NAME`, or a project folder.
+        #[arg(default_value = ".")]
         plugin: String,
         /// The processor's config table, as TOML (what goes under `[processors.config]`).
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Input spans: an OTLP JSON `ExportTraceServiceRequest`.
         #[arg(long, short)]
-        input: PathBuf,
+        input: Option<PathBuf>,
         /// Expected output, OTLP JSON.
         #[arg(long, short)]
         expect: Option<PathBuf>,
@@ -83,12 +112,18 @@ pub fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Run { config: None }) {
         Command::Run { config } => run::run(config),
         Command::Check { config } => check::check(config),
+        Command::Plugin(PluginCommand::New { dir, lang, world }) => {
+            plugin_new::plugin_new(&dir, lang, world)
+        }
+        Command::Plugin(PluginCommand::Build { dir, skip_tests }) => {
+            plugin_build::plugin_build(&dir, skip_tests)
+        }
         Command::Plugin(PluginCommand::Test {
             plugin,
             config,
             input,
             expect,
-        }) => plugin_test::plugin_test(&plugin, config.as_deref(), &input, expect.as_deref()),
+        }) => plugin_test::plugin_test_command(&plugin, config, input, expect),
         Command::Tap(args) => tap::tap(args),
     };
     match result {

@@ -15,6 +15,46 @@ use crate::sandbox::{
 };
 use crate::tail::{group_by_trace, join_traces};
 
+/// `weft plugin test`: a project folder stands for its built component, its sample input and
+/// expected output, and (when there is one) `sample/config.toml`; flags given override them.
+pub fn plugin_test_command(
+    plugin: &str,
+    config: Option<std::path::PathBuf>,
+    input: Option<std::path::PathBuf>,
+    expect: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let dir = Path::new(plugin);
+    if !dir.is_dir() {
+        let input = input.context("--input is needed with a component or a built-in plugin")?;
+        return plugin_test(plugin, config.as_deref(), &input, expect.as_deref());
+    }
+    let manifest = super::plugin_project::Manifest::read(dir)?;
+    let component = manifest.component_path(dir);
+    if !component.exists() {
+        bail!(
+            "{} is not built yet: run `weft plugin build {}` first",
+            component.display(),
+            dir.display()
+        );
+    }
+    let sample = dir.join("sample");
+    let config = config.or_else(|| Some(sample.join("config.toml")).filter(|p| p.exists()));
+    // The sample's expected output goes with the sample's input: with an input of your own,
+    // the output is printed unless --expect is given too.
+    let expect = match (&input, expect) {
+        (_, Some(expect)) => Some(expect),
+        (None, None) => Some(sample.join("expected.json")),
+        (Some(_), None) => None,
+    };
+    let input = input.unwrap_or_else(|| sample.join("input.json"));
+    plugin_test(
+        &component.to_string_lossy(),
+        config.as_deref(),
+        &input,
+        expect.as_deref(),
+    )
+}
+
 /// Runs `plugin` (a `.wasm` path or `builtin:NAME`) with the config table in `config` on the
 /// OTLP JSON in `input`. Without `expect`, prints the result as OTLP JSON; with it, compares and
 /// prints a line diff. Exit code: 0 success or match, 1 mismatch.
