@@ -34,8 +34,8 @@ fn main() {
 }
 
 /// Where the files of a new plugin project come from: (directory under the workspace root,
-/// name under which the binary knows them). Unit tests of the SDK helpers (`test_*`, `*.test.*`)
-/// and Python caches are left out.
+/// name under which the binary knows them). The SDK helpers' own unit tests (`test_*`,
+/// `*.test.*`) and caches are left out; the templates' unit tests are part of a project.
 const PROJECT_SOURCES: &[(&str, &str)] = &[
     ("host/templates", "templates"),
     ("sdk/src", "sdk/rust/src"),
@@ -70,7 +70,9 @@ fn collect(dir: &Path, name: &str, entries: &mut Vec<(String, std::path::PathBuf
         }
         if path.is_dir() {
             collect(&path, &format!("{name}/{file}"), entries);
-        } else if !(file.starts_with("test_") || file.contains(".test.")) {
+        } else if name.starts_with("templates")
+            || !(file.starts_with("test_") || file.contains(".test."))
+        {
             entries.push((format!("{name}/{file}"), path));
         }
     }

@@ -14,6 +14,9 @@ use super::toolchain;
 /// Builds the project in `dir` into `NAME.wasm` there; unit tests first unless `skip_tests`.
 pub fn plugin_build(dir: &Path, skip_tests: bool) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::read(dir)?;
+    // Absolute: the tools run inside the project, the messages name what the user typed.
+    let shown = manifest.component_path(dir);
+    let dir = &std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
     let out = manifest.component_path(dir);
     let work = dir.join("build");
     match manifest.language {
@@ -25,7 +28,7 @@ pub fn plugin_build(dir: &Path, skip_tests: bool) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
     println!(
         "built {} ({} bytes, {:.1} KiB) sha256:{}",
-        out.display(),
+        shown.display(),
         bytes.len(),
         bytes.len() as f64 / 1024.0,
         crate::codec::hex(&Sha256::digest(&bytes))
@@ -82,7 +85,10 @@ fn python(
 ) -> anyhow::Result<()> {
     let componentize = toolchain::check_python()?;
     let world = manifest.world.name();
-    if !skip_tests {
+    let has_tests = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("test_"));
+    if !skip_tests && has_tests {
         // The tests import the generated bindings (`wit_world`) as the component does.
         let bindings = work.join("bindings");
         let _ = std::fs::remove_dir_all(&bindings);
