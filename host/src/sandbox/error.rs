@@ -174,6 +174,29 @@ pub(super) fn classify(plugin: &str, error: wasmtime::Error) -> PluginError {
     }
 }
 
+/// `error` with what the guest wrote to stderr during the failed call (`stderr`, from
+/// [`super::guest_log::GuestLog::call_stderr`]) put first, when the guest trapped: an
+/// interpreter prints its traceback there before the runtime aborts, so the report reads as
+/// the guest's own account of the failure followed by the wasm frames. Other errors carry the
+/// guest's message already and are returned unchanged.
+pub(super) fn with_guest_stderr(error: PluginError, stderr: Option<String>) -> PluginError {
+    match (error, stderr) {
+        (
+            PluginError::Trap {
+                plugin,
+                kind,
+                reason,
+            },
+            Some(stderr),
+        ) => PluginError::Trap {
+            plugin,
+            kind,
+            reason: capped(format!("{stderr}\n{reason}")),
+        },
+        (error, _) => error,
+    }
+}
+
 /// `text`, cut to [`MAX_MESSAGE`] bytes.
 pub(super) fn capped(mut text: String) -> String {
     if text.len() > MAX_MESSAGE {
@@ -181,4 +204,52 @@ pub(super) fn capped(mut text: String) -> String {
         text.push_str("… (cut)");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trap(reason: &str) -> PluginError {
+        PluginError::Trap {
+            plugin: "p".into(),
+            kind: FailureKind::Trap,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn a_trap_reports_the_guest_stderr_before_the_wasm_frames() {
+        let traceback =
+            "Traceback (most recent call last):\n  File \"app.py\", line 5\nKeyError: 'x'";
+        let error = with_guest_stderr(trap("wasm backtrace:\n  0: abort"), Some(traceback.into()));
+        assert_eq!(
+            error.to_string(),
+            format!("plugin \"p\" trapped: {traceback}\nwasm backtrace:\n  0: abort")
+        );
+        let quiet = with_guest_stderr(trap("wasm backtrace"), None);
+        assert_eq!(quiet.to_string(), "plugin \"p\" trapped: wasm backtrace");
+    }
+
+    #[test]
+    fn other_errors_keep_their_message_and_the_whole_stays_capped() {
+        let guest = PluginError::Guest {
+            plugin: "p".into(),
+            reason: "TypeError: x is null".into(),
+        };
+        let error = with_guest_stderr(guest, Some("noise".into()));
+        assert_eq!(
+            error.to_string(),
+            "plugin \"p\" failed the batch: TypeError: x is null"
+        );
+        let long = with_guest_stderr(
+            trap(&"f\n".repeat(MAX_MESSAGE)),
+            Some("Error: first".into()),
+        );
+        let PluginError::Trap { reason, .. } = long else {
+            panic!("still a trap")
+        };
+        assert!(reason.starts_with("Error: first\nf\n"), "{reason:.40}");
+        assert!(reason.len() <= MAX_MESSAGE + "… (cut)".len());
+    }
 }

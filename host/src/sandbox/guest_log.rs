@@ -1,5 +1,8 @@
 //! A guest's stdout and stderr, routed to the host log line by line, tagged with the
-//! processor, and rate-limited so a chatty or hostile plugin cannot flood the log.
+//! processor, and rate-limited so a chatty or hostile plugin cannot flood the log. The end of
+//! what the guest wrote to stderr during the current call is also kept, whatever the rate
+//! limit let through, so that a trap can be reported with the guest's own account of it (an
+//! interpreter's traceback, a panic message) before the wasm frames.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -18,6 +21,10 @@ const LINES_PER_SECOND: f64 = 20.0;
 const BURST: f64 = 100.0;
 /// Longer lines are cut.
 const MAX_LINE: usize = 4096;
+/// Bytes of a call's stderr kept for its error report: the end of it, where a traceback names
+/// the exception. Half of the error's [`super::error::MAX_MESSAGE`], so the wasm frames after
+/// it still fit.
+const STDERR_KEPT: usize = 2048;
 
 /// Which stream a line came from.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +48,9 @@ pub struct GuestLog {
     which: Which,
     partial: Arc<Mutex<Vec<u8>>>,
     limiter: Arc<Mutex<Limiter>>,
+    /// What stderr received since the current call began (its last bytes only), shared by
+    /// both streams so the instance's state can read it through either.
+    call_stderr: Arc<Mutex<Vec<u8>>>,
 }
 
 impl GuestLog {
@@ -51,16 +61,50 @@ impl GuestLog {
             last: Instant::now(),
             suppressed: 0,
         }));
+        let call_stderr = Arc::new(Mutex::new(Vec::new()));
         let stream = |which| GuestLog {
             plugin: plugin.clone(),
             which,
             partial: Arc::default(),
             limiter: limiter.clone(),
+            call_stderr: call_stderr.clone(),
         };
         (stream(Which::Stdout), stream(Which::Stderr))
     }
 
+    /// Forgets the stderr of earlier calls: called as a guest call begins.
+    pub fn start_call(&self) {
+        self.call_stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The end of what the guest wrote to stderr since [`GuestLog::start_call`]: at most
+    /// [`STDERR_KEPT`] bytes, starting at a line when cut, lossily decoded, trailing
+    /// whitespace trimmed. `None` when it wrote nothing but whitespace.
+    pub fn call_stderr(&self) -> Option<String> {
+        let kept = self.call_stderr.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tail = &kept[kept.len().saturating_sub(STDERR_KEPT)..];
+        if tail.len() < kept.len()
+            && let Some(newline) = tail.iter().position(|b| *b == b'\n')
+        {
+            tail = &tail[newline + 1..];
+        }
+        let text = String::from_utf8_lossy(tail).trim_end().to_owned();
+        (!text.trim().is_empty()).then_some(text)
+    }
+
     fn accept(&self, bytes: &[u8]) {
+        if matches!(self.which, Which::Stderr) {
+            let mut kept = self.call_stderr.lock().unwrap_or_else(|p| p.into_inner());
+            kept.extend_from_slice(bytes);
+            // Trim now and then rather than on every write; `call_stderr` takes the end.
+            if kept.len() > 2 * STDERR_KEPT {
+                let excess = kept.len() - STDERR_KEPT;
+                kept.drain(..excess);
+            }
+        }
         let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
         partial.extend_from_slice(bytes);
         while let Some(end) = partial.iter().position(|b| *b == b'\n') {
@@ -176,5 +220,42 @@ impl AsyncWrite for GuestLog {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_stderr_of_the_current_call_only() {
+        let (stdout, stderr) = GuestLog::pair("p".into());
+        stderr.accept(b"earlier call\n");
+        stdout.start_call();
+        assert_eq!(stdout.call_stderr(), None);
+        stdout.accept(b"to stdout\n");
+        stderr.accept(b"Traceback (most recent call last):\n  File \"app.py\"");
+        stderr.accept(b", line 3\nValueError: bad\n\n");
+        assert_eq!(
+            stdout.call_stderr().as_deref(),
+            Some("Traceback (most recent call last):\n  File \"app.py\", line 3\nValueError: bad")
+        );
+        stderr.accept(b"  \n");
+        stdout.start_call();
+        stderr.accept(b" \n\n");
+        assert_eq!(stderr.call_stderr(), None);
+    }
+
+    #[test]
+    fn keeps_the_end_of_a_long_stderr_from_a_line_start() {
+        let (_, stderr) = GuestLog::pair("p".into());
+        for i in 0..1000 {
+            stderr.accept(format!("frame {i}\n").as_bytes());
+        }
+        stderr.accept(b"ValueError: the end");
+        let kept = stderr.call_stderr().unwrap();
+        assert!(kept.len() <= STDERR_KEPT, "{}", kept.len());
+        assert!(kept.starts_with("frame "), "{kept:?}");
+        assert!(kept.ends_with("frame 999\nValueError: the end"), "{kept:?}");
     }
 }

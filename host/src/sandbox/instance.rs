@@ -9,7 +9,9 @@ use wasmtime::component::Func;
 
 use super::answers::{DecideAnswer, LiftedEdit, LiftedEditV0_2, ProcessAnswer};
 use super::engine::EPOCH_TICK;
-use super::error::{FailureKind, PluginError, capped, classify, truncate_at_char};
+use super::error::{
+    FailureKind, PluginError, capped, classify, truncate_at_char, with_guest_stderr,
+};
 use super::lift::with_budget;
 use super::state::{PluginState, World};
 use super::versions::ContractVersion;
@@ -65,7 +67,8 @@ impl PluginInstance {
         let store = &mut self.store;
         let (answer,) = with_budget(budget, || {
             run_bounded(name, timeout, process.call_async(store, (batch,)))
-        })?;
+        })
+        .map_err(|e| self.with_guest_stderr(e))?;
         match answer {
             Ok(edits) => Ok(edits.0.into_iter().map(Edit::from).collect()),
             Err(error) => Err(PluginError::Guest {
@@ -106,7 +109,8 @@ impl PluginInstance {
                 timeout,
                 decide.call_async(store, (batch, traces, now_unix_nano)),
             )
-        })?;
+        })
+        .map_err(|e| self.with_guest_stderr(e))?;
         let decisions: Vec<Decision> = match answer {
             Ok(decisions) => decisions
                 .0
@@ -137,10 +141,17 @@ impl PluginInstance {
         Ok(decisions)
     }
 
-    /// Sets the epoch deadline for the next call; returns the plugin's name and its timeout.
+    /// Sets the epoch deadline for the next call and starts collecting its stderr; returns
+    /// the plugin's name and its timeout.
     fn arm_deadline(&mut self) -> (Arc<str>, Duration) {
         self.store.set_epoch_deadline(deadline_ticks(self.timeout));
+        self.store.data().log.start_call();
         (self.store.data().plugin.clone(), self.timeout)
+    }
+
+    /// `error`, a trap, with what the guest wrote to stderr during the call put first.
+    fn with_guest_stderr(&self, error: PluginError) -> PluginError {
+        with_guest_stderr(error, self.store.data().log.call_stderr())
     }
 }
 

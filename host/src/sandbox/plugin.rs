@@ -12,7 +12,7 @@ use super::answers::InitAnswer;
 use super::cache::{CacheOutcome, ComponentCache};
 use super::engine::PluginEngine;
 pub use super::error::{FailureKind, PluginError, truncate_at_char};
-use super::error::{capped, classify};
+use super::error::{capped, classify, with_guest_stderr};
 use super::instance::{INIT_BUDGET, PluginInstance, deadline_ticks, run_bounded};
 use super::lift::with_budget;
 use super::limiter::PluginLimiter;
@@ -283,13 +283,15 @@ impl LoadedPlugin {
             .get_func(&mut store, self.answer)
             .ok_or_else(missing)?;
         store.set_epoch_deadline(deadline_ticks(timeout));
+        store.data().log.start_call();
         let (interest,) = with_budget(INIT_BUDGET, || {
             run_bounded(
                 &self.name,
                 timeout,
                 init.call_async(&mut store, (self.config_json.as_str(),)),
             )
-        })?;
+        })
+        .map_err(|e| with_guest_stderr(e, store.data().log.call_stderr()))?;
         let interest = interest.map_err(|reason| PluginError::Init {
             plugin: self.name.to_string(),
             reason: capped(reason.0),
