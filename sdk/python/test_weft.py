@@ -132,6 +132,8 @@ class Records(unittest.TestCase):
         spans = self.spans()
         self.assertEqual([s.name for s in spans], ["GET /cart", "SELECT"])
         self.assertEqual((len(spans), spans[-1].index), (2, 1))
+        self.assertEqual([s.index for s in spans[1:]], [1])
+        self.assertIs(spans[:1][0], spans[0])
         with self.assertRaises(IndexError):
             spans[2]
 

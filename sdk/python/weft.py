@@ -308,8 +308,8 @@ def _enum(kind, names, name):
 
 
 class Spans:
-    """The spans of a batch, in order (`len`, iteration, `spans[i]`), and the edits recorded
-    on them."""
+    """The spans of a batch, in order (`len`, iteration, `spans[i]`, slices), and the edits
+    recorded on them."""
 
     def __init__(self, batch: traces.Batch):
         self._rows = reader(batch)
@@ -321,6 +321,8 @@ class Spans:
         return len(self._spans)
 
     def __getitem__(self, i) -> Span:
+        if isinstance(i, slice):
+            return [self[j] for j in range(len(self._spans))[i]]
         span = self._spans[i]
         if span is None:
             span = self._spans[i] = Span(self, range(len(self._spans))[i])
