@@ -54,7 +54,10 @@ fn embed_project_files(root: &Path, out_dir: &Path) {
     entries.sort();
     let mut table = String::from("&[\n");
     for (name, path) in entries {
-        table.push_str(&format!("    ({name:?}, include_str!({:?})),\n", path.display().to_string()));
+        table.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            path.display().to_string()
+        ));
     }
     table.push_str("]\n");
     std::fs::write(out_dir.join("project_files.rs"), table).expect("writing project_files.rs");

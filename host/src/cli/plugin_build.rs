@@ -112,7 +112,17 @@ fn python(
     run(
         "component (componentize-py componentize app)",
         Command::new(&componentize)
-            .args(["-d", "wit", "-w", world, "componentize", "app", "-p", ".", "-o"])
+            .args([
+                "-d",
+                "wit",
+                "-w",
+                world,
+                "componentize",
+                "app",
+                "-p",
+                ".",
+                "-o",
+            ])
             .arg(out)
             .current_dir(dir),
     )
@@ -162,11 +172,11 @@ fn c(
             .filter(|p| !p.ends_with("plugin.c"))
             .collect();
         let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
-        for test in c_files(dir)?
-            .into_iter()
-            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("test_")))
-        {
-            let binary = work.join(test.file_stem().unwrap());
+        for test in c_files(dir)?.into_iter().filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("test_"))
+        }) {
+            let binary = work.join(test.file_stem().unwrap_or_default());
             run(
                 &format!("unit tests: compile {}", test.display()),
                 Command::new(&cc)

@@ -69,7 +69,10 @@ pub fn project_files(manifest: &Manifest) -> Vec<(PathBuf, String)> {
     let world = manifest.world.name();
     let mut files = vec![
         (PathBuf::from(MANIFEST), manifest.to_toml()),
-        (PathBuf::from("wit/weft.wit"), file("wit/weft.wit").to_owned()),
+        (
+            PathBuf::from("wit/weft.wit"),
+            file("wit/weft.wit").to_owned(),
+        ),
     ];
     // Templates: what every project of the language has, then the world's own sources, then
     // the world's sample spans (shared by every language, so each passes the same test).
@@ -95,7 +98,10 @@ pub fn project_files(manifest: &Manifest) -> Vec<(PathBuf, String)> {
     if !sdk_prefix.is_empty() {
         for (name, contents) in FILES {
             if let Some(relative) = name.strip_prefix(sdk_prefix) {
-                files.push((PathBuf::from(format!("{into}{relative}")), (*contents).to_owned()));
+                files.push((
+                    PathBuf::from(format!("{into}{relative}")),
+                    (*contents).to_owned(),
+                ));
             }
         }
     }
@@ -154,10 +160,8 @@ mod tests {
         ] {
             for world in [ProjectWorld::Processor, ProjectWorld::TraceSampler] {
                 let files = files_of(language, world);
-                let names: Vec<String> = files
-                    .iter()
-                    .map(|(p, _)| p.display().to_string())
-                    .collect();
+                let names: Vec<String> =
+                    files.iter().map(|(p, _)| p.display().to_string()).collect();
                 for needed in [
                     MANIFEST,
                     "wit/weft.wit",
@@ -191,7 +195,11 @@ mod tests {
     #[test]
     fn the_wit_written_is_the_one_this_weft_serves() {
         let files = files_of(Language::C, ProjectWorld::Processor);
-        let wit = &files.iter().find(|(p, _)| p == Path::new("wit/weft.wit")).unwrap().1;
+        let wit = &files
+            .iter()
+            .find(|(p, _)| p == Path::new("wit/weft.wit"))
+            .unwrap()
+            .1;
         assert_eq!(wit, include_str!("../../../wit/weft.wit"));
     }
 }

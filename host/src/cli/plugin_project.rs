@@ -133,7 +133,15 @@ mod tests {
         assert!(text.contains("language = \"javascript\""), "{text}");
         assert!(text.contains("world = \"trace-sampler\""), "{text}");
         assert_eq!(toml::from_str::<Manifest>(&text).unwrap(), manifest);
-        for bad in ["", "Drop", "1drop", "drop_health", "drop-", "a/b", "drop.wasm"] {
+        for bad in [
+            "",
+            "Drop",
+            "1drop",
+            "drop_health",
+            "drop-",
+            "a/b",
+            "drop.wasm",
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?} accepted");
         }
         check_name("drop-health-2").unwrap();

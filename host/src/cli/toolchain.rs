@@ -59,7 +59,10 @@ pub fn check_python() -> anyhow::Result<OsString> {
         );
     }
     let scripts = Command::new(&python)
-        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
         .output()
         .ok()
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));

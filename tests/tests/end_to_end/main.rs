@@ -18,6 +18,7 @@ mod malformed;
 mod memory_bomb;
 mod operability;
 mod packed_sdk;
+mod plugin_authoring;
 mod python_plugin;
 mod redaction_matrix;
 mod reference_plugins;
