@@ -321,9 +321,11 @@ fn error_kind(error: &PluginError) -> ErrorKind {
         }
         PluginError::Quarantined { .. } => ErrorKind::Quarantined,
         PluginError::HostPanic { .. } => ErrorKind::HostPanic,
-        PluginError::Compile { .. } | PluginError::WrongWorld { .. } | PluginError::Init { .. } => {
-            ErrorKind::Instantiate
-        }
+        PluginError::Compile { .. }
+        | PluginError::WrongWorld { .. }
+        | PluginError::Init { .. }
+        | PluginError::Fetch { .. }
+        | PluginError::Untrusted { .. } => ErrorKind::Instantiate,
     }
 }
 

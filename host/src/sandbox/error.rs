@@ -90,6 +90,24 @@ pub enum PluginError {
         /// What was wrong.
         reason: String,
     },
+    /// The component could not be had: a file that cannot be read, a registry that cannot
+    /// be reached (and no cached copy), a digest that does not match.
+    #[error("plugin {plugin:?} could not be fetched: {reason}")]
+    Fetch {
+        /// Processor name.
+        plugin: String,
+        /// What went wrong, naming the file or reference.
+        reason: String,
+    },
+    /// `[pipeline.trust]` is set and the component carries no valid signature from a
+    /// trusted key.
+    #[error("plugin {plugin:?} is not trusted: {reason}")]
+    Untrusted {
+        /// Processor name.
+        plugin: String,
+        /// Which file or reference, and why (no signature, a bad one, an unknown key).
+        reason: String,
+    },
 }
 
 impl PluginError {
@@ -104,6 +122,8 @@ impl PluginError {
             | PluginError::InvalidEdit { plugin, .. }
             | PluginError::Amplification { plugin, .. }
             | PluginError::HostPanic { plugin, .. }
+            | PluginError::Fetch { plugin, .. }
+            | PluginError::Untrusted { plugin, .. }
             | PluginError::Quarantined { plugin } => plugin,
         }
     }
