@@ -8,8 +8,9 @@
 // Config (the processor's `config` table in weft.toml):
 //   drop_names = ["GET /healthz", "GET /readyz"]
 
+import { Spans, interest, processor } from "./weft.js";
+
 const DEFAULTS = { drop_names: ["GET /healthz", "GET /readyz"] };
-const decoder = new TextDecoder();
 
 // Module state: set by `init`, read by `process`.
 let dropNames = new Set(DEFAULTS.drop_names);
@@ -27,35 +28,24 @@ export function configure(text) {
   return { dropNames: new Set(names) };
 }
 
-/** A string field of the batch: a slice of its byte arena. */
-function text(batch, slice) {
-  return decoder.decode(batch.arena.subarray(slice.offset, slice.offset + slice.len));
-}
-
-const NONE = { tag: "none" };
-
-export const spanProcessor = {
+// `processor` makes an exception reach Weft with this plugin's own stack trace.
+export const spanProcessor = processor({
   init(config) {
     ({ dropNames } = configure(config));
     // Span names only: no attribute crosses into the plugin.
-    return {
-      spanFields: {
-        ids: false, traceState: false, name: true, kind: false, times: false, status: false,
-        flags: false, events: false, links: false, droppedCounts: false, packed: false,
-      },
-      spanAttributes: NONE,
-      eventAttributes: NONE,
-      linkAttributes: NONE,
-      resourceAttributes: NONE,
-      scopeAttributes: NONE,
-    };
+    return interest({
+      fields: ["name"], spanAttributes: "none", resourceAttributes: "none", scopeAttributes: "none",
+    });
   },
 
   process(batch) {
-    const edits = [];
-    batch.spans.forEach((span, index) => {
-      if (dropNames.has(text(batch, span.name))) edits.push({ tag: "drop-span", val: index });
-    });
-    return edits;
+    // Spans are read by name as JavaScript values (`span.name`, `span.attributes.get("k")`,
+    // `span.status.code`...); methods such as `drop`, `rename` and `setAttribute` record
+    // edits, which `spans.edits()` returns.
+    const spans = new Spans(batch);
+    for (const span of spans) {
+      if (dropNames.has(span.name)) span.drop();
+    }
+    return spans.edits();
   },
-};
+});

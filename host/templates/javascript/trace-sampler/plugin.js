@@ -7,6 +7,8 @@
 // Config (the policy's `config` table in weft.toml):
 //   slower_than_ms = 1000
 
+import { Spans, interest } from "./weft.js";
+
 const DEFAULTS = { slower_than_ms: 1000 };
 
 // Module state: set by `init`, read by `decide`.
@@ -25,7 +27,8 @@ export function configure(text) {
   return { slowerThanNanos: BigInt(ms) * 1_000_000n };
 }
 
-/** Keep (and why) or drop one trace, given its spans (times are BigInt nanoseconds). */
+/** Keep (and why) or drop one trace, given its spans (weft.js `Span`s; times are BigInt
+ *  nanoseconds). */
 export function verdict(spans) {
   if (spans.some((span) => span.status.code === "error")) return { keep: true, reason: "error" };
   let start = spans[0].startTimeUnixNano;
@@ -38,26 +41,22 @@ export function verdict(spans) {
   return { keep: false, reason: "" };
 }
 
-const NONE = { tag: "none" };
-
 export const tracePolicy = {
   init(config) {
     ({ slowerThanNanos } = configure(config));
     // Names, kinds, times and status are always sent to a policy; no attribute is needed.
-    return {
-      spanFields: {
-        ids: false, traceState: false, name: false, kind: false, times: false, status: false,
-        flags: false, events: false, links: false, droppedCounts: false, packed: false,
-      },
-      spanAttributes: NONE,
-      eventAttributes: NONE,
-      linkAttributes: NONE,
-      resourceAttributes: NONE,
-      scopeAttributes: NONE,
-    };
+    return interest({
+      fields: ["times", "status"], spanAttributes: "none", resourceAttributes: "none", scopeAttributes: "none",
+    });
   },
 
   decide(batch, traces, _nowUnixNano) {
-    return traces.map(({ start, len }) => verdict(batch.spans.slice(start, start + len)));
+    // Each range is one complete trace: a run of the batch's spans.
+    const spans = new Spans(batch);
+    return traces.map(({ start, len }) => {
+      const trace = [];
+      for (let i = start; i < start + len; i++) trace.push(spans.at(i));
+      return verdict(trace);
+    });
   },
 };

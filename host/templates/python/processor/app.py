@@ -13,7 +13,7 @@ import json
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import common, traces
+from weft import Spans, interest
 
 DEFAULTS = {"drop_names": ["GET /healthz", "GET /readyz"]}
 
@@ -34,33 +34,23 @@ def configure(text: str) -> dict:
     return {"drop_names": names}
 
 
-def text(batch, piece) -> str:
-    """A string field of the batch: a slice of its byte arena."""
-    return batch.arena[piece.offset : piece.offset + piece.len].decode("utf-8", "replace")
-
-
 class SpanProcessor(exports.SpanProcessor):
-    def init(self, config: str) -> traces.Interest:
+    def init(self, config: str):
         global settings
         try:
             settings = configure(config)
         except ValueError as error:
             raise Err(str(error))
         # Span names only: no attribute crosses into the plugin.
-        none = common.AttributeSelection_None_()
-        return traces.Interest(
-            span_fields=traces.SpanFields.NAME,
-            span_attributes=none,
-            event_attributes=none,
-            link_attributes=none,
-            resource_attributes=none,
-            scope_attributes=none,
-        )
+        return interest("name", span_attributes=None, resource_attributes=None, scope_attributes=None)
 
-    def process(self, batch: traces.Batch) -> list[traces.Edit]:
+    def process(self, batch):
+        # Spans are read by name as Python values (`span.name`, `span.attributes["k"]`,
+        # `span.status.code`...); methods such as `drop`, `rename` and `set_attribute` record
+        # edits, which `spans.edits()` returns.
+        spans = Spans(batch)
         drop = set(settings["drop_names"])
-        return [
-            traces.Edit_DropSpan(index)
-            for index, span in enumerate(batch.spans)
-            if text(batch, span.name) in drop
-        ]
+        for span in spans:
+            if span.name in drop:
+                span.drop()
+        return spans.edits()

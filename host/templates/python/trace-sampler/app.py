@@ -13,7 +13,7 @@ import json
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports import trace_policy
-from wit_world.imports import common, traces
+from weft import Spans, interest
 
 DEFAULTS = {"slower_than_ms": 1000}
 
@@ -35,8 +35,8 @@ def configure(text: str) -> dict:
 
 
 def verdict(spans) -> tuple[bool, str]:
-    """Keep (and why) or drop one trace, given its spans."""
-    if any(span.status.code == traces.StatusCode.ERROR for span in spans):
+    """Keep (and why) or drop one trace, given its spans (`weft.Span`s)."""
+    if any(span.status.code == "error" for span in spans):
         return True, "error"
     start = min(span.start_time_unix_nano for span in spans)
     end = max(span.end_time_unix_nano for span in spans)
@@ -46,26 +46,20 @@ def verdict(spans) -> tuple[bool, str]:
 
 
 class TracePolicy(exports.TracePolicy):
-    def init(self, config: str) -> traces.Interest:
+    def init(self, config: str):
         global settings
         try:
             settings = configure(config)
         except ValueError as error:
             raise Err(str(error))
         # Names, kinds, times and status are always sent to a policy; no attribute is needed.
-        none = common.AttributeSelection_None_()
-        return traces.Interest(
-            span_fields=traces.SpanFields(0),
-            span_attributes=none,
-            event_attributes=none,
-            link_attributes=none,
-            resource_attributes=none,
-            scope_attributes=none,
-        )
+        return interest("times", "status", span_attributes=None, resource_attributes=None, scope_attributes=None)
 
-    def decide(self, batch: traces.Batch, ranges: list[traces.Range], now_unix_nano: int) -> list[trace_policy.Decision]:
+    def decide(self, batch, ranges, now_unix_nano: int) -> list[trace_policy.Decision]:
+        # Each range is one complete trace: a run of the batch's spans.
+        spans = Spans(batch)
         decisions = []
         for trace in ranges:
-            keep, reason = verdict(batch.spans[trace.start : trace.start + trace.len])
+            keep, reason = verdict(spans[trace.start : trace.start + trace.len])
             decisions.append(trace_policy.Decision(keep=keep, reason=reason))
         return decisions
