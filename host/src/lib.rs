@@ -33,4 +33,5 @@ pub mod tap;
 pub mod telemetry;
 pub mod tls;
 pub mod topology;
+pub mod trust;
 pub mod workers;

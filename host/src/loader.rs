@@ -55,14 +55,34 @@ pub fn plugin_bytes(
         None => {
             let path =
                 crate::config::plugin_path(&config.config, &config.base_dir, &processor.plugin);
-            std::fs::read(&path)
-                .map(Cow::Owned)
-                .map_err(|e| PluginError::Compile {
-                    plugin: processor.name.clone(),
-                    reason: format!("reading {}: {e}", path.display()),
-                })
+            let bytes = std::fs::read(&path).map_err(|e| PluginError::Compile {
+                plugin: processor.name.clone(),
+                reason: format!("reading {}: {e}", path.display()),
+            })?;
+            check_file_signature(config, processor, &path, &bytes)?;
+            Ok(Cow::Owned(bytes))
         }
     }
+}
+
+/// With `[pipeline.trust]`, the component file must carry a valid signature from a trusted
+/// key (its `.minisig` beside it); without, anything loads.
+fn check_file_signature(
+    config: &LoadedConfig,
+    processor: &ProcessorConfig,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(), PluginError> {
+    let untrusted = |reason: String| PluginError::Untrusted {
+        plugin: processor.name.clone(),
+        reason,
+    };
+    let Some(keys) = crate::trust::TrustedKeys::from_config(config).map_err(untrusted)? else {
+        return Ok(());
+    };
+    let signer = keys.verify_file(path, bytes).map_err(untrusted)?;
+    tracing::debug!(processor = %processor.name, key = %signer.id, "Plugin signature verified.");
+    Ok(())
 }
 
 /// The config JSON and limits a processor entry gives its plugin.

@@ -12,6 +12,14 @@ pub fn check(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let engine =
         PluginEngine::new().map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
     let mut failures = 0;
+    match crate::trust::TrustedKeys::from_config(&config) {
+        Ok(Some(keys)) => println!("trust   plugins must be signed by {}", keys.describe()),
+        Ok(None) => {}
+        Err(reason) => {
+            failures += 1;
+            println!("FAILED  [pipeline.trust]: {reason}");
+        }
+    }
     for processor in &config.config.processors {
         let cache = crate::sandbox::ComponentCache::at(
             config.config.pipeline.component_cache_dir(&config.base_dir),

@@ -18,7 +18,7 @@ pub(super) fn check(
     errors: &mut Vec<ConfigError>,
 ) {
     check_receivers(config, base_dir, broken, errors);
-    check_pipeline(config, errors);
+    check_pipeline(config, base_dir, errors);
     check_processors(config, base_dir, errors);
     check_admin(config, errors);
     check_exporters(config, base_dir, broken, errors);
@@ -88,7 +88,7 @@ fn check_receivers(
 }
 
 /// `[pipeline]`: workers, queue, memory, shutdown deadlines.
-fn check_pipeline(config: &Config, errors: &mut Vec<ConfigError>) {
+fn check_pipeline(config: &Config, base_dir: &Path, errors: &mut Vec<ConfigError>) {
     let pipeline = &config.pipeline;
     if pipeline.workers == 0 {
         errors.push(ConfigError::new("pipeline.workers", "must be at least 1"));
@@ -110,6 +110,9 @@ fn check_pipeline(config: &Config, errors: &mut Vec<ConfigError>) {
     }
     if let Some(persistence) = &pipeline.persistence {
         persistence.check(errors);
+    }
+    if let Some(trust) = &pipeline.trust {
+        trust.check(base_dir, errors);
     }
     let shutdown = &pipeline.shutdown;
     for (key, ms) in [

@@ -12,6 +12,7 @@ mod persistence;
 mod processors;
 mod secrets;
 mod security;
+mod trust;
 mod types;
 mod validate;
 
@@ -23,6 +24,7 @@ pub use persistence::PersistenceConfig;
 pub use processors::*;
 pub use secrets::SecretValues;
 pub use security::*;
+pub use trust::TrustConfig;
 pub use types::*;
 pub use validate::plugin_path;
 

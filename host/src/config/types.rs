@@ -184,6 +184,9 @@ pub struct PipelineConfig {
     pub shutdown: ShutdownConfig,
     /// `[pipeline.persistence]`: the persistent queue; off when absent.
     pub persistence: Option<super::PersistenceConfig>,
+    /// `[pipeline.trust]`: the keys plugins must be signed with; any signed or none when
+    /// absent.
+    pub trust: Option<super::TrustConfig>,
 }
 
 /// Where the processor chain comes from.
@@ -248,6 +251,7 @@ impl Default for PipelineConfig {
             chain: ChainSource::default(),
             component_cache: true,
             cache_dir: None,
+            trust: None,
             shutdown: ShutdownConfig::default(),
             persistence: None,
         }

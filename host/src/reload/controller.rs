@@ -195,6 +195,17 @@ impl Reloader {
                     keep(&mut stages, &mut fingerprints);
                     continue;
                 }
+                Err(e @ crate::sandbox::PluginError::Untrusted { .. }) => {
+                    // A file swapped for one without a valid signature is a refused reload,
+                    // reported with the reason.
+                    tracing::warn!(processor = %processor.name, error = %e, "Plugin reload refused; keeping the previous version.");
+                    PipelineStats::add(&self.stats.pipeline.reloads_refused, 1);
+                    report.refused.push(e.to_string());
+                    self.stats
+                        .plugin_reload_failed(&processor.name, e.to_string());
+                    keep(&mut stages, &mut fingerprints);
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(processor = %processor.name, error = %e, "Plugin file unreadable or removed; keeping the loaded version.");
                     keep(&mut stages, &mut fingerprints);

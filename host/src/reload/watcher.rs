@@ -30,7 +30,7 @@ pub fn watch_files(
             .filter(|p| {
                 wanted_files.contains(p)
                     // Components, and the sidecar settings of a drop-in directory's ones.
-                    || (p.extension().is_some_and(|e| e == "wasm" || e == "toml")
+                    || (p.extension().is_some_and(|e| e == "wasm" || e == "toml" || e == "minisig")
                         && p.parent()
                             .is_some_and(|d| wanted_dirs.iter().any(|w| w == d)))
             })
