@@ -208,7 +208,7 @@ mod tests {
     fn keys(label: &str) -> Keys {
         let dir = std::env::temp_dir().join(format!("weft-trust-{label}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut write = |name: &str| {
+        let write = |name: &str| {
             let pair = KeyPair::generate_unencrypted_keypair().unwrap();
             let public = dir.join(format!("{name}.pub"));
             std::fs::write(&public, pair.pk.to_box().unwrap().into_string()).unwrap();
