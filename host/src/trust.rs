@@ -174,7 +174,18 @@ pub fn sign(
     // A key made without a password (`minisign -G -W`) is used as it is; an encrypted one
     // needs its password.
     let key = SecretKey::from_unencrypted_box(text.clone().into())
-        .or_else(|_| SecretKey::from_box(text.into(), password))
+        .map_err(|e| e.to_string())
+        .or_else(|first| match first.as_str() {
+            "Key might be encrypted" => {
+                SecretKey::from_box(text.into(), password).map_err(|e| e.to_string())
+            }
+            // minisign 0.11 writes no checksum into a key made with -W.
+            "Corrupted key" => Err("it has no valid checksum (minisign 0.11 writes none into \
+                 keys made with -W): make the key with a password and give it in \
+                 WEFT_SIGNING_PASSWORD"
+                .to_owned()),
+            _ => Err(first),
+        })
         .map_err(|e| {
             format!(
                 "{} is not a usable minisign secret key: {e}",

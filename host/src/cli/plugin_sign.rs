@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-/// Signs `component` with the minisign secret key `key` (its password is asked for when it
-/// has one) and writes `COMPONENT.minisig`.
+/// Signs `component` with the minisign secret key `key` and writes `COMPONENT.minisig`. The
+/// key's password comes from `WEFT_SIGNING_PASSWORD` when it is set (for CI jobs, as cosign
+/// reads `COSIGN_PASSWORD`), else it is asked for.
 pub fn plugin_sign(component: &Path, key: &Path) -> anyhow::Result<ExitCode> {
     let bytes =
         std::fs::read(component).with_context(|| format!("reading {}", component.display()))?;
@@ -14,8 +15,13 @@ pub fn plugin_sign(component: &Path, key: &Path) -> anyhow::Result<ExitCode> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let signature =
-        crate::trust::sign(&bytes, &name, key, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let signature = crate::trust::sign(
+        &bytes,
+        &name,
+        key,
+        std::env::var("WEFT_SIGNING_PASSWORD").ok(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let path = crate::trust::signature_path(component);
     std::fs::write(&path, signature).with_context(|| format!("writing {}", path.display()))?;
     println!(

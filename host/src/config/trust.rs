@@ -44,3 +44,29 @@ impl TrustConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_or_a_missing_key_file_is_an_error_at_its_place() {
+        let dir = std::env::temp_dir();
+        let mut errors = Vec::new();
+        TrustConfig { keys: vec![] }.check(&dir, &mut errors);
+        TrustConfig {
+            keys: vec!["weft-no-such-key.pub".into()],
+        }
+        .check(&dir, &mut errors);
+        let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].starts_with("pipeline.trust.keys: name at least one"),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].starts_with("pipeline.trust.keys[0]: cannot read the public key"),
+            "{shown:?}"
+        );
+    }
+}
