@@ -50,6 +50,22 @@ fn main() {
     build_javascript_plugin(&root);
     build_c_plugin(&root);
     ensure_python_sdk();
+    install_tools(&manifest_dir);
+}
+
+/// The programs the tests start as real parts (minisign, a registry), installed from
+/// Debian's packages by `tests/install-tools.sh` when missing.
+fn install_tools(manifest_dir: &Path) {
+    let script = manifest_dir.join("install-tools.sh");
+    println!("cargo:rerun-if-changed={}", script.display());
+    match std::process::Command::new("bash").arg(&script).output() {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => println!(
+            "cargo:warning=installing the tests' tools failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => println!("cargo:warning=running {}: {error}", script.display()),
+    }
 }
 
 /// The OpenTelemetry Python SDK the TLS tests export with (`tests/python/otlp_export.py`),
