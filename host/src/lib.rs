@@ -19,6 +19,7 @@ pub mod durable;
 pub mod exporter;
 pub mod ingest;
 pub mod loader;
+pub mod oci;
 pub mod pdata;
 pub mod persistent_queue;
 pub mod pipeline;

@@ -40,11 +40,31 @@ pub struct LoadedChain {
     pub fingerprints: Vec<StageFingerprint>,
 }
 
-/// The component bytes a processor names: a built-in, or a file.
+/// The component bytes a processor names: a built-in, a file, or an `oci://` reference
+/// (pulled from its registry or the cache; see [`crate::oci`]).
 pub fn plugin_bytes(
     config: &LoadedConfig,
     processor: &ProcessorConfig,
 ) -> Result<Cow<'static, [u8]>, PluginError> {
+    if crate::oci::is_oci(&processor.plugin) {
+        // Signatures are read beside component files; a pulled component has none to show.
+        if config.config.pipeline.trust.is_some() {
+            return Err(PluginError::Untrusted {
+                plugin: processor.name.clone(),
+                reason: format!(
+                    "{}: [pipeline.trust] verifies signatures of component files only; a plugin \
+                     by reference cannot be verified yet",
+                    processor.plugin
+                ),
+            });
+        }
+        return crate::oci::fetch(config, &processor.plugin)
+            .map(|pulled| Cow::Owned(pulled.bytes))
+            .map_err(|error| PluginError::Fetch {
+                plugin: processor.name.clone(),
+                reason: format!("{}: {error}", processor.plugin),
+            });
+    }
     match processor.plugin.strip_prefix("builtin:") {
         Some(name) => crate::builtin::plugin(name)
             .map(Cow::Borrowed)

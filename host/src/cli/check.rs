@@ -28,9 +28,14 @@ pub fn check(config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             .and_then(|bytes| load_plugin(&engine, &cache, &config, processor, &bytes));
         match loaded {
             Ok(plugin) => println!(
-                "ok      processor {:?} ({}, sha256 {}, contract {})",
+                "ok      processor {:?} ({}{}, sha256 {}, contract {})",
                 processor.name,
                 processor.plugin,
+                // What a tag resolved to: the digest to pin it by.
+                crate::oci::resolved(&processor.plugin)
+                    .filter(|_| !processor.plugin.contains('@'))
+                    .map(|digest| format!(" = {digest}"))
+                    .unwrap_or_default(),
                 &plugin.sha256()[..12],
                 plugin.contract_version()
             ),

@@ -4,6 +4,7 @@ mod check;
 mod plugin_build;
 mod plugin_new;
 mod plugin_project;
+mod plugin_push;
 mod plugin_sign;
 mod plugin_test;
 mod run;
@@ -105,6 +106,9 @@ pub enum PluginCommand {
         #[arg(long, short)]
         expect: Option<PathBuf>,
     },
+    /// Publish a component to an OCI registry (the Wasm OCI artifact layout) and print its
+    /// manifest digest, for `plugin = "oci://HOST/REPO@sha256:..."`.
+    Push(plugin_push::PushArgs),
 }
 
 /// How log lines are written (always to standard error).
@@ -138,6 +142,7 @@ pub fn main() -> std::process::ExitCode {
             input,
             expect,
         }) => plugin_test::plugin_test_command(&plugin, config, input, expect),
+        Command::Plugin(PluginCommand::Push(args)) => plugin_push::plugin_push(args),
         Command::Tap(args) => tap::tap(args),
     };
     match result {

@@ -19,6 +19,7 @@ pub(super) fn check(
 ) {
     check_receivers(config, base_dir, broken, errors);
     check_pipeline(config, base_dir, errors);
+    super::registries::check_registries(&config.pipeline.registries, base_dir, errors);
     check_processors(config, base_dir, errors);
     check_admin(config, errors);
     check_exporters(config, base_dir, broken, errors);
@@ -156,6 +157,15 @@ fn check_processors(config: &Config, base_dir: &Path, errors: &mut Vec<ConfigErr
                             "no built-in plugin {builtin:?}; built-ins are {}",
                             crate::builtin::names().join(", ")
                         ),
+                    ));
+                }
+            }
+            // Pulled when loaded; here only its form is checked.
+            None if crate::oci::is_oci(&processor.plugin) => {
+                if let Err(error) = crate::oci::Reference::parse(&processor.plugin) {
+                    errors.push(ConfigError::new(
+                        format!("{path}.plugin"),
+                        error.to_string(),
                     ));
                 }
             }

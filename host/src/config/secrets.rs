@@ -158,7 +158,10 @@ fn is_reference_only(path: &str) -> bool {
             c => general.push(c),
         }
     }
-    REFERENCE_ONLY.contains(&general.as_str())
+    // A registry's password, whatever the registry's key.
+    let registry_password =
+        general.starts_with("pipeline.registries.") && general.ends_with(".password");
+    REFERENCE_ONLY.contains(&general.as_str()) || registry_password
 }
 
 /// Whether `text` is a single `${env:...}` or `${file:...}` and nothing else.

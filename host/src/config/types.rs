@@ -179,6 +179,10 @@ pub struct PipelineConfig {
     /// Where the component cache lives (default: `$XDG_CACHE_HOME/weft/components`, else
     /// `~/.cache/weft/components`).
     pub cache_dir: Option<PathBuf>,
+    /// `[pipeline.registries."HOST"]`: credentials and transport for the OCI registries
+    /// `oci://` plugin references name (see `docs/plugins/oci.md`).
+    #[serde(default)]
+    pub registries: BTreeMap<String, super::RegistryConfig>,
     /// `[pipeline.shutdown]`: how long each stage of a graceful shutdown may take.
     #[serde(default)]
     pub shutdown: ShutdownConfig,
@@ -251,6 +255,7 @@ impl Default for PipelineConfig {
             chain: ChainSource::default(),
             component_cache: true,
             cache_dir: None,
+            registries: BTreeMap::new(),
             trust: None,
             shutdown: ShutdownConfig::default(),
             persistence: None,
