@@ -16,16 +16,12 @@ use hyper_util::rt::TokioExecutor;
 use tokio::time::Instant;
 
 use super::auth::{Challenge, Credentials, token_from_answer};
-use super::error::OciError;
+use super::error::{OciError, registry_message};
+pub use super::transport::{Answer, BLOB_TIMEOUT, Call, REQUEST_TIMEOUT, SMALL_BODY, resolve};
+use super::transport::{authority, plain_connector};
 use crate::config::ClientTlsConfig;
 use crate::tls::{Alpn, HttpsConnector, https_connector};
 
-/// How long one request may wait for an answer, and a body may stall between chunks.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a whole blob transfer may take.
-pub const BLOB_TIMEOUT: Duration = Duration::from_secs(600);
-/// The largest manifest, token or error body read.
-pub const SMALL_BODY: usize = 4 << 20;
 /// Redirects followed for one request.
 const MAX_REDIRECTS: usize = 5;
 
@@ -42,48 +38,6 @@ pub struct RegistrySettings {
     pub tls: Option<ClientTlsConfig>,
     /// What relative TLS file paths resolve against.
     pub base_dir: PathBuf,
-}
-
-/// An answer, body read.
-#[derive(Debug)]
-pub struct Answer {
-    /// Its status.
-    pub status: StatusCode,
-    /// Its headers.
-    pub headers: HeaderMap,
-    /// Its body (empty for `HEAD`).
-    pub body: Bytes,
-}
-
-impl Answer {
-    /// A header's value as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-/// A request's body, size cap and deadline.
-#[derive(Debug, Clone)]
-pub struct Call {
-    /// Headers besides authorization.
-    pub headers: Vec<(&'static str, String)>,
-    /// The body.
-    pub body: Bytes,
-    /// The largest answer body read.
-    pub limit: usize,
-    /// How long the whole exchange may take.
-    pub deadline: Duration,
-}
-
-impl Default for Call {
-    fn default() -> Self {
-        Call {
-            headers: Vec::new(),
-            body: Bytes::new(),
-            limit: SMALL_BODY,
-            deadline: REQUEST_TIMEOUT,
-        }
-    }
 }
 
 /// A client for one registry.
@@ -319,7 +273,7 @@ impl RegistryClient {
         if status.is_success() {
             return Ok(answer);
         }
-        let message = error_message(&answer.body);
+        let message = registry_message(&answer.body);
         let registry = self.registry.clone();
         Err(match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => OciError::Unauthorized {
@@ -385,99 +339,5 @@ impl RegistryClient {
             ));
         }
         text
-    }
-}
-
-/// A connector for a plain-HTTP registry when no system roots could be loaded (it never
-/// makes a TLS connection that would need them).
-// ring, as everywhere in Weft (see `tls::server::provider`).
-#[allow(deprecated)]
-fn plain_connector(why: &str) -> Result<HttpsConnector, OciError> {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| OciError::Local(format!("{why}; {e}")))?
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-    Ok(hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .build())
-}
-
-/// The `host[:port]` of an absolute URL.
-fn authority(url: &str) -> Option<String> {
-    url.parse::<Uri>()
-        .ok()?
-        .authority()
-        .map(|a| a.as_str().to_owned())
-}
-
-/// `location` (absolute, or a path on the same host) against `base`.
-pub fn resolve(base: &str, location: &str) -> String {
-    if location.starts_with("http://") || location.starts_with("https://") {
-        return location.to_owned();
-    }
-    let origin = match base
-        .find("://")
-        .and_then(|at| base[at + 3..].find('/').map(|p| at + 3 + p))
-    {
-        Some(end) => &base[..end],
-        None => base,
-    };
-    format!("{origin}/{}", location.trim_start_matches('/'))
-}
-
-/// The `message`s of a registry's `{"errors": [...]}` body, else its start.
-fn error_message(body: &[u8]) -> String {
-    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let messages: Vec<String> = parsed
-        .as_ref()
-        .and_then(|v| v["errors"].as_array())
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    let code = e["code"].as_str().unwrap_or_default();
-                    let message = e["message"].as_str().unwrap_or_default();
-                    format!("{code} {message}").trim().to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if messages.is_empty() {
-        let mut text = String::from_utf8_lossy(body).trim().to_owned();
-        crate::codec::truncate_at_char(&mut text, 200);
-        text
-    } else {
-        messages.join("; ")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_resolve_against_the_registry() {
-        let base = "http://127.0.0.1:5000/v2/team/redact/blobs/uploads/";
-        assert_eq!(
-            resolve(base, "/v2/team/redact/blobs/uploads/abc?_state=x"),
-            "http://127.0.0.1:5000/v2/team/redact/blobs/uploads/abc?_state=x"
-        );
-        assert_eq!(
-            resolve(base, "https://storage.example.com/b?sig=1"),
-            "https://storage.example.com/b?sig=1"
-        );
-        assert_eq!(authority(base).as_deref(), Some("127.0.0.1:5000"));
-    }
-
-    #[test]
-    fn registry_errors_are_read_from_their_json() {
-        let body =
-            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
-        assert_eq!(error_message(body), "MANIFEST_UNKNOWN manifest unknown");
-        assert_eq!(error_message(b"  plain text\n"), "plain text");
     }
 }

@@ -85,3 +85,42 @@ impl OciError {
         }
     }
 }
+
+/// The `message`s of a registry's `{"errors": [...]}` body, else its start.
+pub(super) fn registry_message(body: &[u8]) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let messages: Vec<String> = parsed
+        .as_ref()
+        .and_then(|v| v["errors"].as_array())
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    let code = e["code"].as_str().unwrap_or_default();
+                    let message = e["message"].as_str().unwrap_or_default();
+                    format!("{code} {message}").trim().to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if messages.is_empty() {
+        let mut text = String::from_utf8_lossy(body).trim().to_owned();
+        crate::codec::truncate_at_char(&mut text, 200);
+        text
+    } else {
+        messages.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_errors_are_read_from_their_json() {
+        let body =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(registry_message(body), "MANIFEST_UNKNOWN manifest unknown");
+        assert_eq!(registry_message(b"  plain text\n"), "plain text");
+    }
+}

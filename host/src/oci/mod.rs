@@ -14,7 +14,10 @@ pub mod manifest;
 pub mod pull;
 pub mod push;
 pub mod reference;
+mod transport;
 
+#[cfg(test)]
+mod test_registry;
 #[cfg(test)]
 mod tests;
 
