@@ -138,14 +138,49 @@ fn a_rust_plugin_goes_from_new_to_a_passing_test() {
     new_build_test("rust");
 }
 
-#[test]
-fn a_python_plugin_goes_from_new_to_a_passing_test() {
-    new_build_test("python");
+/// Breaks the processor of `project` by replacing `from` with `to` in `file`, rebuilds it, and
+/// returns what `weft plugin test` reports (asserting that it failed).
+fn failure_report(project: &Path, file: &str, from: &str, to: &str) -> String {
+    let path = project.join(file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    assert!(source.contains(from), "{file} has no {from:?}");
+    std::fs::write(&path, source.replace(from, to)).unwrap();
+    weft(project, &["plugin", "build", "--skip-tests"], &[], true);
+    let output = weft(project, &["plugin", "test"], &[], false);
+    assert!(!output.status.success(), "{}", text(&output));
+    text(&output)
 }
 
 #[test]
-fn a_javascript_plugin_goes_from_new_to_a_passing_test() {
-    new_build_test("javascript");
+fn a_python_plugin_goes_from_new_to_a_passing_test_and_its_traceback_leads_a_failure() {
+    let scratch = new_build_test("python");
+    // The newcomer's first mistake: the guest's own traceback comes first, wasm frames after.
+    let report = failure_report(
+        &scratch.0.join("my-python-processor"),
+        "app.py",
+        "if span.name in drop:",
+        "if span.name.no_such_method() in drop:",
+    );
+    let traceback = report.find("Traceback (most recent call last)");
+    let wasm = report.find("wasm backtrace");
+    assert!(traceback.is_some(), "{report}");
+    assert!(report.contains("AttributeError"), "{report}");
+    assert!(report.contains("app.py"), "{report}");
+    assert!(wasm.is_none_or(|w| traceback < Some(w)), "{report}");
+}
+
+#[test]
+fn a_javascript_plugin_goes_from_new_to_a_passing_test_and_its_stack_leads_a_failure() {
+    let scratch = new_build_test("javascript");
+    let report = failure_report(
+        &scratch.0.join("my-javascript-processor"),
+        "plugin.js",
+        "if (dropNames.has(span.name)) span.drop();",
+        "if (dropNames.has(span.name.noSuchMethod())) span.drop();",
+    );
+    assert!(report.contains("TypeError"), "{report}");
+    assert!(report.contains("noSuchMethod"), "{report}");
+    assert!(report.contains("plugin.js:"), "{report}");
 }
 
 #[test]
