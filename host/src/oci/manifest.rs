@@ -48,6 +48,9 @@ pub struct Descriptor {
     pub digest: String,
     /// Its size in bytes.
     pub size: u64,
+    /// Free-form annotations (a cosign signature layer carries its signature in one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl Descriptor {
@@ -57,6 +60,7 @@ impl Descriptor {
             media_type: media_type.to_owned(),
             digest: Digest::of(bytes).to_string(),
             size: bytes.len() as u64,
+            annotations: BTreeMap::new(),
         }
     }
 }
