@@ -47,23 +47,13 @@ pub fn plugin_bytes(
     processor: &ProcessorConfig,
 ) -> Result<Cow<'static, [u8]>, PluginError> {
     if crate::oci::is_oci(&processor.plugin) {
-        // Signatures are read beside component files; a pulled component has none to show.
-        if config.config.pipeline.trust.is_some() {
-            return Err(PluginError::Untrusted {
-                plugin: processor.name.clone(),
-                reason: format!(
-                    "{}: [pipeline.trust] verifies signatures of component files only; a plugin \
-                     by reference cannot be verified yet",
-                    processor.plugin
-                ),
-            });
-        }
-        return crate::oci::fetch(config, &processor.plugin)
-            .map(|pulled| Cow::Owned(pulled.bytes))
-            .map_err(|error| PluginError::Fetch {
-                plugin: processor.name.clone(),
-                reason: format!("{}: {error}", processor.plugin),
-            });
+        let fetch_error = |error: crate::oci::OciError| PluginError::Fetch {
+            plugin: processor.name.clone(),
+            reason: format!("{}: {error}", processor.plugin),
+        };
+        let pulled = crate::oci::fetch(config, &processor.plugin).map_err(fetch_error)?;
+        check_oci_signature(config, processor, &pulled.digest)?;
+        return Ok(Cow::Owned(pulled.bytes));
     }
     match processor.plugin.strip_prefix("builtin:") {
         Some(name) => crate::builtin::plugin(name)
@@ -83,6 +73,29 @@ pub fn plugin_bytes(
             Ok(Cow::Owned(bytes))
         }
     }
+}
+
+/// With `[pipeline.trust]`, a component by reference must carry a cosign signature of its
+/// manifest `digest`, from a trusted key, in its registry.
+fn check_oci_signature(
+    config: &LoadedConfig,
+    processor: &ProcessorConfig,
+    digest: &crate::oci::Digest,
+) -> Result<(), PluginError> {
+    let untrusted = |reason: String| PluginError::Untrusted {
+        plugin: processor.name.clone(),
+        reason,
+    };
+    let Some(keys) = crate::trust::TrustedKeys::from_config(config).map_err(untrusted)? else {
+        return Ok(());
+    };
+    let signatures = crate::oci::fetch_signatures(config, &processor.plugin, digest)
+        .map_err(|e| untrusted(format!("{}: reading its signatures: {e}", processor.plugin)))?;
+    let signer = keys
+        .verify_oci(&processor.plugin, digest.as_str(), &signatures)
+        .map_err(untrusted)?;
+    tracing::debug!(processor = %processor.name, key = %signer.id, "Plugin signature verified.");
+    Ok(())
 }
 
 /// With `[pipeline.trust]`, the component file must carry a valid signature from a trusted

@@ -79,16 +79,9 @@ pub enum PluginCommand {
         #[arg(long)]
         skip_tests: bool,
     },
-    /// Sign a component for `[pipeline.trust]`: writes `COMPONENT.minisig` beside it (the
-    /// minisign format; `minisign -Vm COMPONENT -p KEY.pub` verifies it too).
-    Sign {
-        /// The component to sign.
-        component: PathBuf,
-        /// The minisign secret key (`minisign -G` makes a key pair); its password is asked
-        /// for when it has one.
-        #[arg(long, short)]
-        key: PathBuf,
-    },
+    /// Sign a component for `[pipeline.trust]`: a file gets `COMPONENT.minisig` beside it
+    /// (minisign's format), a reference a cosign signature in its registry.
+    Sign(plugin_sign::SignArgs),
     /// Run a plugin on sample spans (OTLP JSON); print the result, or compare it with an
     /// expected file and print a diff (exit code 1 on mismatch). Given a project folder, runs
     /// its built component on `sample/input.json` against `sample/expected.json`.
@@ -133,9 +126,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Plugin(PluginCommand::Build { dir, skip_tests }) => {
             plugin_build::plugin_build(&dir, skip_tests)
         }
-        Command::Plugin(PluginCommand::Sign { component, key }) => {
-            plugin_sign::plugin_sign(&component, &key)
-        }
+        Command::Plugin(PluginCommand::Sign(args)) => plugin_sign::plugin_sign(args),
         Command::Plugin(PluginCommand::Test {
             plugin,
             config,

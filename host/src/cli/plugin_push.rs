@@ -24,13 +24,15 @@ pub struct PushArgs {
     pub insecure: bool,
 }
 
-/// Pushes, then prints the reference, the manifest digest and the pinned reference.
-pub fn plugin_push(args: PushArgs) -> anyhow::Result<ExitCode> {
-    let reference = Reference::parse(&args.reference)?;
-    let bytes = std::fs::read(&args.component)
-        .with_context(|| format!("reading {}", args.component.display()))?;
-    check_component(&bytes).with_context(|| args.component.display().to_string())?;
-    let (registry, base_dir) = match &args.config {
+/// How to reach `reference`'s registry: the `[pipeline.registries."HOST"]` table of the
+/// configuration at `config` if given, else the docker config file's credentials; plain
+/// HTTP with `insecure`.
+pub(super) fn settings_for(
+    reference: &Reference,
+    config: Option<&std::path::Path>,
+    insecure: bool,
+) -> anyhow::Result<crate::oci::RegistrySettings> {
+    let (registry, base_dir) = match config {
         Some(path) => {
             let config = super::load_config(Some(path))?;
             let registry = config
@@ -44,7 +46,17 @@ pub fn plugin_push(args: PushArgs) -> anyhow::Result<ExitCode> {
         None => (None, PathBuf::from(".")),
     };
     let mut settings = registry_settings(&reference.registry, registry.as_ref(), &base_dir)?;
-    settings.plain_http |= args.insecure;
+    settings.plain_http |= insecure;
+    Ok(settings)
+}
+
+/// Pushes, then prints the reference, the manifest digest and the pinned reference.
+pub fn plugin_push(args: PushArgs) -> anyhow::Result<ExitCode> {
+    let reference = Reference::parse(&args.reference)?;
+    let bytes = std::fs::read(&args.component)
+        .with_context(|| format!("reading {}", args.component.display()))?;
+    check_component(&bytes).with_context(|| args.component.display().to_string())?;
+    let settings = settings_for(&reference, args.config.as_deref(), args.insecure)?;
     let digest = run_blocking(crate::oci::push::push(&reference, settings, &bytes))?
         .with_context(|| format!("pushing {} to {reference}", args.component.display()))?;
     let pinned = Reference {

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod signature;
 mod transport;
 
 #[cfg(test)]
@@ -111,6 +112,29 @@ pub fn fetch(config: &LoadedConfig, text: &str) -> Result<Pulled, OciError> {
             .insert(text.to_owned(), pulled.digest.clone());
     }
     Ok(pulled)
+}
+
+/// The cosign signatures the registry of `text` (an `oci://` reference) holds for the
+/// manifest `digest` it resolved to, blocking the calling thread until done.
+pub fn fetch_signatures(
+    config: &LoadedConfig,
+    text: &str,
+    digest: &Digest,
+) -> Result<Vec<crate::trust::OciSignature>, OciError> {
+    let reference = Reference::parse(text)?;
+    let pipeline = &config.config.pipeline;
+    let settings = registry_settings(
+        &reference.registry,
+        pipeline.registries.get(&reference.registry),
+        &config.base_dir,
+    )?;
+    let cache = cache_dir(pipeline, &config.base_dir).map(cache::OciCache::new);
+    run_blocking(signature::pull_signatures(
+        &reference,
+        digest,
+        settings,
+        cache.as_ref(),
+    ))?
 }
 
 /// The manifest digest `text` last resolved to in this process.

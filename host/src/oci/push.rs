@@ -61,7 +61,7 @@ pub async fn push(
 }
 
 /// Uploads one blob unless the registry has it.
-async fn upload(
+pub(super) async fn upload(
     client: &mut RegistryClient,
     repository: &str,
     blob: Bytes,

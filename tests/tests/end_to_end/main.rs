@@ -17,6 +17,7 @@ mod lossless;
 mod malformed;
 mod memory_bomb;
 mod oci;
+mod oci_signatures;
 mod operability;
 mod packed_sdk;
 mod plugin_authoring;

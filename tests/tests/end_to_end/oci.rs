@@ -19,7 +19,7 @@ const USER: &str = "weft-ci";
 const PASSWORD: &str = "s3cret-pa55";
 
 /// A `docker-registry serve` process, killed on drop.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
     address: SocketAddr,
 }
@@ -27,7 +27,7 @@ struct Registry {
 impl Registry {
     /// Starts a registry storing into `dir`, behind `htpasswd` when given; waits (at most
     /// 20 s) for it to accept connections.
-    fn start(dir: &Path, htpasswd: Option<&Path>) -> Registry {
+    pub(crate) fn start(dir: &Path, htpasswd: Option<&Path>) -> Registry {
         let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let auth = htpasswd.map_or(String::new(), |file| {
             format!(
@@ -69,7 +69,7 @@ impl Registry {
     }
 
     /// `oci://ADDRESS/team/redact` followed by `rest`.
-    fn reference(&self, rest: &str) -> String {
+    pub(crate) fn reference(&self, rest: &str) -> String {
         format!("oci://{}/team/redact{rest}", self.address)
     }
 }
