@@ -195,9 +195,12 @@ impl Reloader {
                     keep(&mut stages, &mut fingerprints);
                     continue;
                 }
-                Err(e @ crate::sandbox::PluginError::Untrusted { .. }) => {
-                    // A file swapped for one without a valid signature is a refused reload,
-                    // reported with the reason.
+                Err(
+                    e @ (crate::sandbox::PluginError::Untrusted { .. }
+                    | crate::sandbox::PluginError::Fetch { .. }),
+                ) => {
+                    // A file swapped for one without a valid signature, or a reference that
+                    // cannot be fetched, is a refused reload, reported with the reason.
                     tracing::warn!(processor = %processor.name, error = %e, "Plugin reload refused; keeping the previous version.");
                     PipelineStats::add(&self.stats.pipeline.reloads_refused, 1);
                     report.refused.push(e.to_string());
@@ -229,11 +232,14 @@ impl Reloader {
                     fingerprints.push(print);
                 }
                 Err(e) => {
-                    let path = crate::config::plugin_path(
-                        &self.config.config,
-                        &self.config.base_dir,
-                        &processor.plugin,
-                    );
+                    let path = match crate::oci::is_oci(&processor.plugin) {
+                        true => PathBuf::from(&processor.plugin),
+                        false => crate::config::plugin_path(
+                            &self.config.config,
+                            &self.config.base_dir,
+                            &processor.plugin,
+                        ),
+                    };
                     tracing::warn!(processor = %processor.name, file = %path.display(), error = %e, "Plugin reload refused; keeping the previous version.");
                     PipelineStats::add(&self.stats.pipeline.reloads_refused, 1);
                     report.refused.push(format!("{}: {e}", path.display()));
@@ -243,7 +249,7 @@ impl Reloader {
                 }
             }
         }
-        self.report_unwired(changed);
+        super::unwired::report_unwired(&self.config, &self.engine, &self.cache, changed);
         if !report.updated.is_empty() {
             self.swap(LoadedChain {
                 spec: ChainSpec { stages },
@@ -382,43 +388,5 @@ impl Reloader {
         self.chain_tx.send_replace(spec);
         self.generation.fetch_add(1, Ordering::SeqCst);
         PipelineStats::add(&self.stats.pipeline.reloads_applied, 1);
-    }
-
-    /// Compiles `.wasm` files that changed but that no processor names, so a typo shows up
-    /// now, and the cache is warm when the config starts using them.
-    fn report_unwired(&self, changed: &[PathBuf]) {
-        let wired: Vec<PathBuf> = self
-            .config
-            .config
-            .processors
-            .iter()
-            .filter(|p| !p.plugin.starts_with("builtin:"))
-            .map(|p| {
-                crate::config::plugin_path(&self.config.config, &self.config.base_dir, &p.plugin)
-            })
-            .collect();
-        let mut seen = Vec::new();
-        for path in changed {
-            if path.extension().is_none_or(|e| e != "wasm")
-                || wired.contains(path)
-                || seen.contains(path)
-                || !path.is_file()
-            {
-                continue;
-            }
-            seen.push(path.clone());
-            let Ok(bytes) = std::fs::read(path) else {
-                continue;
-            };
-            let sha = crate::sandbox::sha256_hex(&bytes);
-            match self.cache.load(&self.engine, &bytes, &sha) {
-                Ok(_) => {
-                    tracing::info!(file = %path.display(), "Compiled a new plugin file; no processor uses it yet.")
-                }
-                Err(e) => {
-                    tracing::warn!(file = %path.display(), error = %format!("{e:#}"), "A new plugin file does not compile.")
-                }
-            }
-        }
     }
 }

@@ -9,6 +9,7 @@
 //! decision.
 
 mod controller;
+mod unwired;
 mod watcher;
 
 pub use controller::{LiveParts, ReloadHandle, ReloadReport, Reloader, Trigger};
