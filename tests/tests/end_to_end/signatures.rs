@@ -97,7 +97,7 @@ async fn only_plugins_signed_by_a_trusted_key_load_and_the_reasons_are_named() {
     let (ok, out) = check(&dir, &config(&dir, sink.addr(), "signed"));
     assert!(ok, "{out}");
     assert!(
-        out.contains("trust   plugins must be signed by key"),
+        out.contains("trust   plugins must be signed by minisign key"),
         "{out}"
     );
 
