@@ -61,8 +61,13 @@ fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
+/// One language's toolchain at a time: each build takes both cores, and the other tests of
+/// this binary, some of them timing-sensitive, run beside it.
+static TOOLCHAIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// new → build → test for both worlds of `language`; returns the scratch folder.
 fn new_build_test(language: &str) -> Scratch {
+    let _one_at_a_time = TOOLCHAIN.lock().unwrap_or_else(|e| e.into_inner());
     let scratch = Scratch::new(language);
     for world in ["processor", "trace-sampler"] {
         let name = format!("my-{language}-{world}");
