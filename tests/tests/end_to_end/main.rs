@@ -20,7 +20,6 @@ mod oci;
 mod oci_signatures;
 mod operability;
 mod packed_sdk;
-mod plugin_authoring;
 mod python_plugin;
 mod redaction_matrix;
 mod reference_plugins;

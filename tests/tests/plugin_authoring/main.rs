@@ -3,6 +3,10 @@
 //! toolchain, and `weft plugin test` against the project's sample spans and expected output.
 //! Every language and world; then what an author sees when a tool is missing, an expectation
 //! is wrong, or a name or folder is not usable.
+//!
+//! A test binary of its own: cargo runs test binaries one after another, so these toolchain
+//! builds (each takes both cores) never run beside the timing-sensitive pipeline tests of
+//! `end_to_end`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
