@@ -75,6 +75,22 @@ pub fn plugin_bytes(
     }
 }
 
+/// A refusal of `processor`'s plugin by `[pipeline.trust]`.
+fn untrusted(processor: &ProcessorConfig, reason: String) -> PluginError {
+    PluginError::Untrusted {
+        plugin: processor.name.clone(),
+        reason,
+    }
+}
+
+/// The trusted keys, read now; `None` when any plugin loads.
+fn trusted_keys(
+    config: &LoadedConfig,
+    processor: &ProcessorConfig,
+) -> Result<Option<crate::trust::TrustedKeys>, PluginError> {
+    crate::trust::TrustedKeys::from_config(config).map_err(|reason| untrusted(processor, reason))
+}
+
 /// With `[pipeline.trust]`, a component by reference must carry a cosign signature of its
 /// manifest `digest`, from a trusted key, in its registry.
 fn check_oci_signature(
@@ -82,11 +98,8 @@ fn check_oci_signature(
     processor: &ProcessorConfig,
     digest: &crate::oci::Digest,
 ) -> Result<(), PluginError> {
-    let untrusted = |reason: String| PluginError::Untrusted {
-        plugin: processor.name.clone(),
-        reason,
-    };
-    let Some(keys) = crate::trust::TrustedKeys::from_config(config).map_err(untrusted)? else {
+    let untrusted = |reason: String| untrusted(processor, reason);
+    let Some(keys) = trusted_keys(config, processor)? else {
         return Ok(());
     };
     let signatures = crate::oci::fetch_signatures(config, &processor.plugin, digest)
@@ -106,14 +119,12 @@ fn check_file_signature(
     path: &std::path::Path,
     bytes: &[u8],
 ) -> Result<(), PluginError> {
-    let untrusted = |reason: String| PluginError::Untrusted {
-        plugin: processor.name.clone(),
-        reason,
-    };
-    let Some(keys) = crate::trust::TrustedKeys::from_config(config).map_err(untrusted)? else {
+    let Some(keys) = trusted_keys(config, processor)? else {
         return Ok(());
     };
-    let signer = keys.verify_file(path, bytes).map_err(untrusted)?;
+    let signer = keys
+        .verify_file(path, bytes)
+        .map_err(|reason| untrusted(processor, reason))?;
     tracing::debug!(processor = %processor.name, key = %signer.id, "Plugin signature verified.");
     Ok(())
 }
